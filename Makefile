@@ -1,0 +1,66 @@
+# Everything a user runs. `make reproduce` and `make test` do all set-up on a
+# fresh machine: virtual environment, the CPU build of torch when none is
+# present, the package, and the Fashion-MNIST data.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+HARNESS     := $(BIN)/harness
+STAMP       := $(VENV)/.installed
+# A plain `torch` requirement would pull a multi-GB CUDA build; install the CPU
+# build first. Elsewhere, e.g.: make setup TORCH_PIP="torch --index-url <the CPU wheel index>"
+TORCH_PIP   ?= torch==2.13.0
+BUDGET      ?= quick
+WORKERS     ?= 1
+FASHION_DIR ?= /usr/share/datasets/fashion-mnist
+STUDIES      = $(shell sed -n 's/^ *name="\([a-z0-9-]*\)",$$/\1/p' studies/*.py)
+
+.PHONY: help setup data test test-all reproduce report ui clean $(addprefix study-,$(STUDIES))
+
+help:
+	@echo "make reproduce     set up, run every study at BUDGET=$(BUDGET), write reports/"
+	@echo "make test          set up, run the test suite (make test-all: slow tests too)"
+	@echo "make study-NAME    one study ($(STUDIES))"
+	@echo "make report        regenerate reports from the tracking store, no training"
+	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
+	@echo "make clean         remove the tracking store, the Optuna journal and the venv"
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_PIP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Fashion-MNIST: $HARNESS_FASHION_MNIST_DIR, else Debian's package (installed
+# here when we are root with apt-get), else HARNESS_ALLOW_DOWNLOAD=1 (SHA-256 checked).
+data:
+	@if [ -n "$$HARNESS_FASHION_MNIST_DIR" ] || [ -d "$(FASHION_DIR)" ] || [ -n "$$HARNESS_ALLOW_DOWNLOAD" ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq dataset-fashion-mnist || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null; \
+	else \
+	  echo "Fashion-MNIST not found. Install Debian's dataset-fashion-mnist, or set HARNESS_FASHION_MNIST_DIR=/path/to/idx/files," \
+	       "or HARNESS_ALLOW_DOWNLOAD=1 to fetch it from the official source with checksum checks."; exit 1; \
+	fi
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q -m ""
+
+reproduce: setup
+	$(HARNESS) run all --budget $(BUDGET) --workers $(WORKERS)
+
+study-%: setup
+	$(HARNESS) run $* --budget $(BUDGET) --workers $(WORKERS)
+
+report: setup
+	$(HARNESS) report --budget $(BUDGET)
+
+ui: setup
+	$(HARNESS) ui
+
+clean:
+	rm -rf $(VENV) .harness mlflow.db mlruns mlartifacts .pytest_cache *.egg-info

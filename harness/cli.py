@@ -1,0 +1,179 @@
+"""The ``harness`` command line.
+
+Only argparse and the light registries are imported at start-up; torch,
+mlflow and scikit-learn load when a command needs them, so ``harness --help``
+and ``harness list`` answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from harness.study import BUDGET_NAMES
+
+LIST_KINDS = ("studies", "models", "datasets")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Reproduce deep-learning claims: Optuna sweeps, MLflow runs, verdict reports.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list registered studies, models or datasets")
+    p.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all three)")
+
+    def add_stores(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--budget", default="quick", choices=BUDGET_NAMES,
+                       help="smoke: machinery check (<1 min); quick: real verdicts (default); full: paper scale")
+        p.add_argument("--storage", help="Optuna storage: journal:/path (default: .harness/optuna.journal) "
+                                         "or postgresql://user@host/db")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
+                                              "sqlite:///<project>/mlflow.db)")
+        p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+
+    p = sub.add_parser("run", help="run (or resume) studies and write their reports")
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, or 'all'")
+    add_stores(p)
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("worker", help="join a study's sweep as one worker (any machine)")
+    p.add_argument("study", metavar="STUDY")
+    add_stores(p)
+    p.add_argument("--threads", type=int, help="torch threads for this worker (default: all cores)")
+
+    p = sub.add_parser("report", help="regenerate reports from the tracking store (no training)")
+    p.add_argument("studies", nargs="*", metavar="STUDY", help="study names (default: every study with runs)")
+    p.add_argument("--budget", default="quick", choices=BUDGET_NAMES)
+    p.add_argument("--tracking-uri")
+
+    p = sub.add_parser("ui", help="the MLflow UI over the project's tracking store")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri")
+    return parser
+
+
+def cmd_list(kind: str | None) -> int:
+    from harness import datasets, models
+    from harness.study import load_studies
+
+    if kind in (None, "studies"):
+        registry = load_studies()
+        print("studies:")
+        for name in registry:
+            study = registry.get(name)
+            print(f"  {name:<14} {study.title} — claims: {', '.join(c.id for c in study.claims)}")
+    if kind in (None, "models"):
+        print("models:")
+        for name in models.MODELS:
+            print(f"  {name:<16} {models.describe(name)}")
+    if kind in (None, "datasets"):
+        print("datasets:")
+        for name in datasets.DATASETS:
+            print(f"  {name:<14} {datasets.describe(name)}")
+    return 0
+
+
+def _study_names(names: Sequence[str]) -> list[str]:
+    from harness.study import load_studies
+
+    registry = load_studies()
+    if list(names) == ["all"]:
+        return registry.names()
+    for name in names:
+        registry.get(name)  # unknown names fail here, before any compute
+    return list(names)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.run import RunRequest, run_study
+    from harness.summary import print_summary
+
+    documents = []
+    for name in _study_names(args.studies):
+        request = RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
+                             progress=not args.no_progress)
+        documents.append(run_study(request))
+    print_summary([d for d in documents if d])
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from harness.run import RunRequest, run_worker
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    run_worker(RunRequest(args.study, args.budget, 1, args.storage, args.tracking_uri, args.device, progress=False),
+               threads=args.threads)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness import paths, report
+    from harness.study import get_study, load_studies
+    from harness.summary import print_summary
+    from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri, paths.home())
+    check_tracking_uri(uri)
+    tracker = Tracker(uri)
+    names = _study_names(args.studies) if args.studies else [
+        n for n in load_studies().names() if tracker.find_parent(n, args.budget)]
+    if not names:
+        print(f"no study has runs at budget {args.budget!r} in {uri}; run `make reproduce` first", file=sys.stderr)
+        return 1
+    documents = [report.build(get_study(n), args.budget, tracker, paths.reports_dir()) for n in names]
+    print_summary(documents)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from harness import paths
+    from harness.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri, paths.home())
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+               "--port", str(args.port)]
+    print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C stops it)")
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(args.kind)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "worker":
+            return cmd_worker(args)
+        if args.command == "report":
+            return cmd_report(args)
+        return cmd_ui(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if _is_input_error(exc) and not os.environ.get("HARNESS_DEBUG"):
+            print(f"harness: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _is_input_error(exc: Exception) -> bool:
+    """Errors that mean bad input or a missing prerequisite: one clear line, no traceback."""
+    from harness.datasets import DataUnavailableError
+    from harness.registry import UnknownNameError
+    from harness.run import InputError
+    from harness.study import StudyDeclarationError
+
+    known: tuple[type[BaseException], ...] = (UnknownNameError, StudyDeclarationError, InputError,
+                                              DataUnavailableError, LookupError, ValueError)
+    if "harness.tracking" in sys.modules:
+        known += (sys.modules["harness.tracking"].TrackingError,)
+    if "harness.sweep" in sys.modules:
+        known += (sys.modules["harness.sweep"].StorageError,)
+    return isinstance(exc, known)

@@ -1,0 +1,86 @@
+"""What a study's trial function sees: its arm, replicate, seeds, budget and
+device, plus buffered logging.
+
+Metrics are kept in memory and written by the sweep in one ``log_batch`` after
+the trial (design.md: ~35 ms a run instead of ~200 ms for per-call logging).
+Artifacts go to a per-trial temporary folder that the sweep uploads.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+from harness.seeding import TrialSeeds
+from harness.study import Arm, Budget
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A data set a trial used, logged as an MLflow dataset input."""
+
+    name: str
+    digest: str
+    source: str
+    context: str  # "train" / "test" / "validation": MLflow's input tag
+
+
+@dataclass
+class TrialContext:
+    study: str
+    arm: Arm
+    replicate: int
+    budget_name: str
+    budget: Budget
+    seeds: TrialSeeds
+    device: str
+    threads: int
+    artifact_dir: Path
+    phase: str = "replicate"                       # "replicate" or "tune"
+    hyperparams: Mapping[str, Any] = field(default_factory=dict)  # from the tuning phase or the tuner
+    show_progress: bool = True
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, step, ms
+    params: dict[str, Any] = field(default_factory=dict)
+    datasets: list[DatasetRecord] = field(default_factory=list)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The arm's config with tuned hyperparameters merged over it."""
+        return {**self.arm.config, **self.hyperparams}
+
+    @property
+    def tuning(self) -> bool:
+        return self.phase == "tune"
+
+    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        self.metrics.append((key, float(value), int(step), int(time.time() * 1000)))
+
+    def log_metrics(self, values: Mapping[str, float], step: int = 0) -> None:
+        for key, value in values.items():
+            self.log_metric(key, value, step)
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.params[key] = value
+
+    def use_dataset(self, name: str, digest: str, source: str, context: str = "train") -> None:
+        self.datasets.append(DatasetRecord(name, digest, source, context))
+
+    def artifact_path(self, name: str) -> Path:
+        self.artifact_dir.mkdir(parents=True, exist_ok=True)
+        return self.artifact_dir / name
+
+    def progress(self, iterable: Iterable, total: int | None = None, desc: str = "epochs") -> Iterator:
+        """An inner tqdm bar (epochs) under the sweep's bar of trials."""
+        if not self.show_progress:
+            return iter(iterable)
+        from tqdm.auto import tqdm
+
+        label = f"{self.arm.name} r{self.replicate} {desc}"
+        # disable=None: the inner bar shows on a terminal only, so logs keep just the bar of trials
+        return iter(tqdm(iterable, total=total, desc=label, leave=False, position=1, dynamic_ncols=True,
+                         disable=None))
+
+    def curve(self, key: str) -> list[tuple[int, float]]:
+        """The (step, value) pairs logged so far under ``key``."""
+        return [(step, value) for k, value, step, _ in self.metrics if k == key]

@@ -1,0 +1,89 @@
+"""The model registry: names → factory functions whose keyword arguments
+override the defaults (timm's ``@register_model`` convention).
+
+Factories import torch only when called, so ``harness list models`` is instant.
+Each factory's docstring's first line is its description in ``harness list``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from harness.registry import Registry
+
+MODELS = Registry("model")
+
+
+@MODELS.register("mlp")
+def mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (512, 512), act: str = "relu"):
+    """Fully connected classifier (default 784-512-512-10, ReLU)."""
+    from harness.nets import MLP
+
+    return MLP(in_features, classes, tuple(hidden), act)
+
+
+@MODELS.register("deep-ae")
+def deep_ae(in_features: int = 784, hidden: Sequence[int] = (512, 256, 128), code: int = 30,
+            act: str = "relu", out_act: str = "sigmoid"):
+    """Deep autoencoder, mirrored decoder, linear code (default 784-512-256-128-30)."""
+    from harness.nets import Autoencoder
+
+    return Autoencoder(in_features, tuple(hidden), code, act, out_act)
+
+
+@MODELS.register("shallow-ae")
+def shallow_ae(in_features: int = 784, hidden: int = 256, code: int = 30, act: str = "relu", out_act: str = "sigmoid"):
+    """Shallow autoencoder: one hidden layer on each side of the code (in-h-code-h-in)."""
+    from harness.nets import Autoencoder
+
+    return Autoencoder(in_features, (hidden,), code, act, out_act)
+
+
+@MODELS.register("single-layer-ae")
+def single_layer_ae(in_features: int = 64, code: int = 10, code_act: str = "linear", out_act: str = "linear"):
+    """Autoencoder whose only hidden layer is the code (in-code-in): linear or sigmoid code units."""
+    from harness.nets import Autoencoder
+
+    return Autoencoder(in_features, (), code, out_act=out_act, code_act=code_act)
+
+
+@MODELS.register("pca")
+def pca(code: int = 30):
+    """Principal component analysis baseline with the autoencoders' encode/reconstruct interface."""
+    from harness.nets import PCA
+
+    return PCA(code)
+
+
+def dense_params(widths: Sequence[int]) -> int:
+    """Weights and biases of a chain of linear layers through ``widths``."""
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def autoencoder_params(in_features: int, hidden: Sequence[int], code: int) -> int:
+    encoder = [in_features, *hidden, code]
+    return dense_params(encoder) + dense_params(encoder[::-1])
+
+
+def widths_for_params(target: int, in_features: int, code: int, depth: int, taper: float = 2.0) -> tuple[int, ...]:
+    """Hidden widths (w, w/taper, w/taper², …; ``depth`` of them per side) whose
+    autoencoder has about ``target`` parameters — for parameter-matched
+    comparisons of shallow and deep autoencoders. Solved by bisection on w."""
+    if depth < 1 or target <= autoencoder_params(in_features, (1,) * depth, code):
+        raise ValueError(f"cannot build a depth-{depth} autoencoder with ~{target} parameters")
+
+    def widths(w: float) -> tuple[int, ...]:
+        return tuple(max(1, round(w / taper**i)) for i in range(depth))
+
+    lo, hi = 1.0, float(target)
+    while hi - lo > 0.5:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if autoencoder_params(in_features, widths(mid), code) < target else (lo, mid)
+    best = min((widths(w) for w in (math.floor(lo), math.ceil(hi))),
+               key=lambda ws: abs(autoencoder_params(in_features, ws, code) - target))
+    return best
+
+
+def describe(name: str) -> str:
+    doc = MODELS.get(name).__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""

@@ -1,0 +1,118 @@
+"""The torch modules behind the model registry (``harness.models``).
+
+Kept apart from the registry so that listing models does not import torch.
+Every model that reconstructs its input -- autoencoders and the PCA baseline --
+offers ``encode(x)`` and ``reconstruct(x)`` so that a study measures both with
+the same code.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def stack(widths: Sequence[int], act: str, last_act: str) -> nn.Sequential:
+    """Linear layers through ``widths``; ``act`` between them, ``last_act`` after the last."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        is_last = i == len(widths) - 2
+        layers.append(activation(last_act if is_last else act))
+    return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
+
+
+class MLP(nn.Module):
+    """A fully connected classifier: flatten, hidden layers, logits."""
+
+    def __init__(self, in_features: int, classes: int, hidden: Sequence[int] = (512, 512), act: str = "relu"):
+        super().__init__()
+        self.body = stack([in_features, *hidden, classes], act, "linear")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.flatten(1))
+
+
+class Autoencoder(nn.Module):
+    """Encoder ``in → hidden… → code`` (linear code layer) and a mirrored decoder.
+
+    ``out_act`` is the output nonlinearity: ``sigmoid`` for pixels in [0, 1]
+    (the Hinton & Salakhutdinov setup), ``linear`` for centred data.
+    ``code_act`` is the code layer's nonlinearity (linear in Hinton's deep AE;
+    sigmoid for the "single sigmoid hidden layer" of the Bourlard–Kamp result).
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int], code: int, act: str = "relu",
+                 out_act: str = "sigmoid", code_act: str = "linear"):
+        super().__init__()
+        self.code_size = code
+        self.encoder = stack([in_features, *hidden, code], act, code_act)
+        self.decoder = stack([code, *reversed(hidden), in_features], act, out_act)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encode(x))
+
+    reconstruct = forward
+
+    def decoder_weight(self) -> torch.Tensor:
+        """The last decoder layer's weight, shape (in_features, width before it):
+        for a single-hidden-layer AE these columns span the learned subspace."""
+        linears = [m for m in self.decoder if isinstance(m, nn.Linear)]
+        return linears[-1].weight.detach()
+
+
+class PCA:
+    """Principal component analysis with the autoencoders' measure interface.
+
+    Fitted by an SVD of the centred training data (float64 for accuracy, then
+    stored in the input dtype). Checked against scikit-learn in the tests.
+    """
+
+    def __init__(self, code: int):
+        if code < 1:
+            raise ValueError(f"PCA needs code >= 1, got {code}")
+        self.code_size = code
+
+    def fit(self, x: torch.Tensor) -> "PCA":
+        x = x.flatten(1)
+        if self.code_size > min(x.shape):
+            raise ValueError(f"PCA code {self.code_size} exceeds min(n, d) = {min(x.shape)}")
+        x64 = x.double()
+        mean = x64.mean(0)
+        _, s, vh = torch.linalg.svd(x64 - mean, full_matrices=False)
+        self.mean_ = mean.to(x.dtype)
+        self.components_ = vh[: self.code_size].to(x.dtype)            # (code, d), orthonormal rows
+        self.explained_variance_ = (s**2 / (x.shape[0] - 1)).to(x.dtype)  # every component, for eigengaps
+        return self
+
+    def truncated(self, code: int) -> "PCA":
+        """The first ``code`` components of this fit: PCA's solutions are
+        nested, so one SVD serves a whole curve of code sizes."""
+        if not 1 <= code <= self.code_size:
+            raise ValueError(f"can truncate to 1..{self.code_size} components, not {code}")
+        other = PCA(code)
+        other.mean_, other.components_ = self.mean_, self.components_[:code]
+        other.explained_variance_ = self.explained_variance_
+        return other
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.flatten(1) - self.mean_) @ self.components_.T
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x) @ self.components_ + self.mean_
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

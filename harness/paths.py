@@ -1,0 +1,24 @@
+"""Where the harness keeps its files: the tracking store, the Optuna journal
+and the reports, all under one home folder (the working directory, or
+``HARNESS_HOME``), so a test or a second checkout can use its own."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    return Path(os.environ.get("HARNESS_HOME") or Path.cwd()).resolve()
+
+
+def state_dir() -> Path:
+    """Optuna journals and per-trial scratch; safe to delete with ``make clean``."""
+    return home() / ".harness"
+
+
+def reports_dir() -> Path:
+    return home() / "reports"
+
+
+def default_storage() -> str:
+    return f"journal:{state_dir() / 'optuna.journal'}"

@@ -1,0 +1,219 @@
+"""Reports, built only from the tracking store.
+
+``build`` reads a study's runs back (``Tracker.runs``), runs the claims'
+pre-registered tests, draws the study's figures and writes
+``reports/<study>/report.md``, ``verdicts.json`` and the PNGs, regenerates
+``reports/index.md`` and logs the same files to the study's parent run. Since
+nothing comes from memory, ``harness report`` regenerates a report without
+retraining, and every number traces back to a run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.claims import Evidence, Verdict, decide
+from harness.study import Study
+from harness.tracking import TAG, Tracker, latest_per_trial
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
+SMOKE_NOTE = "smoke budget: a check of the machinery, not a result — never quote these verdicts"
+
+
+@dataclass(frozen=True)
+class Figure:
+    file: str
+    caption: str
+
+
+@dataclass
+class FigureContext:
+    """What a study's ``figures`` function gets: its runs and a place to draw."""
+
+    runs: "pd.DataFrame"      # the latest finished-or-failed run per (arm, replicate)
+    tracker: Tracker
+    out_dir: Path
+    budget: str
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="report-")))
+
+    @property
+    def finished(self) -> "pd.DataFrame":
+        return self.runs[self.runs["status"] == "FINISHED"]
+
+    def save(self, fig: Any, name: str, caption: str) -> Figure:
+        import matplotlib.pyplot as plt
+
+        fig.tight_layout()
+        fig.savefig(self.out_dir / name, dpi=110)
+        plt.close(fig)
+        return Figure(name, caption)
+
+    def artifact(self, run_id: str, path: str) -> Path:
+        return self.tracker.download(run_id, path, self.scratch / run_id)
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
+def _run_link(experiment_id: str, run_id: str) -> str:
+    return f"[{run_id[:8]}]({UI_ADDRESS}/#/experiments/{experiment_id}/runs/{run_id})"
+
+
+def environment_of(runs: "pd.DataFrame") -> dict[str, str]:
+    """The environment the runs recorded (tags), with every distinct value
+    listed when runs disagree (e.g. two commits across a resume)."""
+    env: dict[str, str] = {}
+    prefix = f"tags.{TAG}"
+    for column in sorted(c for c in runs.columns if c.startswith(prefix)):
+        key = column[len(prefix):]
+        if key.startswith(("version.", "device", "threads", "cores", "platform", "git_commit")):
+            values = sorted({str(v) for v in runs[column].dropna()})
+            env[key] = ", ".join(values)
+    return env
+
+
+def claim_record(study: Study, claim, evidence: Evidence, verdict: Verdict, budget: str) -> dict[str, Any]:
+    return {
+        "id": claim.id, "quote": claim.quote, "article": claim.article, "section": claim.section,
+        "source": claim.source, "source_numbers": claim.source_numbers, "measure": claim.measure,
+        "verdict": verdict.verdict, "reason": verdict.reason, "test": evidence.test,
+        "effect": evidence.effect, "ci": list(evidence.ci), "p_value": verdict.p_value,
+        "p_raw": {"support": evidence.p_support, "opposite": evidence.p_opposite,
+                  "equivalence": evidence.p_equivalence},
+        "n": evidence.n, "measured": evidence.measured, "seeds_needed": evidence.seeds_needed,
+        "budget": budget, "runs": list(evidence.runs),
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> dict[str, Any]:
+    """Write the study's report from the tracking store; return the verdicts document."""
+    runs = latest_per_trial(tracker.runs(study.name, budget))
+    if runs.empty:
+        raise LookupError(f"no runs of study {study.name!r} at budget {budget!r} in {tracker.uri}: "
+                          f"run `harness run {study.name} --budget {budget}` first")
+    replicates = runs[runs["phase"] == "replicate"]
+    evidence = [claim.test.evaluate(replicates) for claim in study.claims]
+    verdicts = decide(evidence)
+    out_dir = reports_root / study.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.png"):
+        old.unlink()
+    figures = study.figures(FigureContext(replicates, tracker, out_dir, budget)) if study.figures else []
+    notes = [claim.notes(replicates) if claim.notes else [] for claim in study.claims]
+    document = {
+        "study": study.name, "title": study.title, "budget": budget,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment_of(runs),
+        "tracking_uri": tracker.uri, "experiment_id": tracker.experiment_id(study.name, create=False),
+        "parent_run": tracker.find_parent(study.name, budget),
+        "trials": {"finished": int((replicates["status"] == "FINISHED").sum()),
+                   "failed": int((replicates["status"] != "FINISHED").sum()),
+                   "tuning": int((runs["phase"] == "tune").sum())},
+        "claims": [claim_record(study, c, e, v, budget) | {"notes": n}
+                   for c, e, v, n in zip(study.claims, evidence, verdicts, notes)],
+    }
+    document = _json_safe(document)
+    (out_dir / "verdicts.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out_dir / "report.md").write_text(render(study, document, figures, replicates))
+    write_index(reports_root)
+    if document["parent_run"]:
+        tracker.log_artifacts(document["parent_run"], out_dir, "report")
+    return document
+
+
+def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.DataFrame") -> str:
+    smoke = doc["budget"] == "smoke"
+    experiment = doc["experiment_id"]
+    lines = [f"# {study.title}", "", f"*Study `{study.name}`, budget `{doc['budget']}`, generated "
+             f"{doc['generated_at']} from the tracking store by `harness report {study.name}`.*", ""]
+    if smoke:
+        lines += [f"> **{SMOKE_NOTE}.**", ""]
+    lines += [study.summary.strip(), "", "## Verdicts", "", "| claim | verdict | effect [95% CI] | p (Holm) | n |",
+              "| --- | --- | --- | --- | --- |"]
+    for c in doc["claims"]:
+        lines.append(f"| [{c['id']}](#{c['id'].lower()}) | **{c['verdict']}**{' (smoke)' if smoke else ''} | "
+                     f"{_fmt(c['effect'])} [{_fmt(c['ci'][0])}, {_fmt(c['ci'][1])}] | {_fmt(c['p_value'], 3)} | {c['n']} |")
+    trials = doc["trials"]
+    lines += ["", f"Trials: {trials['finished']} finished, {trials['failed']} failed"
+              f"{', ' + str(trials['tuning']) + ' tuning trials' if trials['tuning'] else ''}. "
+              f"MLflow experiment `{study.name}` (id {experiment}), parent run `{doc['parent_run']}`; "
+              f"open them with `make ui`.", ""]
+    for c in doc["claims"]:
+        lines += _render_claim(c, experiment, smoke)
+    if figures:
+        lines += ["## Figures", ""]
+        for f in figures:
+            lines += [f"![{f.caption}]({f.file})", "", f"*{f.caption}*", ""]
+    failed = runs[runs["status"] != "FINISHED"]
+    if not failed.empty:
+        lines += ["## Failed trials", "", "| run | arm | replicate | reason |", "| --- | --- | --- | --- |"]
+        reason_col = f"tags.{TAG}fail_reason"
+        for _, row in failed.iterrows():
+            reason = row.get(reason_col, "") if reason_col in failed.columns else ""
+            lines.append(f"| {_run_link(experiment, row['run_id'])} | {row['arm']} | {row['replicate']} | {reason} |")
+        lines.append("")
+    lines += ["## Environment", "", "| what | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in doc["environment"].items()]
+    lines += ["", f"Tracking store: `{doc['tracking_uri']}`.", ""]
+    return "\n".join(lines)
+
+
+def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
+    quote = c["quote"].replace("\n", " ")
+    runs = ", ".join(_run_link(experiment, r) for r in c["runs"])
+    verdict = c["verdict"] + (" (smoke budget: not a result)" if smoke else "")
+    measured = "; ".join(f"`{arm}` {_fmt(v)}" for arm, v in c["measured"].items())
+    lines = [f"## {c['id']}", "", f"> {quote}", "", f"— *{c['article']}*, § {c['section']}", "",
+             f"**Primary source.** {c['source']}. Its numbers: {c['source_numbers']}", "",
+             f"**What we measured.** {c['measure']} Means per arm: {measured}.", "",
+             f"**Pre-registered test.** {c['test']}.", "",
+             f"**Result.** effect {_fmt(c['effect'])} [95% CI {_fmt(c['ci'][0])}, {_fmt(c['ci'][1])}], "
+             f"p = {_fmt(c['p_value'], 3)} (Holm-adjusted within the study), n = {c['n']}, budget `{c['budget']}`.",
+             "", f"**Verdict: {verdict}** — {c['reason']}.", ""]
+    for note in c.get("notes") or []:
+        lines += [f"- {note}"]
+    if c.get("notes"):
+        lines.append("")
+    lines += [f"**Runs.** {runs or 'none'}", ""]
+    return lines
+
+
+def write_index(reports_root: Path) -> Path:
+    """``reports/index.md``: every claim of every study in one table."""
+    rows = []
+    for path in sorted(reports_root.glob("*/verdicts.json")):
+        doc = json.loads(path.read_text())
+        for c in doc["claims"]:
+            ci = c["ci"] or [None, None]
+            rows.append(f"| [{doc['study']}]({doc['study']}/report.md) | {c['id']} | **{c['verdict']}** | "
+                        f"{_fmt(c['effect'])} [{_fmt(ci[0])}, {_fmt(ci[1])}] | {_fmt(c['p_value'], 3)} | "
+                        f"{c['n']} | {doc['budget']} |")
+    text = "\n".join([
+        "# Reproducibility reports", "",
+        "Every claim of every study, as last generated from the tracking store (`make report`).", "",
+        "| study | claim | verdict | effect [95% CI] | p (Holm) | n | budget |",
+        "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""])
+    index = reports_root / "index.md"
+    index.write_text(text)
+    return index

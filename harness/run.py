@@ -1,0 +1,171 @@
+"""One study invocation, from validation to report.
+
+Order matters: everything that can be wrong with the input (study, budget,
+design, data, storage, tracking store) is checked before the first trial, so
+bad input costs no compute. Then: the parent run, the tuning phase, the fixed
+design (in this process or in N worker processes), the report, the summary.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from harness import paths
+from harness.study import Study, get_study
+
+
+@dataclass
+class RunRequest:
+    study: str
+    budget: str = "quick"
+    workers: int = 1
+    storage: str | None = None
+    tracking_uri: str | None = None
+    device: str | None = None
+    progress: bool = True
+    report: bool = True
+
+
+class InputError(ValueError):
+    """Bad input found before any compute; the message names the fix."""
+
+
+def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
+    """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
+    from harness import datasets
+    from harness.sweep import open_storage
+    from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
+
+    study = get_study(request.study)
+    arms = study.design(request.budget)  # also checks the budget name and the claims' arms
+    if not isinstance(request.workers, int) or request.workers < 1:
+        raise InputError(f"--workers must be a positive integer, got {request.workers!r}")
+    for name in study.datasets:
+        datasets.load(name)  # raises DataUnavailableError with the fix before any training
+    check_tuning_space(study)
+    open_storage(request.storage)
+    uri = resolve_tracking_uri(request.tracking_uri, paths.home())
+    check_tracking_uri(uri)
+    return study, arms, Tracker(uri), uri
+
+
+def check_tuning_space(study: Study) -> None:
+    """Draw the tuning space once on a throwaway in-memory study, so that a bad
+    search range (low > high, a log range through 0) fails before any compute."""
+    if study.tuning is None:
+        return
+    import optuna
+
+    try:
+        study.tuning.space(optuna.create_study().ask())
+    except ValueError as exc:
+        raise InputError(f"study {study.name!r}: bad tuning search space: {exc}") from None
+
+
+def run_study(request: RunRequest) -> dict[str, Any] | None:
+    """Run (or resume) a study and write its report; returns the verdicts document."""
+    from harness import engine, provenance, report
+    from harness.sweep import Runner, SweepOptions
+    from harness.tracking import TAG
+
+    study, arms, tracker, uri = prepare(request)
+    device = str(engine.pick_device(request.device))
+    threads = engine.threads_per_worker(request.workers)
+    engine.configure_torch(threads)
+    parent = tracker.parent_run(study.name, request.budget,
+                                {TAG + "study": study.name, TAG + "claims": ",".join(c.id for c in study.claims),
+                                 **{TAG + k: v for k, v in provenance.environment(device, threads).items()}})
+    options = SweepOptions(request.budget, request.storage, uri, threads, device, request.progress)
+    runner = Runner(study, options, tracker, parent)
+    total = sum(arm.replicates(study.budget(request.budget)) for arm in arms)
+    started = time.time()
+    status = "FINISHED"
+    try:
+        tuned = runner.tune(arms)
+        if request.workers == 1:
+            bar = _bar(total, study.name, request.progress)
+            ostudy, finished = runner.enqueue(arms)
+            bar.update(finished)
+            outcome = runner.work(arms, tuned, on_done=lambda ok: bar.update(1))
+            bar.close()
+        else:
+            outcome = _run_workers(request, runner, arms, total, threads, uri)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        print(f"\ninterrupted: finished trials are kept; run `harness run {study.name} --budget {request.budget}` "
+              "to resume", file=sys.stderr)
+        raise
+    finally:
+        tracker.finish(parent, status)
+    elapsed = time.time() - started
+    print(f"{study.name}: {outcome.completed} trials run, {outcome.failed} failed, {outcome.skipped} already done "
+          f"({elapsed:.0f} s, {threads} thread(s) x {request.workers} worker(s), {device})")
+    if not request.report:
+        return None
+    document = report.build(study, request.budget, tracker, paths.reports_dir())
+    return document
+
+
+def run_worker(request: RunRequest, threads: int | None = None) -> None:
+    """A worker: claim and run queued trials of a study until none is left.
+
+    Used by ``--workers N`` on one machine and by ``harness worker`` on many.
+    """
+    from harness import engine
+    from harness.sweep import Runner, SweepOptions
+
+    study, arms, tracker, uri = prepare(request)
+    device = str(engine.pick_device(request.device))
+    threads = threads or engine.threads_per_worker(1)
+    engine.configure_torch(threads)
+    parent = tracker.parent_run(study.name, request.budget, {})
+    runner = Runner(study, SweepOptions(request.budget, request.storage, uri, threads, device, False), tracker, parent)
+    tuned = runner.tune(arms)
+    outcome = runner.work(arms, tuned)
+    print(f"worker {os.getpid()}: {outcome.completed} finished, {outcome.failed} failed", file=sys.stderr)
+
+
+def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, uri: str):
+    """N worker processes on this machine; this process shows their progress."""
+    from optuna.trial import TrialState
+
+    from harness.sweep import SweepOutcome
+
+    ostudy, finished = runner.enqueue(arms)
+    command = [sys.executable, "-m", "harness", "worker", request.study, "--budget", request.budget,
+               "--tracking-uri", uri, "--threads", str(threads), "--storage",
+               request.storage or paths.default_storage()]
+    if request.device:
+        command += ["--device", request.device]
+    procs = [subprocess.Popen(command) for _ in range(request.workers)]
+    bar = _bar(total, request.study, request.progress)
+    bar.update(finished)
+    done = finished
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(1.0)
+            now = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            bar.update(now - done)
+            done = now
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    bar.close()
+    failed_workers = [p.returncode for p in procs if p.returncode]
+    if failed_workers:
+        raise RuntimeError(f"{len(failed_workers)} worker process(es) exited with errors {failed_workers}")
+    trials = ostudy.get_trials(deepcopy=False)
+    complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    return SweepOutcome(completed=complete - finished, failed=sum(t.state == TrialState.FAIL for t in trials),
+                        skipped=finished)
+
+
+def _bar(total: int, label: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"{label} trials", unit="trial", position=0, disable=not enabled, dynamic_ncols=True)

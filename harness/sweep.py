@@ -1,0 +1,285 @@
+"""Optuna drives the studies: a fixed design of (arm, replicate) trials, and
+an optional TPE tuning phase per arm before it.
+
+The fixed design is enqueued with a stable key per trial ("deep-ae-30/r2").
+Workers claim queued trials atomically through the storage (a WAITING → RUNNING
+transition only one process can win), so a resumed or parallel run never runs
+a key twice: keys already COMPLETE, queued or running are not enqueued again;
+failed ones are, and so are trials whose worker process died. Each trial gets
+one MLflow child run (see ``harness.tracking``); the trial stores its run id
+and the run stores the trial number.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import optuna
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from harness import paths, provenance
+from harness.context import TrialContext
+from harness.seeding import stable_int, trial_seeds
+from harness.study import Arm, Study
+from harness.tracking import TAG, Tracker
+
+TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class StorageError(RuntimeError):
+    """The Optuna storage URL cannot be used; the message says how to fix it."""
+
+
+def open_storage(url: str | None) -> optuna.storages.BaseStorage:
+    """``journal:PATH`` (the default, a JournalFile in the project's state
+    folder: safe for several processes on one machine) or an RDB URL such as
+    ``postgresql://user@host/db`` for workers on several machines."""
+    url = url or paths.default_storage()
+    if url.startswith("journal:") or "://" not in url:
+        path = Path(url.removeprefix("journal:")).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the storage folder {path.parent}: {exc}") from None
+        if not os.access(path.parent, os.W_OK):
+            raise StorageError(f"storage folder {path.parent} is not writable; pass --storage journal:/writable/path")
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        return JournalStorage(JournalFileBackend(str(path)))
+    if url.split("://", 1)[0].split("+")[0] in ("postgresql", "mysql", "sqlite"):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+        except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot connect"
+            raise StorageError(f"cannot open Optuna storage {url!r}: {exc}") from None
+    raise StorageError(f"unsupported storage {url!r}: use journal:/path/to/file or postgresql://user@host/db")
+
+
+def trial_key(arm: str, replicate: int) -> str:
+    return f"{arm}/r{replicate}"
+
+
+def optuna_study_name(study: str, budget: str, suffix: str = "") -> str:
+    return f"{study}.{budget}" + (f".{suffix}" if suffix else "")
+
+
+@dataclass
+class SweepOptions:
+    budget: str = "quick"
+    storage: str | None = None
+    tracking_uri: str | None = None
+    threads: int = 1
+    device: str = "cpu"
+    show_progress: bool = True
+
+
+@dataclass
+class SweepOutcome:
+    completed: int = 0  # trials that ran and finished in this invocation
+    failed: int = 0     # trials that ran and failed in this invocation
+    skipped: int = 0    # trials already finished before this invocation
+
+
+class Runner:
+    """Runs one study's trials against one storage and one tracking store."""
+
+    def __init__(self, study: Study, options: SweepOptions, tracker: Tracker, parent_run: str):
+        self.study = study
+        self.options = options
+        self.budget = study.budget(options.budget)
+        self.tracker = tracker
+        self.parent_run = parent_run
+        self.storage = open_storage(options.storage)
+        self.environment = provenance.environment(options.device, options.threads)
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    # -- the fixed design -------------------------------------------------
+    def design_study(self) -> optuna.Study:
+        return optuna.create_study(study_name=optuna_study_name(self.study.name, self.options.budget),
+                                   storage=self.storage, load_if_exists=True)
+
+    def enqueue(self, arms: list[Arm]) -> tuple[optuna.Study, int]:
+        """Queue every (arm, replicate) not finished, queued or running; return
+        the study and how many keys were already finished."""
+        ostudy = self.design_study()
+        self.fail_orphans(ostudy)
+        taken: set[str] = set()
+        finished = 0
+        for t in ostudy.get_trials(deepcopy=False):
+            key = t.user_attrs.get("key")
+            if key and t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING):
+                taken.add(key)
+                finished += t.state == TrialState.COMPLETE
+        for arm in arms:
+            for replicate in range(arm.replicates(self.budget)):
+                key = trial_key(arm.name, replicate)
+                if key not in taken:
+                    ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
+        return ostudy, finished
+
+    def fail_orphans(self, ostudy: optuna.Study) -> None:
+        """RUNNING trials whose worker process on this host is gone (SIGKILL,
+        power loss) are marked FAILED so that the next enqueue re-queues them."""
+        host = socket.gethostname()
+        for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = t.user_attrs.get("worker", "")
+            name, _, pid = owner.partition(":")
+            if name == host and pid.isdigit() and not _pid_alive(int(pid)):
+                self.storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {owner} died")
+                self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+
+    def claim(self, ostudy: optuna.Study) -> optuna.Trial | None:
+        """Take one queued trial, or None when the queue is empty. The
+        WAITING → RUNNING transition succeeds for exactly one worker."""
+        for t in ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                trial = optuna.Trial(ostudy, t._trial_id)
+                trial.set_user_attr("worker", self.worker)
+                return trial
+        return None
+
+    def work(self, arms: list[Arm], tuned: Mapping[str, dict], on_done: Callable[[bool], None] | None = None) -> SweepOutcome:
+        ostudy, finished = self.enqueue(arms)
+        by_name = {a.name: a for a in arms}
+        outcome = SweepOutcome(skipped=finished)
+        while (trial := self.claim(ostudy)) is not None:
+            arm = by_name[trial.user_attrs["arm"]]
+            replicate = int(trial.user_attrs["replicate"])
+            ok = self.execute(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}))
+            outcome.completed += ok
+            outcome.failed += not ok
+            if on_done:
+                on_done(ok)
+        return outcome
+
+    # -- the tuning phase ---------------------------------------------------
+    def tune(self, arms: list[Arm]) -> dict[str, dict]:
+        """TPE per tuned arm, resumable: runs until ``tuning_trials`` are complete."""
+        tuning = self.study.tuning
+        if tuning is None or self.budget.tuning_trials == 0:
+            return {}
+        best: dict[str, dict] = {}
+        for arm in (a for a in arms if a.name in tuning.arms):
+            sampler = optuna.samplers.TPESampler(seed=stable_int(f"{self.study.name}/{arm.name}") % 2**32)
+            ostudy = optuna.create_study(
+                study_name=optuna_study_name(self.study.name, self.options.budget, f"tune.{arm.name}"),
+                storage=self.storage, load_if_exists=True, direction=tuning.direction, sampler=sampler)
+            self.fail_orphans(ostudy)
+            done = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            bar = tqdm(total=self.budget.tuning_trials, initial=done, desc=f"tuning {arm.name}", unit="trial",
+                       disable=not self.options.show_progress, dynamic_ncols=True)
+            attempts = 0  # failures are re-tried, but a search space that always fails must not loop forever
+            while (len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < self.budget.tuning_trials
+                   and attempts < 2 * self.budget.tuning_trials + 2):
+                attempts += 1
+                trial = ostudy.ask()
+                trial.set_user_attr("worker", self.worker)
+                hyperparams = tuning.space(trial)
+                trial.set_user_attr("hyperparams", hyperparams)
+                bar.update(self.execute(ostudy, trial, arm, TUNING_REPLICATE_OFFSET + trial.number, "tune", hyperparams))
+            bar.close()
+            if not ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                reasons = {t.user_attrs.get("fail_reason", "?") for t in ostudy.get_trials(deepcopy=False)}
+                raise RuntimeError(f"every tuning trial of arm {arm.name!r} failed: {'; '.join(sorted(reasons))}")
+            best[arm.name] = ostudy.best_trial.user_attrs["hyperparams"]
+            self.tracker.log_params(self.parent_run, {f"tuned.{arm.name}.{k}": v for k, v in best[arm.name].items()})
+        return best
+
+    # -- one trial -------------------------------------------------------------
+    def execute(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
+                hyperparams: Mapping[str, Any]) -> bool:
+        """Run one trial with its MLflow child run; True when it finished.
+
+        An exception or a non-finite metric fails the trial with the reason
+        recorded on both sides; Ctrl-C fails it too and then stops the sweep,
+        so finished trials stay finished and this one is re-run on resume.
+        """
+        seeds = trial_seeds(self.study.root_seed, self.study.name, replicate, arm.seed_group)
+        label = f"r{replicate}" if phase == "replicate" else f"tune{trial.number}"
+        tags = {
+            TAG + "role": "trial", TAG + "study": self.study.name, TAG + "arm": arm.name,
+            TAG + "replicate": str(replicate), TAG + "phase": phase, TAG + "budget": self.options.budget,
+            TAG + "claims": ",".join(c.id for c in self.study.claims),
+            "optuna.study": ostudy.study_name, "optuna.trial_number": str(trial.number),
+            **{TAG + k: v for k, v in self.environment.items()},
+        }
+        run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
+        ctx = TrialContext(self.study.name, arm, replicate, self.options.budget, self.budget, seeds,
+                           self.options.device, self.options.threads, scratch, phase, dict(hyperparams),
+                           self.options.show_progress)
+        self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
+                                         **{f"hp.{k}": v for k, v in hyperparams.items()},
+                                         **seeds.as_params(), "arm": arm.name, "replicate": replicate})
+        status, reason, metrics = "FINISHED", "", {}
+        try:
+            metrics = {k: float(v) for k, v in self.study.run_trial(ctx).items()}
+            bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+            if bad:
+                raise ArithmeticError(f"non-finite final metric(s): {', '.join(bad)}")
+        except KeyboardInterrupt:
+            self._record(run_id, ctx, {}, "KILLED", "interrupted (Ctrl-C)")
+            ostudy.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as exc:  # any failure inside a trial fails that trial only
+            status = "FAILED"
+            reason = f"{type(exc).__name__}: {exc}"
+            if os.environ.get("HARNESS_DEBUG"):
+                traceback.print_exc()
+        self._record(run_id, ctx, metrics, status, reason)
+        if status == "FINISHED":
+            for key, value in metrics.items():
+                trial.set_user_attr(f"metric.{key}", value)
+            objective = self.study.tuning.metric if phase == "tune" else next(iter(metrics), None)
+            ostudy.tell(trial, metrics.get(objective, 0.0) if objective else 0.0)
+        else:
+            trial.set_user_attr("fail_reason", reason)
+            ostudy.tell(trial, state=TrialState.FAIL)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return status == "FINISHED"
+
+    def _record(self, run_id: str, ctx: TrialContext, final: Mapping[str, float], status: str, reason: str) -> None:
+        """Everything a trial produced goes to its run, finished or not."""
+        from harness import curves
+
+        self.tracker.log_params(run_id, ctx.params)
+        # final metrics at the trial's last step, so MLflow's charts end on them instead of jumping back to 0
+        last = max((step for _, _, step, _ in ctx.metrics), default=0)
+        now = int(time.time() * 1000)
+        self.tracker.log_metrics(run_id, [*ctx.metrics, *((k, v, last, now) for k, v in final.items())])
+        self.tracker.log_datasets(run_id, ctx.datasets)
+        if ctx.metrics:
+            curves.write_learning_curve(ctx.metrics, ctx.artifact_path("learning_curve.csv"),
+                                        f"{ctx.arm.name} r{ctx.replicate}")
+        self.tracker.log_artifacts(run_id, ctx.artifact_dir)
+        digests = sorted({d.digest[:16] for d in ctx.datasets})
+        self.tracker.log_tags(run_id, {TAG + "dataset_digest": ",".join(digests),
+                                       **({TAG + "fail_reason": reason} if reason else {})})
+        self.tracker.finish(run_id, status)
+
+
+def _scratch_root() -> Path:
+    root = paths.state_dir() / "scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,239 @@
+"""A thin adapter over ``MlflowClient`` with explicit run ids.
+
+Why not optuna-integration's ``MLflowCallback``: it is deprecated (removed in
+Optuna 6), never creates a parent run, and serialises trials under a lock.
+Here a study invocation owns one parent run (reused on resume); every trial
+gets a named child run ("deep-ae-30 r3") with its params, seeds, tags,
+buffered metrics (``log_batch``), dataset inputs and artifacts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from harness.context import DatasetRecord
+
+# MLflow's per-download progress bars would drown the harness's own when reports fetch artifacts.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+# "Creating initial MLflow database tables..." on every new store is noise in a progress display.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+TAG = "harness."  # prefix of every tag the harness writes
+BATCH_LIMIT = 1000  # MLflow's log_batch cap on metrics per call
+PARAM_BATCH_LIMIT = 100  # and on params (and tags) per call
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message says how to fix it."""
+
+
+def default_tracking_uri(root: Path) -> str:
+    """An absolute SQLite URI in the project (MLflow 3 rejects the file store
+    unless opted in, and a relative URI would move with the working directory)."""
+    return f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def resolve_tracking_uri(explicit: str | None, root: Path) -> str:
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
+
+
+def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
+    """Fail before any compute if the store cannot be written or reached."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        folder = path.parent
+        if not folder.is_dir():
+            raise TrackingError(f"tracking store folder {folder} does not exist: create it or pass "
+                                "--tracking-uri sqlite:////absolute/path/mlflow.db")
+        # SQLite writes journal files beside the database: the folder must be writable too
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise TrackingError(f"tracking store {path} is not writable: fix its permissions or pass "
+                                "--tracking-uri with a writable location")
+    elif uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise TrackingError(f"tracking server {uri} is unreachable ({exc}): start it (see README, "
+                                "'Many machines') or pass --tracking-uri") from None
+    elif uri.startswith("file:") or "://" not in uri:
+        raise TrackingError(f"tracking URI {uri!r}: MLflow 3 disables the file store by default; use "
+                            "sqlite:////absolute/path/mlflow.db or an http:// server")
+
+
+def _flat(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text[:6000]  # MLflow's param value limit
+
+
+class Tracker:
+    def __init__(self, uri: str):
+        from mlflow import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+
+    # -- experiments and the parent run ---------------------------------
+    def experiment_id(self, study: str, create: bool = True) -> str | None:
+        experiment = self.client.get_experiment_by_name(study)
+        if experiment is not None:
+            return experiment.experiment_id
+        if not create:
+            return None
+        return self.client.create_experiment(study, artifact_location=self._artifact_location(study),
+                                             tags={TAG + "study": study})
+
+    def _artifact_location(self, study: str) -> str | None:
+        """Artifacts beside a SQLite store (``<folder>/mlartifacts/<study>``);
+        MLflow's own default is ``./mlruns`` under whatever the working
+        directory happens to be. A server chooses its own location."""
+        if self.uri.startswith("sqlite:///"):
+            return (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts" / study).resolve().as_uri()
+        return None
+
+    def parent_run(self, study: str, budget: str, tags: Mapping[str, str]) -> str:
+        """The study's parent run for this budget: reused on resume, else created."""
+        experiment = self.experiment_id(study)
+        found = self.client.search_runs(
+            [experiment],
+            filter_string=f"tags.`{TAG}role` = 'study' and tags.`{TAG}budget` = '{budget}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        if found:
+            run_id = found[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = self.client.create_run(experiment, run_name=f"{study} [{budget}]",
+                                     tags={**tags, TAG + "role": "study", TAG + "budget": budget})
+        return run.info.run_id
+
+    def find_parent(self, study: str, budget: str) -> str | None:
+        experiment = self.experiment_id(study, create=False)
+        if experiment is None:
+            return None
+        found = self.client.search_runs(
+            [experiment], filter_string=f"tags.`{TAG}role` = 'study' and tags.`{TAG}budget` = '{budget}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        return found[0].info.run_id if found else None
+
+    # -- child runs ------------------------------------------------------
+    def start_child(self, study: str, parent_id: str, name: str, tags: Mapping[str, str]) -> str:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        run = self.client.create_run(self.experiment_id(study), run_name=name,
+                                     tags={**tags, MLFLOW_PARENT_RUN_ID: parent_id})
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, _flat(v)) for k, v in params.items()]
+        for i in range(0, len(items), PARAM_BATCH_LIMIT):
+            self.client.log_batch(run_id, params=items[i : i + PARAM_BATCH_LIMIT], synchronous=True)
+
+    def log_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, _flat(v)) for k, v in tags.items()]
+        for i in range(0, len(items), PARAM_BATCH_LIMIT):  # the same cap of 100 applies to tags
+            self.client.log_batch(run_id, tags=items[i : i + PARAM_BATCH_LIMIT], synchronous=True)
+
+    def log_metrics(self, run_id: str, metrics: Iterable[tuple[str, float, int, int]]) -> None:
+        """Buffered metrics (key, value, step, timestamp ms), ≤1000 per ``log_batch``."""
+        from mlflow.entities import Metric
+
+        items = [Metric(key, value, timestamp, step) for key, value, step, timestamp in metrics]
+        for i in range(0, len(items), BATCH_LIMIT):
+            self.client.log_batch(run_id, metrics=items[i : i + BATCH_LIMIT], synchronous=True)
+
+    def log_datasets(self, run_id: str, records: Iterable["DatasetRecord"]) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [DatasetInput(Dataset(r.name, r.digest[:36], "local", json.dumps({"uri": r.source})),
+                               tags=[InputTag("mlflow.data.context", r.context)]) for r in records]
+        if inputs:
+            self.client.log_inputs(run_id, datasets=inputs)
+
+    def log_artifacts(self, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
+        if folder.is_dir() and any(folder.iterdir()):
+            self.client.log_artifacts(run_id, str(folder), artifact_path)
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
+
+    def download(self, run_id: str, path: str, destination: Path) -> Path:
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(run_id, path, str(destination)))
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+
+    # -- reading back ------------------------------------------------------
+    def runs(self, study: str, budget: str | None = None) -> "pd.DataFrame":
+        """Every child run of a study (optionally of one budget) as one DataFrame.
+
+        Columns follow ``mlflow.search_runs``: ``run_id``, ``run_name``,
+        ``status``, ``start_time``, ``metrics.*``, ``params.*``, ``tags.*``;
+        plus ``arm``, ``replicate`` (int), ``phase`` and ``budget`` for convenience.
+        """
+        import pandas as pd
+
+        experiment = self.experiment_id(study, create=False)
+        rows: list[dict[str, Any]] = []
+        if experiment is not None:
+            query = f"tags.`{TAG}role` = 'trial'"
+            if budget:
+                query += f" and tags.`{TAG}budget` = '{budget}'"
+            token = None
+            while True:
+                page = self.client.search_runs([experiment], filter_string=query, max_results=1000,
+                                               order_by=["attributes.start_time ASC"], page_token=token)
+                for run in page:
+                    row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
+                                           "status": run.info.status, "start_time": run.info.start_time}
+                    row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
+                    row.update({f"params.{k}": v for k, v in run.data.params.items()})
+                    row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
+                    rows.append(row)
+                token = page.token
+                if not token:
+                    break
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time", "arm", "replicate",
+                                         "phase", "budget"])
+        frame["arm"] = frame[f"tags.{TAG}arm"]
+        frame["replicate"] = frame[f"tags.{TAG}replicate"].astype(int)
+        frame["phase"] = frame[f"tags.{TAG}phase"]
+        frame["budget"] = frame[f"tags.{TAG}budget"]
+        return frame
+
+
+def study_runs(study: str, budget: str | None = None, tracking_uri: str | None = None) -> "pd.DataFrame":
+    """A study's trial runs as one pandas DataFrame, the table the reports are
+    built from (columns as in ``Tracker.runs``). The tracking URI defaults as
+    for ``harness run``: the argument, $MLFLOW_TRACKING_URI, the project's store."""
+    from harness import paths
+
+    return Tracker(resolve_tracking_uri(tracking_uri, paths.home())).runs(study, budget)
+
+
+def latest_per_trial(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """One row per (phase, arm, replicate): the finished run if there is one,
+    else the latest attempt — so a failed-then-rerun trial counts once."""
+    if runs.empty:
+        return runs
+    ranked = runs.assign(_finished=runs["status"] == "FINISHED").sort_values(["_finished", "start_time"])
+    return ranked.groupby(["phase", "arm", "replicate"], as_index=False).tail(1).drop(columns="_finished") \
+        .sort_values(["phase", "arm", "replicate"]).reset_index(drop=True)

@@ -1,0 +1,90 @@
+"""Validation before compute: study declarations, budgets and search spaces."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness.claims import Better, Claim
+from harness.run import InputError, RunRequest, check_tuning_space, prepare
+from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, get_study
+from harness.tracking import study_runs
+
+CLAIM = Claim(id="X", quote="q", article="a", section="s", source="src", source_numbers="n", measure="m",
+              test=Better("loss", "a", "b"))
+BUDGETS = {b: Budget(replicates=2) for b in ("smoke", "quick", "full")}
+
+
+def make(**overrides) -> Study:
+    fields = dict(name="x", title="t", summary="s", claims=(CLAIM,), arms=lambda b: [Arm("a"), Arm("b")],
+                  budgets=BUDGETS, run_trial=lambda ctx: {})
+    fields.update(overrides)
+    return Study(**fields)
+
+
+def test_malformed_declarations_fail_with_the_field_named():
+    with pytest.raises(StudyDeclarationError, match="budgets"):
+        make(budgets={"quick": Budget(replicates=1)})
+    with pytest.raises(StudyDeclarationError, match="no claims"):
+        make(claims=())
+    with pytest.raises(StudyDeclarationError, match="repeats a claim id"):
+        make(claims=(CLAIM, CLAIM))
+    with pytest.raises(StudyDeclarationError, match="invalid study name"):
+        make(name="../x")
+    with pytest.raises(StudyDeclarationError, match="replicates >= 1"):
+        Budget(replicates=0)
+    with pytest.raises(StudyDeclarationError, match="lacks"):
+        make(arms=lambda b: [Arm("a")]).design("quick")
+    with pytest.raises(StudyDeclarationError, match="repeats an arm"):
+        make(arms=lambda b: [Arm("a"), Arm("b"), Arm("a")]).design("quick")
+    with pytest.raises(StudyDeclarationError, match="unknown budget"):
+        make().design("medium")
+
+
+def test_a_budget_check_runs_when_the_design_is_made():
+    def check(budget):
+        raise StudyDeclarationError("too many images")
+
+    with pytest.raises(StudyDeclarationError, match="too many images"):
+        make(check=check).design("quick")
+
+
+def test_arm_replicate_cap():
+    assert Arm("a", max_replicates=2).replicates(Budget(replicates=5)) == 2
+    assert Arm("a").replicates(Budget(replicates=5)) == 5
+
+
+def test_bad_search_range_fails_before_compute():
+    bad = make(tuning=Tuning(arms=("a",), metric="loss",
+                             space=lambda t: {"lr": t.suggest_float("lr", 1e-1, 1e-3, log=True)}))
+    with pytest.raises(InputError, match="bad tuning search space"):
+        check_tuning_space(bad)
+    good = dataclasses.replace(bad, tuning=dataclasses.replace(
+        bad.tuning, space=lambda t: {"lr": t.suggest_float("lr", 1e-3, 1e-1, log=True)}))
+    check_tuning_space(good)  # no error
+
+
+def test_ae_vs_pca_budgets_are_possible_and_a_too_large_one_is_not():
+    study = get_study("ae-vs-pca")
+    for budget in ("smoke", "quick", "full"):
+        assert study.design(budget)
+    huge = dataclasses.replace(study.budgets["quick"], settings={**study.budgets["quick"].settings, "n_train": 59_000})
+    broken = dataclasses.replace(study, budgets={**study.budgets, "quick": huge})
+    with pytest.raises(StudyDeclarationError, match="Fashion-MNIST has 60000"):
+        broken.design("quick")
+
+
+def test_prepare_rejects_bad_workers(home):
+    with pytest.raises(InputError, match="--workers"):
+        prepare(RunRequest("tiny", "smoke", workers=0))
+
+
+def test_study_runs_is_the_public_dataframe(home):
+    from harness.run import run_study
+
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    frame = study_runs("tiny", "smoke")
+    assert len(frame) == 4
+    assert {"run_id", "arm", "replicate", "status", "metrics.test_error", "params.seed.init",
+            "tags.harness.dataset_digest"} <= set(frame.columns)
+    assert study_runs("tiny", "quick").empty

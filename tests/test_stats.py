@@ -1,0 +1,416 @@
+"""Oracle tests for harness.stats against scipy and hand-derived references."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+# Make the repo root importable when pytest is run without PYTHONPATH.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from harness import stats as st  # noqa: E402
+
+ALTS = ("two-sided", "less", "greater")
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    b = rng.normal(0.70, 0.02, size=12)
+    a = b + rng.normal(0.02, 0.015, size=12)
+    return a, b
+
+
+# --------------------------------------------------------------------------
+# TestResult
+# --------------------------------------------------------------------------
+
+
+def test_result_is_frozen(pair):
+    res = st.paired_t(*pair)
+    assert isinstance(res, st.TestResult)
+    with pytest.raises(AttributeError):
+        res.p_value = 0.5  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------
+# bootstrap_ci
+# --------------------------------------------------------------------------
+
+
+def test_bootstrap_deterministic_and_seed_dependent():
+    x = np.random.default_rng(1).normal(size=40)
+    assert st.bootstrap_ci(x, seed=3) == st.bootstrap_ci(x, seed=3)
+    assert st.bootstrap_ci(x, seed=3) != st.bootstrap_ci(x, seed=4)
+
+
+def test_bootstrap_covers_true_mean_on_large_sample():
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 2.0, size=2000)
+    lo, hi = st.bootstrap_ci(x, n_boot=2000)
+    assert lo < 5.0 < hi
+    assert lo < x.mean() < hi
+    # Width should be close to the normal-theory 2 * 1.96 * sd / sqrt(n).
+    expected = 2 * 1.96 * x.std(ddof=1) / math.sqrt(x.size)
+    assert (hi - lo) == pytest.approx(expected, rel=0.1)
+
+
+def test_bootstrap_coverage_rate_is_near_nominal():
+    rng = np.random.default_rng(2)
+    hits = sum(
+        lo <= 0.0 <= hi
+        for lo, hi in (
+            st.bootstrap_ci(rng.normal(size=50), n_boot=500, seed=i) for i in range(200)
+        )
+    )
+    assert 0.88 <= hits / 200 <= 0.99
+
+
+def test_bootstrap_level_widens_interval_and_median_stat():
+    x = np.random.default_rng(3).normal(size=30)
+    lo90, hi90 = st.bootstrap_ci(x, level=0.90)
+    lo99, hi99 = st.bootstrap_ci(x, level=0.99)
+    assert lo99 < lo90 < hi90 < hi99
+    mlo, mhi = st.bootstrap_ci(x, stat=np.median)
+    assert mlo <= np.median(x) <= mhi
+
+
+def test_bootstrap_stat_without_axis_kwarg():
+    x = np.arange(10.0)
+    ci_axis = st.bootstrap_ci(x, stat=np.mean, n_boot=300)
+    ci_plain = st.bootstrap_ci(x, stat=lambda v: float(np.mean(v)), n_boot=300)
+    assert ci_axis == pytest.approx(ci_plain)
+
+
+def test_bootstrap_single_value():
+    assert st.bootstrap_ci([3.5]) == (3.5, 3.5)
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [([], "empty"), ([1.0, float("nan")], "NaN"), ([1.0, float("inf")], "inf"), ([[1.0]], "1-D")],
+)
+def test_bootstrap_rejects_bad_input(values, match):
+    with pytest.raises(ValueError, match=match):
+        st.bootstrap_ci(values)
+
+
+def test_bootstrap_rejects_bad_level():
+    with pytest.raises(ValueError, match="level"):
+        st.bootstrap_ci([1.0, 2.0], level=1.5)
+
+
+# --------------------------------------------------------------------------
+# paired_t / wilcoxon / one_sample_t vs scipy
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alt", ALTS)
+def test_paired_t_matches_scipy(pair, alt):
+    a, b = pair
+    ref = sps.ttest_rel(a, b, alternative=alt)
+    res = st.paired_t(a, b, alternative=alt)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert res.effect == pytest.approx(np.mean(a - b))
+    assert res.ci == st.bootstrap_ci(a - b)
+    assert res.n == len(a) and res.test == "paired_t"
+
+
+def test_paired_t_direction(pair):
+    a, b = pair
+    assert st.paired_t(a, b, "greater").p_value < 0.05
+    assert st.paired_t(a, b, "less").p_value > 0.95
+
+
+@pytest.mark.parametrize(
+    "alt, shift, expected",
+    [
+        ("two-sided", 1.0, 0.0),
+        ("greater", 1.0, 0.0),
+        ("less", 1.0, 1.0),
+        ("less", -1.0, 0.0),
+        ("two-sided", 0.0, 1.0),
+        ("greater", 0.0, 1.0),
+    ],
+)
+def test_paired_t_zero_variance(alt, shift, expected):
+    b = np.array([1.0, 2.0, 3.0, 4.0])
+    res = st.paired_t(b + shift, b, alternative=alt)
+    assert res.p_value == expected
+    assert res.effect == shift
+    assert res.ci == (shift, shift)
+
+
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        ([1.0, 2.0], [1.0], "equal length"),
+        ([1.0], [2.0], "at least 2"),
+        ([1.0, float("nan")], [1.0, 2.0], "NaN"),
+    ],
+)
+def test_paired_t_errors(a, b, match):
+    with pytest.raises(ValueError, match=match):
+        st.paired_t(a, b)
+
+
+def test_bad_alternative_rejected(pair):
+    with pytest.raises(ValueError, match="alternative"):
+        st.paired_t(*pair, alternative="bigger")
+
+
+@pytest.mark.parametrize("alt", ALTS)
+def test_wilcoxon_matches_scipy(pair, alt):
+    a, b = pair
+    ref = sps.wilcoxon(a - b, alternative=alt)
+    res = st.wilcoxon(a, b, alternative=alt)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert res.statistic == pytest.approx(ref.statistic)
+    assert res.effect == pytest.approx(np.median(a - b))
+    assert res.ci == st.bootstrap_ci(a - b, stat=np.median)
+
+
+def test_wilcoxon_all_zero_differences():
+    x = np.array([1.0, 2.0, 3.0])
+    res = st.wilcoxon(x, x)
+    assert res.p_value == 1.0 and res.effect == 0.0 and res.ci == (0.0, 0.0)
+
+
+def test_wilcoxon_constant_nonzero_defers_to_scipy():
+    b = np.arange(6.0)
+    res = st.wilcoxon(b + 1.0, b)
+    assert res.p_value == pytest.approx(sps.wilcoxon(np.ones(6)).pvalue)
+    assert 0.0 < res.p_value < 0.05
+
+
+@pytest.mark.parametrize("alt", ALTS)
+def test_one_sample_t_matches_scipy(alt):
+    x = np.random.default_rng(0).normal(0.76, 0.01, size=8)
+    ref = sps.ttest_1samp(x, 0.761, alternative=alt)
+    res = st.one_sample_t(x, 0.761, alternative=alt)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert res.effect == pytest.approx(x.mean())  # the mean itself, not mean - mu
+    assert res.ci == st.bootstrap_ci(x)
+
+
+def test_one_sample_t_zero_variance():
+    assert st.one_sample_t([2.0, 2.0, 2.0], 1.0, "greater").p_value == 0.0
+    assert st.one_sample_t([2.0, 2.0, 2.0], 1.0, "less").p_value == 1.0
+    assert st.one_sample_t([2.0, 2.0, 2.0], 2.0).p_value == 1.0
+
+
+def test_one_sample_t_errors():
+    with pytest.raises(ValueError, match="at least 2"):
+        st.one_sample_t([1.0], 0.0)
+    with pytest.raises(ValueError, match="mu"):
+        st.one_sample_t([1.0, 2.0], float("nan"))
+
+
+# --------------------------------------------------------------------------
+# TOST
+# --------------------------------------------------------------------------
+
+
+def test_tost_paired_matches_independent_one_sided_tests(pair):
+    a, b = pair
+    d = a - b
+    margin = 0.02
+    p_low = sps.ttest_1samp(d, -margin, alternative="greater").pvalue
+    p_high = sps.ttest_1samp(d, margin, alternative="less").pvalue
+    res = st.tost_paired(a, b, margin)
+    assert res.p_value == pytest.approx(max(p_low, p_high), rel=1e-12)
+    assert res.effect == pytest.approx(d.mean())
+    # CI is the 90 % t-interval of the mean difference.
+    ref_ci = sps.t.interval(0.90, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert res.ci == pytest.approx(ref_ci, rel=1e-10)
+
+
+def test_tost_one_sample_matches_independent_tests():
+    x = np.random.default_rng(4).normal(0.5, 0.1, size=15)
+    p_low = sps.ttest_1samp(x, 0.45, alternative="greater").pvalue
+    p_high = sps.ttest_1samp(x, 0.6, alternative="less").pvalue
+    res = st.tost_one_sample(x, 0.45, 0.6)
+    assert res.p_value == pytest.approx(max(p_low, p_high), rel=1e-12)
+
+
+def test_tost_decisions():
+    rng = np.random.default_rng(0)
+    b = rng.normal(0.7, 0.02, size=10)
+    near = b + rng.normal(0.0, 0.001, size=10)
+    far = b + 0.05 + rng.normal(0.0, 0.001, size=10)
+    good = st.tost_paired(near, b, margin=0.01)
+    bad = st.tost_paired(far, b, margin=0.01)
+    assert good.p_value < 0.05
+    assert good.ci[0] > -0.01 and good.ci[1] < 0.01  # 90 % CI inside margin
+    assert bad.p_value > 0.5
+
+
+def test_tost_zero_variance():
+    b = np.array([1.0, 2.0, 3.0])
+    assert st.tost_paired(b + 0.001, b, margin=0.01).p_value == 0.0
+    assert st.tost_paired(b + 0.1, b, margin=0.01).p_value == 1.0
+
+
+@pytest.mark.parametrize("margin", [0.0, -1.0, float("nan")])
+def test_tost_bad_margin(pair, margin):
+    with pytest.raises(ValueError, match="margin"):
+        st.tost_paired(*pair, margin=margin)
+
+
+def test_tost_bad_bounds():
+    with pytest.raises(ValueError, match="low < high"):
+        st.tost_one_sample([1.0, 2.0], 1.0, 1.0)
+
+
+# --------------------------------------------------------------------------
+# ratio_ci / covers
+# --------------------------------------------------------------------------
+
+
+def test_ratio_ci_exact_ratio():
+    b = np.random.default_rng(0).uniform(1.0, 2.0, size=10)
+    ratio, (lo, hi) = st.ratio_ci(2.0 * b, b, n_boot=2000, seed=0)
+    assert ratio == pytest.approx(2.0)
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
+
+
+def test_ratio_ci_noisy_brackets_point_estimate():
+    rng = np.random.default_rng(5)
+    b = rng.uniform(1.0, 2.0, size=20)
+    a = 3.0 * b * rng.normal(1.0, 0.05, size=20)
+    ratio, (lo, hi) = st.ratio_ci(a, b, n_boot=2000)
+    assert lo < ratio < hi
+    assert ratio == pytest.approx(3.0, abs=0.1)
+    assert hi - lo < 0.3
+
+
+def test_ratio_ci_errors():
+    with pytest.raises(ValueError, match="mean\\(b\\) is zero"):
+        st.ratio_ci([1.0, 2.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="equal length"):
+        st.ratio_ci([1.0, 2.0], [1.0])
+
+
+def test_covers():
+    x = np.random.default_rng(0).normal(10.0, 1.0, size=200)
+    ok, (lo, hi) = st.covers(x, 10.0)
+    assert ok and lo < 10.0 < hi
+    bad, ci = st.covers(x, 11.0)
+    assert not bad and ci == (lo, hi)
+
+
+# --------------------------------------------------------------------------
+# holm
+# --------------------------------------------------------------------------
+
+
+def test_holm_known_example():
+    # Hand reference: sorted p = .005,.01,.03,.04 scaled by 4,3,2,1 ->
+    # .02,.03,.06,.04; running max -> .02,.03,.06,.06; back to input order.
+    assert st.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_nan_passthrough_and_cap():
+    out = st.holm([0.01, float("nan"), 0.6])
+    assert out[0] == pytest.approx(0.02)
+    assert math.isnan(out[1])
+    assert out[2] == 0.6
+    assert st.holm([0.5, 0.9]) == [1.0, 1.0]  # capped, then kept monotone
+    assert st.holm([]) == []
+
+
+def test_holm_monotone_and_dominates_raw():
+    p = np.random.default_rng(0).uniform(0, 0.2, size=25)
+    adj = np.array(st.holm(p))
+    order = np.argsort(p)
+    assert np.all(np.diff(adj[order]) >= 0)
+    assert np.all(adj >= p) and np.all(adj <= 1.0)
+    assert np.all(adj <= np.minimum(len(p) * p, 1.0) + 1e-15)  # never worse than Bonferroni
+
+
+def test_holm_rejects_out_of_range():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        st.holm([0.5, 1.5])
+
+
+# --------------------------------------------------------------------------
+# seeds_needed
+# --------------------------------------------------------------------------
+
+
+def _with_dz(dz: float) -> np.ndarray:
+    """Two values with sample sd 1 and mean dz."""
+    return np.array([-1.0, 1.0]) / math.sqrt(2.0) + dz
+
+
+def test_seeds_needed_textbook_value():
+    # Paired t, dz = 1, two-sided alpha .05, power .8: n = 10 (Cohen / G*Power).
+    assert st.seeds_needed(_with_dz(1.0)) == 10
+    # dz = 0.5 -> 34 in G*Power.
+    assert st.seeds_needed(_with_dz(0.5)) == 34
+
+
+def test_seeds_needed_is_minimal_by_direct_power_check():
+    n = st.seeds_needed(_with_dz(0.8))
+    assert n is not None
+
+    def power(k: int) -> float:
+        crit = sps.t.ppf(0.975, k - 1)
+        nc = 0.8 * math.sqrt(k)
+        return sps.nct.sf(crit, k - 1, nc) + sps.nct.cdf(-crit, k - 1, nc)
+
+    assert power(n) >= 0.8 > power(n - 1)
+
+
+def test_seeds_needed_monotone_in_effect():
+    ns = [st.seeds_needed(_with_dz(dz)) for dz in (2.0, 1.0, 0.5, 0.2)]
+    assert all(isinstance(n, int) for n in ns)
+    assert ns == sorted(ns) and len(set(ns)) == len(ns)
+
+
+def test_seeds_needed_one_sided_and_degenerate():
+    assert st.seeds_needed(_with_dz(0.5), alternative="greater") < st.seeds_needed(_with_dz(0.5))
+    assert st.seeds_needed(_with_dz(0.5), alternative="less") is None
+    assert st.seeds_needed(_with_dz(0.0)) is None
+    assert st.seeds_needed([0.3]) is None
+    assert st.seeds_needed([0.3, 0.3, 0.3]) == 2
+    assert st.seeds_needed(_with_dz(1e-4)) is None  # would need > 100000
+
+
+def test_seeds_needed_errors():
+    with pytest.raises(ValueError, match="power"):
+        st.seeds_needed(_with_dz(1.0), power=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        st.seeds_needed([1.0, float("nan")])
+
+
+# --------------------------------------------------------------------------
+# expected_max_z
+# --------------------------------------------------------------------------
+
+
+def test_expected_max_z_known_values():
+    assert st.expected_max_z(1) == pytest.approx(0.0, abs=1e-12)
+    assert st.expected_max_z(2) == pytest.approx(1.0 / math.sqrt(math.pi), rel=1e-9)
+    assert st.expected_max_z(3) == pytest.approx(1.5 / math.sqrt(math.pi), rel=1e-9)
+    assert st.expected_max_z(100) == pytest.approx(2.5076, abs=1e-4)
+
+
+def test_expected_max_z_increasing():
+    vals = [st.expected_max_z(n) for n in (1, 2, 5, 10, 1000, 10**6)]
+    assert all(x < y for x, y in zip(vals, vals[1:]))
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5])
+def test_expected_max_z_rejects_bad_n(n):
+    with pytest.raises(ValueError, match="integer >= 1"):
+        st.expected_max_z(n)

@@ -1,0 +1,57 @@
+"""Every registered study, end to end at the smoke budget, in a temporary home:
+the report and verdicts.json exist with the promised shape, there is one
+MLflow child run per trial, and a second run resumes without duplicates."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness import paths
+from harness.claims import VERDICTS
+from harness.run import RunRequest, run_study
+from harness.study import load_studies
+from harness.tracking import Tracker, default_tracking_uri
+
+STUDIES = [name for name in load_studies().names()]
+
+
+@pytest.mark.parametrize("name", STUDIES)
+def test_study_smoke_end_to_end(home, name):
+    study = load_studies().get(name)
+    design = study.design("smoke")
+    expected = sum(arm.replicates(study.budget("smoke")) for arm in design)
+    run_study(RunRequest(name, "smoke", progress=False))
+
+    folder = home / "reports" / name
+    doc = json.loads((folder / "verdicts.json").read_text())
+    assert {"study", "budget", "generated_at", "environment", "claims"} <= doc.keys()
+    assert doc["study"] == name and doc["budget"] == "smoke"
+    assert {"version.torch", "version.mlflow", "version.optuna", "device", "threads", "git_commit"} <= doc["environment"].keys()
+    assert [c["id"] for c in doc["claims"]] == [c.id for c in study.claims]
+    for claim in doc["claims"]:
+        assert claim["verdict"] in VERDICTS
+        assert isinstance(claim["quote"], str) and claim["quote"]
+        assert isinstance(claim["source"], str) and isinstance(claim["test"], str)
+        assert isinstance(claim["n"], int)
+        assert len(claim["ci"]) == 2
+        assert all(isinstance(v, (float, type(None))) for v in [claim["effect"], claim["p_value"], *claim["ci"]])
+        assert claim["runs"] and all(isinstance(r, str) for r in claim["runs"])
+    report = (folder / "report.md").read_text()
+    assert "smoke budget" in report and "## Environment" in report
+    assert all(f"## {c.id}" in report for c in study.claims)
+    index = (home / "reports" / "index.md").read_text()
+    assert all(c.id in index for c in study.claims)
+
+    tracker = Tracker(default_tracking_uri(paths.home()))
+    runs = tracker.runs(name, "smoke")
+    replicates = runs[runs["phase"] == "replicate"]
+    assert len(replicates) == expected
+    assert replicates.groupby(["arm", "replicate"]).size().max() == 1
+    assert set(replicates["status"]) == {"FINISHED"}
+    parent = tracker.find_parent(name, "smoke")
+    assert {a.path for a in tracker.client.list_artifacts(parent, "report")} >= {"report/report.md", "report/verdicts.json"}
+
+    run_study(RunRequest(name, "smoke", progress=False))  # resume: nothing left to do
+    again = tracker.runs(name, "smoke")
+    assert len(again) == len(runs)

@@ -1,0 +1,168 @@
+"""The sweep end to end on the tiny study: real Optuna journal, real MLflow
+SQLite store, in a temporary home. Checks the design runs exactly once per
+(arm, replicate), resumes without duplicates, records failures, survives
+Ctrl-C and a killed worker."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import harness_env, run_cli
+from harness import paths
+from harness.run import RunRequest, run_study
+from harness.sweep import open_storage
+from harness.tracking import Tracker, default_tracking_uri
+
+
+def design_trials(study="tiny", budget="smoke"):
+    storage = open_storage(None)
+    return optuna.load_study(study_name=f"{study}.{budget}", storage=storage).get_trials(deepcopy=False)
+
+
+def complete_keys(trials):
+    return sorted(t.user_attrs["key"] for t in trials if t.state == TrialState.COMPLETE)
+
+
+def child_runs(budget="smoke"):
+    return Tracker(default_tracking_uri(paths.home())).runs("tiny", budget)
+
+
+def test_design_runs_once_per_key_with_one_mlflow_run_each(home):
+    document = run_study(RunRequest("tiny", "smoke", progress=False))
+    keys = complete_keys(design_trials())
+    assert keys == ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+    runs = child_runs()
+    assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
+    # the trial knows its run, the run knows its trial
+    for t in design_trials():
+        row = runs[runs["run_id"] == t.user_attrs["mlflow_run_id"]].iloc[0]
+        assert row["tags.optuna.trial_number"] == str(t.number)
+        assert row["run_name"] == f"{t.user_attrs['arm']} r{t.user_attrs['replicate']}"
+        assert row["params.seed.init"].isdigit() and "params.seed.data_order" in row
+    assert {c["id"] for c in document["claims"]} == {"TINY-WIDE", "TINY-SAME"}
+    assert (home / "reports" / "tiny" / "report.md").exists()
+
+
+def test_second_run_resumes_without_duplicates(home):
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    first = child_runs()
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    assert len(child_runs()) == len(first) == 4
+    assert len(design_trials()) == 4
+
+
+def test_failures_are_recorded_and_rerun_on_resume(home, monkeypatch):
+    monkeypatch.setenv("TINY_FAIL", "wide/r1=exception,narrow/r0=nan")
+    document = run_study(RunRequest("tiny", "smoke", progress=False))
+    trials = design_trials()
+    failed = {t.user_attrs["key"]: t.user_attrs["fail_reason"] for t in trials if t.state == TrialState.FAIL}
+    assert failed.keys() == {"wide/r1", "narrow/r0"}
+    assert "injected failure" in failed["wide/r1"]
+    assert "TrialDiverged" in failed["narrow/r0"] and "epoch" in failed["narrow/r0"]
+    assert complete_keys(trials) == ["narrow/r1", "wide/r0"]
+    runs = child_runs()
+    assert sorted(runs[runs["status"] == "FAILED"]["tags.harness.fail_reason"].str[:12]) == \
+        ["RuntimeError", "TrialDiverge"]
+    assert document["trials"] == {"finished": 2, "failed": 2, "tuning": 0}
+    report = (home / "reports" / "tiny" / "report.md").read_text()
+    assert "## Failed trials" in report and "injected failure" in report
+    # resume: only the two failed keys run again, and each key is now complete once
+    monkeypatch.delenv("TINY_FAIL")
+    document = run_study(RunRequest("tiny", "smoke", progress=False))
+    assert complete_keys(design_trials()) == ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+    assert document["trials"]["finished"] == 4 and document["trials"]["failed"] == 0
+    assert len(child_runs()) == 6  # 4 finished + the 2 failed attempts, kept for the record
+
+
+def test_ctrl_c_keeps_finished_trials_and_resume_completes(home, monkeypatch):
+    monkeypatch.setenv("TINY_FAIL", "wide/r0=interrupt")
+    with pytest.raises(KeyboardInterrupt):
+        run_study(RunRequest("tiny", "smoke", progress=False))
+    before = complete_keys(design_trials())
+    assert before == ["narrow/r0", "narrow/r1"]  # arms run in declaration order
+    runs = child_runs()
+    assert set(runs[runs["arm"] == "wide"]["status"]) == {"KILLED"}
+    monkeypatch.delenv("TINY_FAIL")
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    trials = design_trials()
+    assert complete_keys(trials) == ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+    finished = child_runs()
+    assert finished[finished["status"] == "FINISHED"].groupby(["arm", "replicate"]).size().max() == 1
+
+
+def test_sigint_to_a_real_process_then_resume(home):
+    """A user's Ctrl-C: SIGINT to `harness run` mid-study."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "tiny", "--budget", "full", "--no-progress"],
+                            cwd=home, env=harness_env(home, TINY_SLEEP="0.5"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            if len(complete_keys(design_trials(budget="full"))) >= 2:
+                break
+        except KeyError:  # the study is not created yet
+            continue
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "resume" in output
+    kept = complete_keys(design_trials(budget="full"))
+    assert 2 <= len(kept) < 8
+    result = run_cli(home, "run", "tiny", "--budget", "full", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    trials = design_trials(budget="full")
+    keys = complete_keys(trials)
+    assert len(keys) == len(set(keys)) == 8 and set(kept) <= set(keys)
+
+
+def test_trial_of_a_killed_worker_is_rerun(home):
+    """A RUNNING trial whose worker process is gone (SIGKILL) is failed and re-queued."""
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    storage = open_storage(None)
+    study = optuna.load_study(study_name="tiny.smoke", storage=storage)
+    # forge a trial a dead worker left running
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    study.enqueue_trial({}, user_attrs={"key": "orphan/r0", "arm": "wide", "replicate": 9})
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]
+    storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)
+    storage.set_trial_user_attr(waiting._trial_id, "worker", f"{socket.gethostname()}:{dead.pid}")
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    orphan = [t for t in study.get_trials(deepcopy=False) if t.number == waiting.number][0]
+    assert orphan.state == TrialState.FAIL and "died" in orphan.user_attrs["fail_reason"]
+
+
+def test_tuning_phase_feeds_the_replicates(home):
+    run_study(RunRequest("tiny", "quick", progress=False))
+    storage = open_storage(None)
+    tuning = optuna.load_study(study_name="tiny.quick.tune.wide", storage=storage)
+    assert len(tuning.get_trials(states=(TrialState.COMPLETE,))) == 2
+    best_lr = tuning.best_trial.user_attrs["hyperparams"]["lr"]
+    runs = child_runs("quick")
+    wide = runs[(runs["arm"] == "wide") & (runs["phase"] == "replicate")]
+    assert len(wide) == 3 and list(wide["params.hp.lr"].astype(float)) == pytest.approx([best_lr] * 3)
+    assert (runs["phase"] == "tune").sum() == 2
+    assert "params.hp.lr" not in runs[runs["arm"] == "narrow"].dropna(axis=1)
+
+
+def test_two_workers_share_the_design(home):
+    result = run_cli(home, "run", "tiny", "--budget", "full", "--workers", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    trials = design_trials(budget="full")
+    keys = complete_keys(trials)
+    assert len(keys) == len(set(keys)) == 8
+    workers = {t.user_attrs["worker"] for t in trials if t.state == TrialState.COMPLETE}
+    runs = child_runs("full")
+    assert len(runs[runs["phase"] == "replicate"]) == 8
+    assert len(workers) >= 1  # both may not get work on a fast machine; no key ran twice either way
+    verdicts = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
+    assert verdicts["budget"] == "full"
