@@ -164,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_input_error(exc: Exception) -> bool:
-    """Errors that mean bad input or a missing prerequisite: one clear line, no traceback."""
+    """Errors that mean bad input, a missing prerequisite or a study that cannot
+    go on (every tuning trial failed): one clear line, no traceback."""
     from harness.datasets import DataUnavailableError
     from harness.registry import UnknownNameError
     from harness.run import InputError
@@ -175,5 +176,5 @@ def _is_input_error(exc: Exception) -> bool:
     if "harness.tracking" in sys.modules:
         known += (sys.modules["harness.tracking"].TrackingError,)
     if "harness.sweep" in sys.modules:
-        known += (sys.modules["harness.sweep"].StorageError,)
+        known += (sys.modules["harness.sweep"].StorageError, sys.modules["harness.sweep"].TuningFailed)
     return isinstance(exc, known)

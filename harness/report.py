@@ -149,7 +149,11 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
              f"{doc['generated_at']} from the tracking store by `harness report {study.name}`.*", ""]
     if smoke:
         lines += [f"> **{SMOKE_NOTE}.**", ""]
-    lines += [study.summary.strip(), "", "## Verdicts", "", "| claim | verdict | effect [95% CI] | p (Holm) | n |",
+    budget = study.budget(doc["budget"])
+    settings = ", ".join(f"{k}={v}" for k, v in budget.settings.items())
+    lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
+              f"{f', {budget.tuning_trials} tuning trials per tuned arm' if budget.tuning_trials else ''}; "
+              f"settings: {settings}.", "", "## Verdicts", "", "| claim | verdict | effect [95% CI] | p (Holm) | n |",
               "| --- | --- | --- | --- | --- |"]
     for c in doc["claims"]:
         lines.append(f"| [{c['id']}](#{c['id'].lower()}) | **{c['verdict']}**{' (smoke)' if smoke else ''} | "

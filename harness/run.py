@@ -136,6 +136,7 @@ def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, ur
     from harness.sweep import SweepOutcome
 
     ostudy, finished = runner.enqueue(arms)
+    failed_before = len(ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
     command = [sys.executable, "-m", "harness", "worker", request.study, "--budget", request.budget,
                "--tracking-uri", uri, "--threads", str(threads), "--storage",
                request.storage or paths.default_storage()]
@@ -159,10 +160,9 @@ def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, ur
     failed_workers = [p.returncode for p in procs if p.returncode]
     if failed_workers:
         raise RuntimeError(f"{len(failed_workers)} worker process(es) exited with errors {failed_workers}")
-    trials = ostudy.get_trials(deepcopy=False)
-    complete = sum(t.state == TrialState.COMPLETE for t in trials)
-    return SweepOutcome(completed=complete - finished, failed=sum(t.state == TrialState.FAIL for t in trials),
-                        skipped=finished)
+    complete = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    failed = len(ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+    return SweepOutcome(completed=complete - finished, failed=failed - failed_before, skipped=finished)
 
 
 def _bar(total: int, label: str, enabled: bool):

@@ -36,6 +36,10 @@ TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replic
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+class TuningFailed(RuntimeError):
+    """Every tuning trial of an arm failed; the message lists the reasons."""
+
+
 class StorageError(RuntimeError):
     """The Optuna storage URL cannot be used; the message says how to fix it."""
 
@@ -190,7 +194,7 @@ class Runner:
             bar.close()
             if not ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 reasons = {t.user_attrs.get("fail_reason", "?") for t in ostudy.get_trials(deepcopy=False)}
-                raise RuntimeError(f"every tuning trial of arm {arm.name!r} failed: {'; '.join(sorted(reasons))}")
+                raise TuningFailed(f"every tuning trial of arm {arm.name!r} failed: {'; '.join(sorted(reasons))}")
             best[arm.name] = ostudy.best_trial.user_attrs["hyperparams"]
             self.tracker.log_params(self.parent_run, {f"tuned.{arm.name}.{k}": v for k, v in best[arm.name].items()})
         return best
@@ -216,9 +220,10 @@ class Runner:
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
         trial.set_user_attr("mlflow_run_id", run_id)
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
-        ctx = TrialContext(self.study.name, arm, replicate, self.options.budget, self.budget, seeds,
-                           self.options.device, self.options.threads, scratch, phase, dict(hyperparams),
-                           self.options.show_progress)
+        ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
+                           budget=self.budget, seeds=seeds, device=self.options.device, threads=self.options.threads,
+                           artifact_dir=scratch, phase=phase, hyperparams=dict(hyperparams),
+                           show_progress=self.options.show_progress)
         self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
                                          **{f"hp.{k}": v for k, v in hyperparams.items()},
                                          **seeds.as_params(), "arm": arm.name, "replicate": replicate})

@@ -217,6 +217,7 @@ def figures(fig_ctx) -> list:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import numpy as np
 
     runs = fig_ctx.finished
@@ -306,6 +307,7 @@ def figures(fig_ctx) -> list:
         ax.scatter([gaps[s] for s in steps], [max(angles[s], 1e-3) for s in steps], s=12, label=arm)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on a short log range
     ax.set_xlabel("relative eigengap (λi − λi+1) / λi")
     ax.set_ylabel("angle to principal direction i (°)")
     ax.legend(fontsize=7)

@@ -166,3 +166,12 @@ def test_two_workers_share_the_design(home):
     assert len(workers) >= 1  # both may not get work on a fast machine; no key ran twice either way
     verdicts = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
     assert verdicts["budget"] == "full"
+
+
+def test_a_tuning_phase_that_always_fails_stops_with_the_reasons(home, monkeypatch):
+    # tuning trials use replicates 1_000_000 + trial number; fail every attempt the loop may make
+    monkeypatch.setenv("TINY_FAIL", ",".join(f"wide/r{1_000_000 + i}=exception" for i in range(10)))
+    with pytest.raises(RuntimeError, match="every tuning trial of arm 'wide' failed: RuntimeError: injected failure"):
+        run_study(RunRequest("tiny", "quick", progress=False))
+    tuning = optuna.load_study(study_name="tiny.quick.tune.wide", storage=open_storage(None))
+    assert len(tuning.get_trials()) == 6  # 2 * tuning_trials + 2 attempts, then it gives up
