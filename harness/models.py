@@ -47,6 +47,41 @@ def single_layer_ae(in_features: int = 64, code: int = 10, code_act: str = "line
     return Autoencoder(in_features, (), code, out_act=out_act, code_act=code_act)
 
 
+@MODELS.register("norm-mlp")
+def norm_mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (100, 100, 100), act: str = "sigmoid",
+             norm: str = "none"):
+    """MLP with optional batch norm before each nonlinearity (default: Ioffe & Szegedy's 3x100 sigmoid check)."""
+    from harness.normnets import NormMLP
+
+    return NormMLP(in_features, classes, tuple(hidden), act, norm)
+
+
+@MODELS.register("small-cnn")
+def small_cnn(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
+              norm: str = "none"):
+    """Small CNN: conv3x3-norm-ReLU-maxpool blocks and a linear head; norm none, bn or noisy-bn."""
+    from harness.normnets import SmallCNN
+
+    return SmallCNN(tuple(in_shape), classes, tuple(channels), norm)
+
+
+@MODELS.register("deep-linear")
+def deep_linear(in_features: int = 784, classes: int = 10, width: int = 64, depth: int = 25, norm: str = "none"):
+    """Deep linear network (bias-free), optionally with batch norm between layers."""
+    from harness.normnets import DeepLinear
+
+    return DeepLinear(in_features, classes, width, depth, norm)
+
+
+@MODELS.register("deep-fc")
+def deep_fc(in_features: int = 784, classes: int = 10, width: int = 256, depth: int = 20, act: str = "relu",
+            norm: str = "bn", residual: bool = False):
+    """Wide deep fully connected net of Linear-BN-act blocks, optionally residual."""
+    from harness.normnets import DeepFC
+
+    return DeepFC(in_features, classes, width, depth, act, norm, residual)
+
+
 @MODELS.register("pca")
 def pca(code: int = 30):
     """Principal component analysis baseline with the autoencoders' encode/reconstruct interface."""

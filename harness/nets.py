@@ -114,5 +114,11 @@ class PCA:
         return self.encode(x) @ self.components_ + self.mean_
 
 
+def weight_layers(model: nn.Module) -> list[nn.Module]:
+    """The model's Linear and Conv2d layers in registration order — forward
+    order for the sequential models here — for per-layer probes."""
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

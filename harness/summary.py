@@ -16,7 +16,7 @@ def format_summary(documents: Sequence[dict[str, Any]]) -> str:
         lines.append(f"{doc['study']} [{doc['budget']}] -> reports/{doc['study']}/report.md{smoke}")
         for c in doc["claims"]:
             ci = c["ci"] or [None, None]
-            lines.append(f"  {c['id']:<22} {c['verdict']:<15} effect {_num(c['effect']):>9} "
+            lines.append(f"  {c['id']:<27} {c['verdict']:<15} effect {_num(c['effect']):>9} "
                          f"[{_num(ci[0])}, {_num(ci[1])}]  p={_num(c['p_value'])}  n={c['n']}")
     return "\n".join(lines)
 

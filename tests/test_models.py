@@ -21,7 +21,10 @@ PARAM_CAP = 5_000_000  # defaults must stay small enough for the CPU budgets
 def build_small(name: str):
     """Model ``name`` with in_features=IN_FEATURES where it takes one; PCA fitted on random data."""
     factory = MODELS.get(name)
-    kwargs = {"in_features": IN_FEATURES} if "in_features" in inspect.signature(factory).parameters else {}
+    parameters = inspect.signature(factory).parameters
+    kwargs = {"in_features": IN_FEATURES} if "in_features" in parameters else {}
+    if "in_shape" in parameters:  # image models: the same 64 inputs as one 8x8 channel
+        kwargs["in_shape"] = (1, 8, 8)
     model = factory(**kwargs)
     if hasattr(model, "fit"):
         model.fit(torch.randn(100, IN_FEATURES, generator=torch.Generator().manual_seed(0)))
