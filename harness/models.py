@@ -82,6 +82,24 @@ def deep_fc(in_features: int = 784, classes: int = 10, width: int = 256, depth: 
     return DeepFC(in_features, classes, width, depth, act, norm, residual)
 
 
+@MODELS.register("dropout-mlp")
+def dropout_mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (256, 256), p_input: float = 1.0,
+                p_hidden: float = 1.0, dropconnect: bool = False):
+    """ReLU MLP with input/hidden dropout (retain probabilities p), or DropConnect on the hidden layers."""
+    from harness.dropnets import DropoutMLP
+
+    return DropoutMLP(in_features, classes, tuple(hidden), p_input, p_hidden, dropconnect)
+
+
+@MODELS.register("dropout-cnn")
+def dropout_cnn(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
+                fc: int = 128, p_conv: float = 1.0, p_fc: float = 1.0):
+    """CNN with dropout after the conv blocks (p_conv) and/or in the fully connected head (p_fc)."""
+    from harness.dropnets import DropoutCNN
+
+    return DropoutCNN(tuple(channels), fc, p_conv, p_fc, tuple(in_shape), classes)
+
+
 @MODELS.register("pca")
 def pca(code: int = 30):
     """Principal component analysis baseline with the autoencoders' encode/reconstruct interface."""

@@ -90,7 +90,8 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
             bar = _bar(total, study.name, request.progress)
             ostudy, finished = runner.enqueue(arms)
             bar.update(finished)
-            outcome = runner.work(arms, tuned, on_done=lambda ok: bar.update(1))
+            outcome = runner.work(ostudy, arms, tuned, on_done=lambda ok: bar.update(1))
+            outcome.skipped = finished
             bar.close()
         else:
             outcome = _run_workers(request, runner, arms, total, threads, uri)
@@ -125,7 +126,8 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
     parent = tracker.parent_run(study.name, request.budget, {})
     runner = Runner(study, SweepOptions(request.budget, request.storage, uri, threads, device, False), tracker, parent)
     tuned = runner.tune(arms)
-    outcome = runner.work(arms, tuned)
+    ostudy, _ = runner.enqueue(arms)
+    outcome = runner.work(ostudy, arms, tuned)
     print(f"worker {os.getpid()}: {outcome.completed} finished, {outcome.failed} failed", file=sys.stderr)
 
 

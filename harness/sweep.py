@@ -152,10 +152,11 @@ class Runner:
                 return trial
         return None
 
-    def work(self, arms: list[Arm], tuned: Mapping[str, dict], on_done: Callable[[bool], None] | None = None) -> SweepOutcome:
-        ostudy, finished = self.enqueue(arms)
+    def work(self, ostudy: optuna.Study, arms: list[Arm], tuned: Mapping[str, dict],
+             on_done: Callable[[bool], None] | None = None) -> SweepOutcome:
+        """Claim and run queued trials of ``ostudy`` (see ``enqueue``) until none is left."""
         by_name = {a.name: a for a in arms}
-        outcome = SweepOutcome(skipped=finished)
+        outcome = SweepOutcome()
         while (trial := self.claim(ostudy)) is not None:
             arm = by_name[trial.user_attrs["arm"]]
             replicate = int(trial.user_attrs["replicate"])
