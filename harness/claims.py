@@ -81,6 +81,13 @@ def _values_by_replicate(runs: "pd.DataFrame", arm: str, metric: str) -> "pd.Ser
     return rows.set_index("replicate")[column].astype(float).sort_index()
 
 
+def arm_mean(runs: "pd.DataFrame", arm: str, metric: str) -> float:
+    """The mean of a metric over an arm's finished runs (NaN when there are none):
+    for the computed lines that claims add to a report."""
+    values = _values_by_replicate(runs, arm, metric)
+    return float(values.mean()) if len(values) else math.nan
+
+
 def _run_ids(runs: "pd.DataFrame", arms: Sequence[str], replicates) -> tuple[str, ...]:
     rows = runs[runs["arm"].isin(list(arms)) & runs["replicate"].isin(list(replicates))]
     rows = rows[rows["status"] == STATUS_FINISHED]

@@ -59,6 +59,26 @@ class FigureContext:
     def artifact(self, run_id: str, path: str) -> Path:
         return self.tracker.download(run_id, path, self.scratch / run_id)
 
+    def histories(self, arm: str, key: str) -> list[list[tuple[int, float]]]:
+        """The (step, value) history of a metric for each finished run of an arm."""
+        found = [sorted(self.tracker.metric_history(r, key)) for r in self.finished[self.finished["arm"] == arm]["run_id"]]
+        return [h for h in found if h]
+
+    def band(self, ax: Any, arm: str, key: str, label: str, **style: Any) -> None:
+        """Plot a metric's mean over an arm's seeds against step, with a
+        min–max band when there are several (curves cut to the shortest)."""
+        import numpy as np
+
+        found = self.histories(arm, key)
+        if not found:
+            return
+        length = min(len(h) for h in found)
+        steps = [s for s, _ in found[0][:length]]
+        values = np.array([[v for _, v in h[:length]] for h in found])
+        line, = ax.plot(steps, values.mean(0), label=label, **style)
+        if len(found) > 1:
+            ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2, color=line.get_color())
+
 
 def _fmt(value: float, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -17,9 +17,8 @@ on Gaussian inputs. Budgets state every size.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from harness.claims import Better, Bound, Claim, ClaimTest, Evidence, Similar
+from harness.claims import Better, Bound, Claim, ClaimTest, Evidence, Similar, arm_mean
 from harness.study import Arm, Budget, Study, StudyDeclarationError, register
 
 FASHION = "fashion-mnist"
@@ -412,29 +411,9 @@ def figures(fig_ctx) -> list:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    runs, tracker = fig_ctx.finished, fig_ctx.tracker
+    runs = fig_ctx.finished
     out = []
-
-    def histories(arm: str, key: str):
-        """Per-run (steps, values) for every replicate of an arm."""
-        result = []
-        for run_id in runs[runs["arm"] == arm]["run_id"]:
-            points = sorted(tracker.metric_history(run_id, key))
-            if points:
-                result.append(points)
-        return result
-
-    def band(ax, arm: str, key: str, label: str) -> None:
-        curves = histories(arm, key)
-        if not curves:
-            return
-        length = min(len(c) for c in curves)
-        steps = np.array([s for s, _ in curves[0][:length]])
-        values = np.array([[v for _, v in c[:length]] for c in curves])
-        mean = values.mean(0)
-        ax.plot(steps, mean, label=label)
-        if len(curves) > 1:
-            ax.fill_between(steps, values.min(0), values.max(0), alpha=0.25)
+    histories, band = fig_ctx.histories, fig_ctx.band
 
     # 1. loss curves
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -486,6 +465,8 @@ def figures(fig_ctx) -> list:
     if "layers" in locals():
         last = max(layers)
         ax.plot(layers, [RELU_LIMIT ** (last - l) for l in layers], "k--", lw=0.8, label="1.467^(L−l)")
+        ax.plot(layers, [RELU_LIMIT ** ((last - l) / 2) for l in layers], "k:", lw=0.8,
+                label="1.467^((L−l)/2): 1.467 as the squared norm's rate")
     ax.set_yscale("log"), ax.set_xlabel("layer l (from the input)"), ax.set_ylabel("‖∇W_l‖ at initialization")
     ax.legend(fontsize=6)
     out.append(fig_ctx.save(fig, "gradient_explosion.png", "Gradient norm per layer of a wide deep BN network at "
@@ -531,15 +512,9 @@ EXPLODE_QUOTE = ("More precisely, if the network has L layers, then the gradient
 EXPLODE_ARMS = tuple(f"explode-relu-b{b}" for b in EXPLODE_BATCHES)
 
 
-def _mean(runs, arm: str, metric: str) -> float:
-    rows = runs[(runs["arm"] == arm) & (runs["status"] == "FINISHED")]
-    column = f"metrics.{metric}"
-    return float(rows[column].mean()) if column in rows and not rows.empty else math.nan
-
-
 def _speed_note(runs) -> list[str]:
-    base, bn, fast = (_mean(runs, a, "steps_to_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x"))
-    reached = {a: _mean(runs, a, "reached_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x")}
+    base, bn, fast = (arm_mean(runs, a, "steps_to_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x"))
+    reached = {a: arm_mean(runs, a, "reached_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x")}
     return [f"Steps to {TARGET_ACCURACY:.0%} test accuracy (mean): no BN {base:.0f}, BN {bn:.0f}, BN at 5x lr {fast:.0f};"
             f" speed-up {base / bn:.2f}x and {base / fast:.2f}x, against the paper's 31.0M/13.3M = 2.3x and "
             f"31.0M/2.1M = 14.8x on Inception. Share of runs that reached the target: "
@@ -549,19 +524,19 @@ def _speed_note(runs) -> list[str]:
 
 
 def _smooth_note(runs) -> list[str]:
-    return [f"Medians over training, no BN vs BN: loss variation {_mean(runs, 'mlp', 'loss_range_median'):.3g} vs "
-            f"{_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}; gradient predictiveness "
-            f"{_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs {_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}. "
+    return [f"Medians over training, no BN vs BN: loss variation {arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs "
+            f"{arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}; gradient predictiveness "
+            f"{arm_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs {arm_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}. "
             "These are the raw measures: BN makes the loss invariant to the scale of the weights before it, so they "
             "also move with the weight norm."]
 
 
 def _explode_note(runs) -> list[str]:
-    parts = [f"m={b}: λ {_mean(runs, f'explode-relu-b{b}', 'lambda'):.4f}, λ of the squared norm "
-             f"{_mean(runs, f'explode-relu-b{b}', 'lambda_sq'):.4f}" for b in EXPLODE_BATCHES]
+    parts = [f"m={b}: λ {arm_mean(runs, f'explode-relu-b{b}', 'lambda'):.4f}, λ of the squared norm "
+             f"{arm_mean(runs, f'explode-relu-b{b}', 'lambda_sq'):.4f}" for b in EXPLODE_BATCHES]
     return ["ReLU, by batch size — " + "; ".join(parts) + f". π/(π−1) = {RELU_LIMIT:.4f}.",
-            f"Controls at m=128: linear activation λ {_mean(runs, 'explode-linear-b128', 'lambda'):.4f}; residual "
-            f"ReLU λ {_mean(runs, 'explode-relu-residual-b128', 'lambda'):.4f}."]
+            f"Controls at m=128: linear activation λ {arm_mean(runs, 'explode-linear-b128', 'lambda'):.4f}; residual "
+            f"ReLU λ {arm_mean(runs, 'explode-relu-residual-b128', 'lambda'):.4f}."]
 
 
 def _limit_note(runs) -> list[str]:
@@ -588,9 +563,9 @@ def _limit_note(runs) -> list[str]:
 
 def _inference_note(runs) -> list[str]:
     return [f"Without the m/(m−1) factor the running variance would be off by "
-            f"{_mean(runs, 'inference', 'var_rel_error_without_factor'):.3g} (relative), i.e. 1/(m−1) for m = 16. "
+            f"{arm_mean(runs, 'inference', 'var_rel_error_without_factor'):.3g} (relative), i.e. 1/(m−1) for m = 16. "
             f"In train mode an example's output changes with its batch by up to "
-            f"{_mean(runs, 'inference', 'train_batch_dependence'):.3g}."]
+            f"{arm_mean(runs, 'inference', 'train_batch_dependence'):.3g}."]
 
 
 CLAIMS = (

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from harness.claims import Better, Bound, Claim, Evidence, Similar, decide
+from harness.claims import Better, Bound, Claim, Evidence, Similar, decide, arm_mean
 from harness.study import StudyDeclarationError
 
 METRIC = "mse"
@@ -417,3 +417,11 @@ def test_claim_empty_field(name):
 def test_claim_test_must_be_a_claim_test():
     with pytest.raises(StudyDeclarationError, match="ClaimTest"):
         claim(test="better")
+
+
+def test_arm_mean_uses_finished_runs_with_the_metric_only():
+    runs = make_runs({"a": [1.0, 2.0, 100.0, math.nan], "b": [5.0]}, statuses={("a", 2): "FAILED"})
+    assert arm_mean(runs, "a", METRIC) == pytest.approx(1.5)
+    assert arm_mean(runs, "b", METRIC) == pytest.approx(5.0)
+    assert math.isnan(arm_mean(runs, "missing", METRIC))
+    assert math.isnan(arm_mean(runs, "a", "no_such_metric"))

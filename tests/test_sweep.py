@@ -5,7 +5,6 @@ Ctrl-C and a killed worker."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
