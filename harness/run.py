@@ -100,6 +100,9 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
         print(f"\ninterrupted: finished trials are kept; run `harness run {study.name} --budget {request.budget}` "
               "to resume", file=sys.stderr)
         raise
+    except Exception:
+        status = "FAILED"  # e.g. every tuning trial failed: the parent run says so too
+        raise
     finally:
         tracker.finish(parent, status)
     elapsed = time.time() - started

@@ -308,7 +308,7 @@ def _maxnorm_note(runs) -> list[str]:
     errors = ", ".join(f"c={c:g}: {arm_mean(runs, a, 'test_error'):.4f}" for c, a in sweep)
     return [f"Largest hidden-unit weight norm after training without the constraint: "
             f"{arm_mean(runs, 'dropout', 'max_row_norm'):.3g} (a bound c above it never binds, and the run is then "
-            f"identical to plain dropout). Test error by bound: {errors}; dropout alone "
+            f"identical to plain dropout). Test error by bound (c ≠ 3: replicate 0 only): {errors}; dropout alone "
             f"{arm_mean(runs, 'dropout', 'test_error'):.4f}. Srivastava et al. pair max-norm with large learning rates "
             "(the constraint is what lets them use those), which this protocol (SGD, lr 0.05) does not."]
 
