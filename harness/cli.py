@@ -176,5 +176,6 @@ def _is_input_error(exc: Exception) -> bool:
     if "harness.tracking" in sys.modules:
         known += (sys.modules["harness.tracking"].TrackingError,)
     if "harness.sweep" in sys.modules:
-        known += (sys.modules["harness.sweep"].StorageError, sys.modules["harness.sweep"].TuningFailed)
+        sweep = sys.modules["harness.sweep"]
+        known += (sweep.StorageError, sweep.TuningFailed, sweep.DesignChanged)
     return isinstance(exc, known)

@@ -11,6 +11,8 @@ and the run stores the trial number.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import shutil
@@ -38,6 +40,11 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 class TuningFailed(RuntimeError):
     """Every tuning trial of an arm failed; the message lists the reasons."""
+
+
+class DesignChanged(RuntimeError):
+    """An arm's config or the budget's settings differ from those its finished
+    trials ran with: resuming would mix two protocols in one verdict."""
 
 
 class StorageError(RuntimeError):
@@ -116,6 +123,7 @@ class Runner:
         """Queue every (arm, replicate) not finished, queued or running; return
         the study and how many keys were already finished."""
         ostudy = self.design_study()
+        self.check_design(ostudy, arms)
         self.fail_orphans(ostudy)
         taken: set[str] = set()
         finished = 0
@@ -130,6 +138,26 @@ class Runner:
                 if key not in taken:
                     ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
         return ostudy, finished
+
+    def fingerprint(self, arm: Arm) -> str:
+        """What an arm's trials depend on: its config, seed group and the budget's settings."""
+        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.settings)}
+        return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def check_design(self, ostudy: optuna.Study, arms: list[Arm]) -> None:
+        """Record each arm's fingerprint on first use; refuse to resume an arm
+        whose protocol changed since (new arms are welcome: that is how a claim
+        is added)."""
+        recorded = ostudy.user_attrs
+        changed = [a.name for a in arms if recorded.get(f"design:{a.name}", self.fingerprint(a)) != self.fingerprint(a)]
+        if changed:
+            raise DesignChanged(
+                f"study {self.study.name!r} at budget {self.options.budget!r}: the config or budget settings of arms "
+                f"{changed} changed since their trials ran; resuming would mix two protocols. Start afresh with "
+                "`make clean` (or a new --storage and --tracking-uri), or restore the old settings.")
+        for arm in arms:
+            if f"design:{arm.name}" not in recorded:
+                ostudy.set_user_attr(f"design:{arm.name}", self.fingerprint(arm))
 
     def fail_orphans(self, ostudy: optuna.Study) -> None:
         """RUNNING trials whose worker process on this host is gone (SIGKILL,

@@ -174,3 +174,27 @@ def test_a_tuning_phase_that_always_fails_stops_with_the_reasons(home, monkeypat
         run_study(RunRequest("tiny", "quick", progress=False))
     tuning = optuna.load_study(study_name="tiny.quick.tune.wide", storage=open_storage(None))
     assert len(tuning.get_trials()) == 6  # 2 * tuning_trials + 2 attempts, then it gives up
+
+
+def test_a_changed_protocol_is_not_resumed_but_a_new_arm_is_welcome(home):
+    import dataclasses
+
+    from harness.study import Arm, Budget, get_study
+    from harness.sweep import DesignChanged, Runner, SweepOptions
+
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    study = get_study("tiny")
+    tracker = Tracker(default_tracking_uri(paths.home()))
+    parent = tracker.find_parent("tiny", "smoke")
+    longer = dataclasses.replace(study, budgets={**study.budgets, "smoke": Budget(replicates=2, settings={"epochs": 3})})
+    runner = Runner(longer, SweepOptions("smoke"), tracker, parent)
+    with pytest.raises(DesignChanged, match=r"\['narrow', 'wide'\] changed"):
+        runner.enqueue(longer.design("smoke"))
+    wider = dataclasses.replace(study, arms=lambda b: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 64})])
+    with pytest.raises(DesignChanged, match=r"\['wide'\] changed"):
+        Runner(wider, SweepOptions("smoke"), tracker, parent).enqueue(wider.design("smoke"))
+    more = dataclasses.replace(study, arms=lambda b: [*study.design("smoke"), Arm("widest", {"width": 64})])
+    ostudy, finished = Runner(more, SweepOptions("smoke"), tracker, parent).enqueue(more.design("smoke"))
+    assert finished == 4
+    waiting = [t.user_attrs["key"] for t in ostudy.get_trials(states=(TrialState.WAITING,))]
+    assert sorted(waiting) == ["widest/r0", "widest/r1"]
