@@ -1,7 +1,7 @@
 """Study ``batchnorm``: speed, smoothness, covariate shift, noise, explosion
 at initialization, inference statistics and small batches.
 
-Claims (see shared/claims.md): BN-FASTER, BN-SMOOTH, BN-ICS (an MLP and a
+Claims (see shared/claims.md): BN-FASTER and BN-STABLE, BN-SMOOTH, BN-ICS (an MLP and a
 deep linear network), BN-NOISY, BN-EXPLODE (growth rate > 1, falling with the
 batch size, its large-batch limit, and trainability with and without skips),
 BN-INFERENCE (population statistics, determinism) and BN-NONIID.
@@ -27,6 +27,12 @@ MLP_LR = 0.1            # SGD step size of the no-BN and BN arms; the "5x" arm u
 RELU_LIMIT = math.pi / (math.pi - 1)  # ≈ 1.467, the seed text's large-batch λ for ReLU
 NOISY_MARGIN = 0.02     # accuracy: noisy BN "similar" to BN means within ±2 points
 EXPLODE_BATCHES = (8, 32, 128, 512)
+STABILITY_LRS = (0.5, 2.0, 8.0)  # 5x, 20x, 80x MLP_LR; BN-STABLE's pre-registered comparison is at 2.0
+STABLE_LR = 2.0
+
+
+def _stability_arm(name: str, lr: float) -> str:
+    return f"stable-{name}-lr{int(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)
 
 
 def arms(budget: Budget) -> list[Arm]:
@@ -48,13 +54,16 @@ def arms(budget: Budget) -> list[Arm]:
                Arm("explode-relu-residual-b128", {"kind": "explode", "act": "relu", "batch": 128, "residual": True})]
     design += [Arm(f"noniid-{norm}-b{b}", {"kind": "noniid", "norm": norm, "batch": b})
                for norm in ("none", "bn") for b in budget["noniid_batches"]]
+    design += [Arm(_stability_arm(name, lr), {"kind": "stability", "norm": norm, "lr": lr})
+               for lr in STABILITY_LRS for name, norm in (("mlp", "none"), ("mlp-bn", "bn"))]
     return design
 
 
 def run_trial(ctx) -> dict[str, float]:
     kind = ctx.config["kind"]
     return {"mlp": _mlp_trial, "dln": _dln_trial, "cnn": _cnn_trial, "explode": _explode_trial,
-            "untrainable": _untrainable_trial, "inference": _inference_trial, "noniid": _noniid_trial}[kind](ctx)
+            "untrainable": _untrainable_trial, "inference": _inference_trial, "noniid": _noniid_trial,
+            "stability": _stability_trial}[kind](ctx)
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -180,6 +189,29 @@ def _mlp_trial(ctx) -> dict[str, float]:
     for i, cos in enumerate(np.mean(per_layer_cos, axis=0) if per_layer_cos else []):
         ctx.log_metric("ics_cos_by_layer", float(cos), i + 2)  # layer 2.. (layer 1's G' equals G)
     return metrics
+
+
+# -- BN-FASTER's "more stable": training at large learning rates -------------------------------------
+def _stability_trial(ctx) -> dict[str, float]:
+    """The BN-FASTER MLP at a large learning rate. Instability is the outcome
+    measured here, so a diverging run is recorded as unstable (a metric), not
+    as a failed trial (which claims would ignore): unstable = 1 when the loss
+    became non-finite or ended above its starting value ln 10 (chance)."""
+    from harness import engine
+    from harness.engine import TrialDiverged
+    from harness.models import MODELS
+
+    cfg, budget = ctx.config, ctx.budget
+    x, y, xt, yt = _data(ctx, budget["n_train"])
+    model = engine.build_model(lambda: MODELS.get("norm-mlp")(hidden=(100, 100, 100), act="sigmoid",
+                                                              norm=cfg["norm"]), ctx)
+    try:
+        accuracies = _train_classifier(ctx, model, x, y, budget["mlp_steps"], 60, cfg["lr"],
+                                       eval_every=budget["eval_every"], x_test=xt, y_test=yt)
+    except TrialDiverged:
+        return {"unstable": 1.0, "test_acc": 0.1}  # chance accuracy for a network that diverged
+    final_loss = [v for _, v in ctx.curve("train_loss")][-1]
+    return {"unstable": float(final_loss > math.log(10)), "test_acc": accuracies[-1], "final_train_loss": final_loss}
 
 
 # -- BN-ICS on a deep linear network ---------------------------------------------------------------
@@ -520,7 +552,17 @@ def _speed_note(runs) -> list[str]:
             f"31.0M/2.1M = 14.8x on Inception. Share of runs that reached the target: "
             + ", ".join(f"`{a}` {v:.0%}" for a, v in reached.items())
             + " (a run that never reached it counts the whole step budget, which understates the faster arm).",
-            "'More stable' is not tested here: seed-to-seed spread of the curves is in the loss-curve figure."]
+            "'More stable' is tested separately: BN-STABLE."]
+
+
+def _stability_note(runs) -> list[str]:
+    rates = "; ".join(f"lr {lr:g}: no BN {arm_mean(runs, _stability_arm('mlp', lr), 'unstable'):.0%} unstable "
+                      f"(test acc {arm_mean(runs, _stability_arm('mlp', lr), 'test_acc'):.3f}), BN "
+                      f"{arm_mean(runs, _stability_arm('mlp-bn', lr), 'unstable'):.0%} "
+                      f"({arm_mean(runs, _stability_arm('mlp-bn', lr), 'test_acc'):.3f})" for lr in STABILITY_LRS)
+    spread = {a: runs[(runs["arm"] == a) & (runs["status"] == "FINISHED")]["metrics.test_acc"].std() for a in ("mlp", "mlp-bn")}
+    return [f"Share of unstable runs by learning rate — {rates}.",
+            f"Seed-to-seed SD of the final test accuracy at lr {MLP_LR}: no BN {spread['mlp']:.4f}, BN {spread['mlp-bn']:.4f}."]
 
 
 def _smooth_note(runs) -> list[str]:
@@ -581,6 +623,19 @@ CLAIMS = (
                  "Fashion-MNIST test accuracy, evaluated every interval; paired by seed."),
         test=Better("steps_to_target", "mlp-bn", "mlp"),
         notes=_speed_note,
+    ),
+    Claim(
+        id="BN-STABLE",
+        quote=("Batch normalization (also known as batch norm) is a method used to make training of artificial neural "
+               "networks faster and more stable through normalization of the layers' inputs by re-centering and "
+               "re-scaling."),
+        article=ARTICLE, section="(lead)", source=IOFFE,
+        source_numbers=("§4.2.1: with BN, learning rates up to 30x the baseline's trained Inception; the paper gives "
+                        "no divergence rates."),
+        measure=(f"Share of runs that diverge or end above the initial loss (ln 10) when the BN-FASTER MLP is trained "
+                 f"at lr {STABLE_LR:g} (20x), with BN against without; paired by seed. Other rates in the notes."),
+        test=Better("unstable", _stability_arm("mlp-bn", STABLE_LR), _stability_arm("mlp", STABLE_LR)),
+        notes=_stability_note,
     ),
     Claim(
         id="BN-SMOOTH",
