@@ -66,6 +66,25 @@ class TrialContext:
     def use_dataset(self, name: str, digest: str, source: str, context: str = "train") -> None:
         self.datasets.append(DatasetRecord(name, digest, source, context))
 
+    def data_split(self, name: str, n_train: int, n_val: int = 0, n_test: int | None = None) -> tuple:
+        """numpy ``(x_train, y_train, x_eval, y_eval)`` for this trial, with the
+        data sets recorded for its run: the replicate's training subset (drawn
+        from the *subsample* seed, so every arm of a replicate sees the same
+        images) and the first ``n_test`` test examples (all when None) — or,
+        while tuning, ``n_val`` validation examples carved from the training
+        set instead, so the test set never steers a hyperparameter."""
+        from harness import datasets
+
+        full = datasets.load(name)
+        if self.tuning:
+            pool = full.subsample(n_train + n_val, seed=self.seeds.subsample)
+            self.use_dataset(name, pool.digest, pool.source, "train+validation")
+            return pool.x_train[:n_train], pool.y_train[:n_train], pool.x_train[n_train:], pool.y_train[n_train:]
+        data = full.subsample(n_train, seed=self.seeds.subsample)
+        self.use_dataset(name, data.digest, data.source, "train")
+        self.use_dataset(name, full.digest, full.source, "test")
+        return data.x_train, data.y_train, full.x_test[:n_test], full.y_test[:n_test]
+
     def artifact_path(self, name: str) -> Path:
         self.artifact_dir.mkdir(parents=True, exist_ok=True)
         return self.artifact_dir / name

@@ -91,20 +91,8 @@ def run_trial(ctx) -> dict[str, float]:
 def _fashion(ctx):
     """The replicate's training subset (shared by all arms), and the test set
     — or, while tuning, a validation split carved from the training set."""
-    from harness import datasets
-
-    full = datasets.load(FASHION)
-    n = ctx.budget["n_train"]
-    if ctx.tuning:
-        n_val = ctx.budget["n_val"]
-        pool = full.subsample(n + n_val, seed=ctx.seeds.subsample)
-        x_train, x_eval = pool.x_train[:n], pool.x_train[n:]
-        ctx.use_dataset(FASHION, pool.digest, pool.source, "train+validation")
-        return x_train, x_eval
-    data = full.subsample(n, seed=ctx.seeds.subsample)
-    ctx.use_dataset(FASHION, data.digest, data.source, "train")
-    ctx.use_dataset(FASHION, full.digest, full.source, "test")
-    return data.x_train, full.x_test
+    x_train, _, x_eval, _ = ctx.data_split(FASHION, ctx.budget["n_train"], n_val=ctx.budget["n_val"])
+    return x_train, x_eval
 
 
 def _reconstruction_trial(ctx) -> dict[str, float]:

@@ -69,15 +69,10 @@ def run_trial(ctx) -> dict[str, float]:
 # -- shared pieces ------------------------------------------------------------------------
 def _data(ctx, n_train: int):
     """The replicate's training subset and the fixed test subset, as tensors."""
-    from harness import datasets, engine
+    from harness import engine
 
-    full = datasets.load(FASHION)
-    data = full.subsample(n_train, seed=ctx.seeds.subsample)
-    n_test = ctx.budget["n_test"]
-    ctx.use_dataset(FASHION, data.digest, data.source, "train")
-    ctx.use_dataset(FASHION, full.digest, full.source, "test")
-    to = lambda a: engine.as_tensor(a, ctx.device)  # noqa: E731
-    return to(data.x_train), to(data.y_train), to(full.x_test[:n_test]), to(full.y_test[:n_test])
+    arrays = ctx.data_split(FASHION, n_train, n_test=ctx.budget["n_test"])
+    return tuple(engine.as_tensor(a, ctx.device) for a in arrays)
 
 
 def _accuracy(model, x, y) -> float:

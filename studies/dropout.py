@@ -63,20 +63,10 @@ def run_trial(ctx) -> dict[str, float]:
 def _data(ctx, n_train: int):
     """Training subset (or, while tuning, train and validation splits of the
     training set) and the fixed test subset, as tensors."""
-    from harness import datasets, engine
+    from harness import engine
 
-    full = datasets.load(FASHION)
-    to = lambda a: engine.as_tensor(a, ctx.device)  # noqa: E731
-    if ctx.tuning:
-        pool = full.subsample(n_train + ctx.budget["n_val"], seed=ctx.seeds.subsample)
-        ctx.use_dataset(FASHION, pool.digest, pool.source, "train+validation")
-        return (to(pool.x_train[:n_train]), to(pool.y_train[:n_train]),
-                to(pool.x_train[n_train:]), to(pool.y_train[n_train:]))
-    data = full.subsample(n_train, seed=ctx.seeds.subsample)
-    ctx.use_dataset(FASHION, data.digest, data.source, "train")
-    ctx.use_dataset(FASHION, full.digest, full.source, "test")
-    n_test = ctx.budget["n_test"]
-    return to(data.x_train), to(data.y_train), to(full.x_test[:n_test]), to(full.y_test[:n_test])
+    arrays = ctx.data_split(FASHION, n_train, n_val=ctx.budget["n_val"], n_test=ctx.budget["n_test"])
+    return tuple(engine.as_tensor(a, ctx.device) for a in arrays)
 
 
 def _error(model, x, y) -> float:
