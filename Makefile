@@ -15,7 +15,7 @@ WORKERS     ?= 1
 FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 STUDIES      = $(shell sed -n 's/^ *name="\([a-z0-9-]*\)",$$/\1/p' studies/*.py)
 
-.PHONY: help setup data test test-all reproduce report ui clean $(addprefix study-,$(STUDIES))
+.PHONY: help setup data test test-all reproduce report ui bench clean $(addprefix study-,$(STUDIES))
 
 help:
 	@echo "make reproduce     set up, run every study at BUDGET=$(BUDGET), write reports/"
@@ -23,6 +23,7 @@ help:
 	@echo "make study-NAME    one study ($(STUDIES))"
 	@echo "make report        regenerate reports from the tracking store, no training"
 	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
+	@echo "make bench         benchmarks (ratios measured in one invocation) -> reports/bench.md"
 	@echo "make clean         remove the tracking store, the Optuna journal and the venv"
 
 setup: $(STAMP) data
@@ -61,6 +62,9 @@ report: setup
 
 ui: setup
 	$(HARNESS) ui
+
+bench: setup
+	$(BIN)/python -m harness.bench
 
 clean:
 	rm -rf $(VENV) .harness mlflow.db mlruns mlartifacts .pytest_cache *.egg-info

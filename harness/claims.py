@@ -51,9 +51,12 @@ class Verdict:
 
 
 class ClaimTest:
-    """A pre-registered test. Subclasses say which arms they read."""
+    """A pre-registered test. Subclasses say which arms they read; ``phase``
+    says which runs it gets: the fixed design's ("replicate", the default) or
+    the tuning searches' ("tune", e.g. hyperparameter importance)."""
 
     metric: str
+    phase = "replicate"
 
     def arms(self) -> set[str]:
         raise NotImplementedError

@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                                               "sqlite:///<project>/mlflow.db)")
         p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
+        p.add_argument("--ensemble", type=int, metavar="K",
+                       help="train at most K same-shaped trials as one batched model "
+                            "(default: the study's own limit; 1: one trial at a time)")
 
     p = sub.add_parser("run", help="run (or resume) studies and write their reports")
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, or 'all'")
@@ -95,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     documents = []
     for name in _study_names(args.studies):
         request = RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, ensemble=args.ensemble)
         documents.append(run_study(request))
     print_summary([d for d in documents if d])
     return 0
@@ -106,8 +109,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    run_worker(RunRequest(args.study, args.budget, 1, args.storage, args.tracking_uri, args.device, progress=False),
-               threads=args.threads)
+    run_worker(RunRequest(args.study, args.budget, 1, args.storage, args.tracking_uri, args.device, progress=False,
+                          ensemble=args.ensemble), threads=args.threads)
     return 0
 
 

@@ -42,6 +42,7 @@ class FigureContext:
     tracker: Tracker
     out_dir: Path
     budget: str
+    tuning_runs: "pd.DataFrame | None" = None  # the tuning searches' runs, when the study has any
     scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="report-")))
 
     @property
@@ -133,14 +134,17 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
         raise LookupError(f"no runs of study {study.name!r} at budget {budget!r} in {tracker.uri}: "
                           f"run `harness run {study.name} --budget {budget}` first")
     replicates = runs[runs["phase"] == "replicate"]
-    evidence = [claim.test.evaluate(replicates) for claim in study.claims]
+    by_phase = {phase: runs[runs["phase"] == phase] for phase in ("replicate", "tune")}
+    evidence = [claim.test.evaluate(by_phase[claim.test.phase]) for claim in study.claims]
     verdicts = decide(evidence)
     out_dir = reports_root / study.name
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):
         old.unlink()
-    figures = study.figures(FigureContext(replicates, tracker, out_dir, budget)) if study.figures else []
-    notes = [claim.notes(replicates) if claim.notes else [] for claim in study.claims]
+    fig_ctx = FigureContext(replicates, tracker, out_dir, budget, by_phase["tune"])
+    figures = study.figures(fig_ctx) if study.figures else []
+    sections = study.sections(fig_ctx) if study.sections else []
+    notes = [claim.notes(by_phase[claim.test.phase]) if claim.notes else [] for claim in study.claims]
     document = {
         "study": study.name, "title": study.title, "budget": budget,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -155,14 +159,15 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     }
     document = _json_safe(document)
     (out_dir / "verdicts.json").write_text(json.dumps(document, indent=2) + "\n")
-    (out_dir / "report.md").write_text(render(study, document, figures, replicates))
+    (out_dir / "report.md").write_text(render(study, document, figures, replicates, sections))
     write_index(reports_root)
     if document["parent_run"]:
         tracker.log_artifacts(document["parent_run"], out_dir, "report")
     return document
 
 
-def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.DataFrame") -> str:
+def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.DataFrame",
+           sections: list[str] = ()) -> str:
     smoke = doc["budget"] == "smoke"
     experiment = doc["experiment_id"]
     lines = [f"# {study.title}", "", f"*Study `{study.name}`, budget `{doc['budget']}`, generated "
@@ -185,6 +190,7 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
               f"open them with `make ui`.", ""]
     for c in doc["claims"]:
         lines += _render_claim(c, experiment, smoke)
+    lines += list(sections)
     if figures:
         lines += ["## Figures", ""]
         for f in figures:

@@ -28,6 +28,7 @@ class RunRequest:
     device: str | None = None
     progress: bool = True
     report: bool = True
+    ensemble: int | None = None  # at most this many trials trained as one model (None: the study's limit)
 
 
 class InputError(ValueError):
@@ -44,6 +45,8 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     arms = study.design(request.budget)  # also checks the budget name and the claims' arms
     if not isinstance(request.workers, int) or request.workers < 1:
         raise InputError(f"--workers must be a positive integer, got {request.workers!r}")
+    if request.ensemble is not None and (not isinstance(request.ensemble, int) or request.ensemble < 1):
+        raise InputError(f"--ensemble must be a positive integer (1: one trial at a time), got {request.ensemble!r}")
     for name in study.datasets:
         datasets.load(name)  # raises DataUnavailableError with the fix before any training
     check_tuning_space(study)
@@ -79,7 +82,7 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
     parent = tracker.parent_run(study.name, request.budget,
                                 {TAG + "study": study.name, TAG + "claims": ",".join(c.id for c in study.claims),
                                  **{TAG + k: v for k, v in provenance.environment(device, threads).items()}})
-    options = SweepOptions(request.budget, request.storage, uri, threads, device, request.progress)
+    options = SweepOptions(request.budget, request.storage, uri, threads, device, request.progress, request.ensemble)
     runner = Runner(study, options, tracker, parent)
     total = sum(arm.replicates(study.budget(request.budget)) for arm in arms)
     started = time.time()
@@ -127,7 +130,8 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
     threads = threads or engine.threads_per_worker(1)
     engine.configure_torch(threads)
     parent = tracker.parent_run(study.name, request.budget, {})
-    runner = Runner(study, SweepOptions(request.budget, request.storage, uri, threads, device, False), tracker, parent)
+    runner = Runner(study, SweepOptions(request.budget, request.storage, uri, threads, device, False, request.ensemble),
+                    tracker, parent)
     tuned = runner.tune(arms)
     ostudy, _ = runner.enqueue(arms)
     outcome = runner.work(ostudy, arms, tuned)
@@ -147,6 +151,8 @@ def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, ur
                request.storage or paths.default_storage()]
     if request.device:
         command += ["--device", request.device]
+    if request.ensemble:
+        command += ["--ensemble", str(request.ensemble)]
     procs = [subprocess.Popen(command) for _ in range(request.workers)]
     bar = _bar(total, request.study, request.progress)
     bar.update(finished)

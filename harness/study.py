@@ -87,12 +87,14 @@ class Budget:
 
 @dataclass(frozen=True)
 class Tuning:
-    """A TPE search per arm on a validation split, before the replicates run.
+    """A search per arm on a validation split, before the replicates run.
 
     ``space(trial)`` suggests hyperparameters with Optuna's define-by-run API
     and returns them as a dict; ``metric`` is the validation metric the trial
     function returns, minimised unless ``direction == "maximize"``. The best
-    values are merged into the arm's config for every replicate.
+    values are merged into the arm's config for every replicate. The search is
+    TPE unless an arm's config says ``"sampler": "random"`` (the seeds study
+    compares the two); either sampler is seeded from (study, arm).
     """
 
     arms: tuple[str, ...]
@@ -100,9 +102,33 @@ class Tuning:
     metric: str
     direction: str = "minimize"
 
+    SAMPLERS = ("tpe", "random")
+
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
             raise StudyDeclarationError(f"tuning direction must be minimize or maximize, got {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """How a study trains many same-shaped trials at once (``harness.ensemble``).
+
+    ``key(config, budget)`` names the model shape and schedule a trial needs
+    (its arm's config with tuned hyperparameters merged); trials whose keys are
+    equal can train as one batched model, ``None`` means "train alone".
+    ``run(contexts)`` trains the trials of one group together and returns, per
+    context and in order, its final metrics or the exception that failed it.
+    Each member is still its own Optuna trial and MLflow run; the sweep groups
+    queued trials by key, at most ``max_members`` at a time.
+    """
+
+    key: Callable[[Mapping[str, Any], Budget], str | None]
+    run: Callable[[list["TrialContext"]], list[Any]]
+    max_members: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_members, int) or self.max_members < 1:
+            raise StudyDeclarationError(f"Ensemble.max_members must be >= 1, got {self.max_members!r}")
 
 
 @dataclass(frozen=True)
@@ -112,7 +138,8 @@ class Study:
     ``arms(budget)`` returns the fixed design for a tier (arms may differ by
     tier, e.g. more code sizes at ``full``). ``run_trial(ctx)`` trains and
     measures one (arm, replicate) and returns its final metrics; per-epoch
-    metrics and artifacts go through ``ctx``. ``figures(ctx)`` draws the
+    metrics and artifacts go through ``ctx``. ``ensemble`` lets the sweep train
+    same-shaped trials together (see ``Ensemble``). ``figures(ctx)`` draws the
     report's figures from the tracking store only. ``check(budget)`` rejects
     budget settings that cannot run (e.g. more training images than exist)
     before any compute.
@@ -130,6 +157,9 @@ class Study:
     tuning: Tuning | None = None
     root_seed: int = 0
     check: Callable[[Budget], None] | None = None  # raises StudyDeclarationError for an impossible budget
+    ensemble: Ensemble | None = None  # train same-shaped trials as one batched model
+    sections: Callable[[Any], list[str]] | None = None  # extra report sections (markdown lines) from the store
+    curve_plots: bool = True  # a learning-curve PNG per run (off for studies of hundreds of tiny runs)
 
     def __post_init__(self) -> None:
         check_name("study", self.name)
@@ -165,12 +195,20 @@ class Study:
         if self.check:
             self.check(self.budget(budget))
         needed = {arm for claim in self.claims for arm in claim.test.arms()}
+        if self.tuning and not set(self.tuning.arms) & set(names):
+            # tuned arms absent at this tier are skipped (a tier may run fewer searches), but not all of them
+            raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r}: none of the tuned arms "
+                                        f"{list(self.tuning.arms)} is in the design (it has {names})")
         if self.tuning:
-            needed |= set(self.tuning.arms)
+            bad = [a.name for a in arms if a.name in self.tuning.arms
+                   and a.config.get("sampler", "tpe") not in Tuning.SAMPLERS]
+            if bad:
+                raise StudyDeclarationError(f"study {self.name!r}: tuned arms {bad} name an unknown sampler; "
+                                            f"known: {', '.join(Tuning.SAMPLERS)}")
         absent = sorted(needed - set(names))
         if absent:
             raise StudyDeclarationError(
-                f"study {self.name!r} at budget {budget!r}: claims or tuning name arms {absent} "
+                f"study {self.name!r} at budget {budget!r}: claims name arms {absent} "
                 f"that the design lacks (it has {names})"
             )
         return arms

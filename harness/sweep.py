@@ -92,6 +92,7 @@ class SweepOptions:
     threads: int = 1
     device: str = "cpu"
     show_progress: bool = True
+    ensemble: int | None = None  # most trials trained as one model; None: the study's own limit, 1: never batch
 
 
 @dataclass
@@ -170,29 +171,49 @@ class Runner:
                 self.storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {owner} died")
                 self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
-    def claim(self, ostudy: optuna.Study) -> optuna.Trial | None:
-        """Take one queued trial, or None when the queue is empty. The
-        WAITING → RUNNING transition succeeds for exactly one worker."""
+    def claim(self, ostudy: optuna.Study, key_of: Callable[[str], str | None] = lambda arm: None,
+              limit: int = 1) -> list[optuna.Trial]:
+        """Take queued trials: one, or up to ``limit`` whose arms share an
+        ensemble key (``key_of(arm name)``, None: alone). Empty when the queue
+        is. The WAITING → RUNNING transition succeeds for exactly one worker."""
+        taken: list[optuna.Trial] = []
+        group_key = None
         for t in ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            key = key_of(t.user_attrs["arm"])
+            if taken and (key is None or key != group_key):
+                continue
             if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
                 trial = optuna.Trial(ostudy, t._trial_id)
                 trial.set_user_attr("worker", self.worker)
-                return trial
-        return None
+                taken.append(trial)
+                group_key = key
+                if key is None or len(taken) >= limit:
+                    break
+        return taken
 
     def work(self, ostudy: optuna.Study, arms: list[Arm], tuned: Mapping[str, dict],
              on_done: Callable[[bool], None] | None = None) -> SweepOutcome:
-        """Claim and run queued trials of ``ostudy`` (see ``enqueue``) until none is left."""
+        """Claim and run queued trials of ``ostudy`` (see ``enqueue``) until
+        none is left; same-shaped trials train as one ensemble when the study
+        declares how (``Study.ensemble``) and ``options.ensemble`` allows more than one."""
         by_name = {a.name: a for a in arms}
+        ensemble = self.study.ensemble
+        limit = min(ensemble.max_members, self.options.ensemble or ensemble.max_members) if ensemble else 1
+        keys = {a.name: ensemble.key({**a.config, **tuned.get(a.name, {})}, self.budget) if ensemble else None
+                for a in arms}
         outcome = SweepOutcome()
-        while (trial := self.claim(ostudy)) is not None:
-            arm = by_name[trial.user_attrs["arm"]]
-            replicate = int(trial.user_attrs["replicate"])
-            ok = self.execute(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}))
-            outcome.completed += ok
-            outcome.failed += not ok
-            if on_done:
-                on_done(ok)
+        while trials := self.claim(ostudy, keys.get, limit):
+            members = [(t, by_name[t.user_attrs["arm"]], int(t.user_attrs["replicate"])) for t in trials]
+            if len(members) == 1:
+                trial, arm, replicate = members[0]
+                results = [self.execute(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}))]
+            else:
+                results = self.execute_group(ostudy, members, tuned)
+            for ok in results:
+                outcome.completed += ok
+                outcome.failed += not ok
+                if on_done:
+                    on_done(ok)
         return outcome
 
     # -- the tuning phase ---------------------------------------------------
@@ -203,7 +224,9 @@ class Runner:
             return {}
         best: dict[str, dict] = {}
         for arm in (a for a in arms if a.name in tuning.arms):
-            sampler = optuna.samplers.TPESampler(seed=stable_int(f"{self.study.name}/{arm.name}") % 2**32)
+            seed = stable_int(f"{self.study.name}/{arm.name}") % 2**32
+            sampler = (optuna.samplers.RandomSampler(seed=seed) if arm.config.get("sampler") == "random"
+                       else optuna.samplers.TPESampler(seed=seed))
             ostudy = optuna.create_study(
                 study_name=optuna_study_name(self.study.name, self.options.budget, f"tune.{arm.name}"),
                 storage=self.storage, load_if_exists=True, direction=tuning.direction, sampler=sampler)
@@ -228,7 +251,7 @@ class Runner:
             self.tracker.log_params(self.parent_run, {f"tuned.{arm.name}.{k}": v for k, v in best[arm.name].items()})
         return best
 
-    # -- one trial -------------------------------------------------------------
+    # -- one trial, or one ensemble of trials ---------------------------------------
     def execute(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
                 hyperparams: Mapping[str, Any]) -> bool:
         """Run one trial with its MLflow child run; True when it finished.
@@ -237,6 +260,37 @@ class Runner:
         recorded on both sides; Ctrl-C fails it too and then stops the sweep,
         so finished trials stay finished and this one is re-run on resume.
         """
+        pending = self._begin(ostudy, trial, arm, replicate, phase, hyperparams, {})
+        try:
+            result: Any = self.study.run_trial(pending.ctx)
+        except KeyboardInterrupt:
+            self._interrupted(ostudy, [pending])
+            raise
+        except Exception as exc:  # any failure inside a trial fails that trial only
+            result = exc
+        return self._finish(ostudy, pending, result)
+
+    def execute_group(self, ostudy: optuna.Study, members: list[tuple[optuna.Trial, Arm, int]],
+                      tuned: Mapping[str, dict]) -> list[bool]:
+        """Run same-shaped trials as one ensemble (``Study.ensemble``). Each
+        member keeps its own trial, seeds and MLflow run; a tag names the group."""
+        group = f"{members[0][0].number}+{len(members)}"
+        tags = {TAG + "ensemble_size": str(len(members)), TAG + "ensemble_group": group}
+        pending = [self._begin(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}), tags)
+                   for trial, arm, replicate in members]
+        try:
+            results = list(self.study.ensemble.run([p.ctx for p in pending]))
+            if len(results) != len(pending):
+                raise RuntimeError(f"the study's ensemble returned {len(results)} results for {len(pending)} trials")
+        except KeyboardInterrupt:
+            self._interrupted(ostudy, pending)
+            raise
+        except Exception as exc:  # the group as a whole failed: so does each member, with the reason
+            results = [exc] * len(pending)
+        return [self._finish(ostudy, p, r) for p, r in zip(pending, results)]
+
+    def _begin(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
+               hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":
         seeds = trial_seeds(self.study.root_seed, self.study.name, replicate, arm.seed_group)
         label = f"r{replicate}" if phase == "replicate" else f"tune{trial.number}"
         tags = {
@@ -244,7 +298,7 @@ class Runner:
             TAG + "replicate": str(replicate), TAG + "phase": phase, TAG + "budget": self.options.budget,
             TAG + "claims": ",".join(c.id for c in self.study.claims),
             "optuna.study": ostudy.study_name, "optuna.trial_number": str(trial.number),
-            **{TAG + k: v for k, v in self.environment.items()},
+            **{TAG + k: v for k, v in self.environment.items()}, **extra_tags,
         }
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
         trial.set_user_attr("mlflow_run_id", run_id)
@@ -256,32 +310,42 @@ class Runner:
         self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
                                          **{f"hp.{k}": v for k, v in hyperparams.items()},
                                          **seeds.as_params(), "arm": arm.name, "replicate": replicate})
+        return _Pending(trial, ctx, run_id, scratch)
+
+    def _finish(self, ostudy: optuna.Study, pending: "_Pending", result: Any) -> bool:
+        """Record a trial's outcome (its metrics, or the exception that failed
+        it) on its run and its Optuna trial; True when it finished."""
         status, reason, metrics = "FINISHED", "", {}
         try:
-            metrics = {k: float(v) for k, v in self.study.run_trial(ctx).items()}
+            if isinstance(result, BaseException):
+                raise result
+            metrics = {k: float(v) for k, v in result.items()}
             bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
             if bad:
                 raise ArithmeticError(f"non-finite final metric(s): {', '.join(bad)}")
-        except KeyboardInterrupt:
-            self._record(run_id, ctx, {}, "KILLED", "interrupted (Ctrl-C)")
-            ostudy.tell(trial, state=TrialState.FAIL)
-            raise
-        except Exception as exc:  # any failure inside a trial fails that trial only
-            status = "FAILED"
-            reason = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            status, reason, metrics = "FAILED", f"{type(exc).__name__}: {exc}", {}
             if os.environ.get("HARNESS_DEBUG"):
-                traceback.print_exc()
-        self._record(run_id, ctx, metrics, status, reason)
+                traceback.print_exception(exc)
+        trial, ctx = pending.trial, pending.ctx
+        self._record(pending.run_id, ctx, metrics, status, reason)
         if status == "FINISHED":
             for key, value in metrics.items():
                 trial.set_user_attr(f"metric.{key}", value)
-            objective = self.study.tuning.metric if phase == "tune" else next(iter(metrics), None)
+            objective = self.study.tuning.metric if ctx.phase == "tune" else next(iter(metrics), None)
             ostudy.tell(trial, metrics.get(objective, 0.0) if objective else 0.0)
         else:
             trial.set_user_attr("fail_reason", reason)
             ostudy.tell(trial, state=TrialState.FAIL)
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(pending.scratch, ignore_errors=True)
         return status == "FINISHED"
+
+    def _interrupted(self, ostudy: optuna.Study, pending: list["_Pending"]) -> None:
+        """Ctrl-C: the runs say KILLED, the trials FAIL (and are re-queued on resume)."""
+        for p in pending:
+            self._record(p.run_id, p.ctx, {}, "KILLED", "interrupted (Ctrl-C)")
+            ostudy.tell(p.trial, state=TrialState.FAIL)
+            shutil.rmtree(p.scratch, ignore_errors=True)
 
     def _record(self, run_id: str, ctx: TrialContext, final: Mapping[str, float], status: str, reason: str) -> None:
         """Everything a trial produced goes to its run, finished or not."""
@@ -295,12 +359,22 @@ class Runner:
         self.tracker.log_datasets(run_id, ctx.datasets)
         if ctx.metrics:
             curves.write_learning_curve(ctx.metrics, ctx.artifact_path("learning_curve.csv"),
-                                        f"{ctx.arm.name} r{ctx.replicate}")
+                                        f"{ctx.arm.name} r{ctx.replicate}", plot=self.study.curve_plots)
         self.tracker.log_artifacts(run_id, ctx.artifact_dir)
         digests = sorted({d.digest[:16] for d in ctx.datasets})
         self.tracker.log_tags(run_id, {TAG + "dataset_digest": ",".join(digests),
                                        **({TAG + "fail_reason": reason} if reason else {})})
         self.tracker.finish(run_id, status)
+
+
+@dataclass
+class _Pending:
+    """A trial whose run is open and whose result is not yet recorded."""
+
+    trial: optuna.Trial
+    ctx: TrialContext
+    run_id: str
+    scratch: Path
 
 
 def _scratch_root() -> Path:

@@ -198,3 +198,50 @@ def test_a_changed_protocol_is_not_resumed_but_a_new_arm_is_welcome(home):
     assert finished == 4
     waiting = [t.user_attrs["key"] for t in ostudy.get_trials(states=(TrialState.WAITING,))]
     assert sorted(waiting) == ["widest/r0", "widest/r1"]
+
+
+# -- ensembles: same-shaped trials train as one model, each still its own trial and run ---------------
+def ensemble_metrics(runs):
+    finished = runs[runs["status"] == "FINISHED"]
+    return {(r["arm"], r["replicate"]): r["metrics.test_loss"] for _, r in finished.iterrows()}
+
+
+def test_same_shaped_trials_train_as_one_ensemble_each_its_own_trial_and_run(home, monkeypatch):
+    monkeypatch.setenv("TINY_FAIL", "fast/r1=nan")
+    document = run_study(RunRequest("tiny-ens", "smoke", progress=False))
+    trials = design_trials("tiny-ens")
+    assert len(trials) == 9 and len({t.user_attrs["key"] for t in trials}) == 9
+    runs = Tracker(default_tracking_uri(paths.home())).runs("tiny-ens", "smoke")
+    assert len(runs) == 9 and runs.groupby(["arm", "replicate"]).size().max() == 1
+    size = runs.set_index(["arm", "replicate"])["tags.harness.ensemble_size"]
+    assert set(size.loc[["slow", "fast"]]) == {"6"}  # one width: one ensemble of both learning rates
+    assert set(size.loc["wide"]) == {"3"}
+    # the diverging member failed with its reason; its five partners finished
+    failed = runs[runs["status"] != "FINISHED"]
+    assert list(zip(failed["arm"], failed["replicate"])) == [("fast", 1)]
+    assert "TrialDiverged" in failed["tags.harness.fail_reason"].iloc[0]
+    assert document["trials"] == {"finished": 8, "failed": 1, "tuning": 0}
+    by_trial = {t.user_attrs["key"]: t for t in trials}
+    assert by_trial["fast/r1"].state == TrialState.FAIL and by_trial["slow/r1"].state == TrialState.COMPLETE
+    together = ensemble_metrics(runs)
+
+    # the same study one trial at a time, in a fresh home: the same numbers, and no ensemble tag
+    fresh = home / "alone"
+    fresh.mkdir()
+    monkeypatch.setenv("HARNESS_HOME", str(fresh))
+    monkeypatch.delenv("TINY_FAIL")
+    run_study(RunRequest("tiny-ens", "smoke", progress=False, ensemble=1))
+    alone_runs = Tracker(default_tracking_uri(fresh)).runs("tiny-ens", "smoke")
+    assert "tags.harness.ensemble_size" not in alone_runs or alone_runs["tags.harness.ensemble_size"].isna().all()
+    alone = ensemble_metrics(alone_runs)
+    assert together.keys() <= alone.keys() and len(alone) == 9
+    for key, value in together.items():
+        assert abs(value - alone[key]) <= 1e-6, key
+
+
+def test_ensemble_limit_is_validated_before_any_compute(bare_home):
+    from harness.run import InputError
+
+    with pytest.raises(InputError, match="--ensemble must be a positive integer"):
+        run_study(RunRequest("tiny-ens", "smoke", progress=False, ensemble=0))
+    assert not (bare_home / ".harness").exists()

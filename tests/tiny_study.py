@@ -10,7 +10,7 @@ import os
 import time
 
 from harness.claims import Better, Claim, Similar
-from harness.study import Arm, Budget, Study, Tuning, register
+from harness.study import Arm, Budget, Ensemble, Study, Tuning, register
 
 
 def _faults() -> dict[str, str]:
@@ -63,4 +63,60 @@ STUDY = register(Study(
         "quick": Budget(replicates=3, settings={"epochs": 3}, tuning_trials=2),
         "full": Budget(replicates=4, settings={"epochs": 5}, tuning_trials=3),
     },
+))
+
+
+# -- a study that trains its trials as ensembles (harness.ensemble) --------------------------------
+def ensemble_key(config, budget):
+    return f"width={config['width']}"  # arms of one width share a shape, whatever their learning rate
+
+
+def run_group(contexts):
+    """Every context's trial as one member of one ensemble; TINY_FAIL "arm/rN=nan"
+    makes that member's learning rate absurd so that it alone diverges."""
+    from harness import datasets, engine
+    from harness.ensemble import Member, Shape, train
+
+    data = datasets.load("synthetic", n_train=256, n_test=128, dim=8, classes=3)
+    faults = _faults()
+    members = []
+    for ctx in contexts:
+        ctx.use_dataset("synthetic", data.digest, data.source)
+        lr = 1e6 if faults.get(f"{ctx.arm.name}/r{ctx.replicate}") == "nan" else ctx.config["lr"]
+        members.append(Member(ctx.seeds.init, ctx.seeds.data_order, ctx.seeds.noise, lr=lr, momentum=0.9))
+    shape = Shape(8, 3, (contexts[0].config["width"],), epochs=contexts[0].budget["epochs"], batch_size=64)
+    tensors = [engine.as_tensor(a, contexts[0].device) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
+
+    def log(epoch, losses):
+        for ctx, value in zip(contexts, losses.tolist()):
+            ctx.log_metric("train_loss", value, epoch)
+
+    results = train(shape, members, *tensors, on_epoch=log)
+    return [engine.TrialDiverged(r.diverged) if r.diverged else {"test_error": 1 - r.test_accuracy,
+                                                                 "test_loss": r.test_loss} for r in results]
+
+
+def run_one(ctx):
+    result = run_group([ctx])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+ENSEMBLE_STUDY = register(Study(
+    name="tiny-ens",
+    title="Tiny ensemble test study",
+    summary="Two learning rates of one width, trained as one ensemble, and a wider arm alone.",
+    claims=(Claim(id="TINY-LR", quote="A larger step is better.", article="Tests", section="Fixtures", source="none",
+                  source_numbers="none", measure="test error", test=Better("test_error", "fast", "slow")),),
+    arms=lambda budget: [Arm("slow", {"width": 8, "lr": 0.01}), Arm("fast", {"width": 8, "lr": 0.05}),
+                         Arm("wide", {"width": 16, "lr": 0.05})],
+    run_trial=run_one,
+    datasets=("synthetic",),
+    budgets={
+        "smoke": Budget(replicates=3, settings={"epochs": 3}),
+        "quick": Budget(replicates=4, settings={"epochs": 3}),
+        "full": Budget(replicates=5, settings={"epochs": 5}),
+    },
+    ensemble=Ensemble(key=ensemble_key, run=run_group),
 ))

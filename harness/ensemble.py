@@ -1,0 +1,290 @@
+"""Ensemble mode: K same-shaped MLPs with independent seeds trained as one model.
+
+Seed studies need hundreds of runs of a small network, and on a CPU a small
+network is bound by per-step overhead, not arithmetic (design.md). Stacking
+K members' weights along a leading dimension and running every layer as one
+``torch.baddbmm`` pays that overhead once per step for all K.
+
+Each member keeps everything a single run has:
+
+- its own initial weights: member k is built as ``harness.nets.MLP`` right
+  after ``torch.manual_seed(init_k)`` (the engine's single-run recipe) and its
+  weights are copied into the stack, so the starting point is the single run's;
+- its own minibatch order (a generator seeded with its ``data_order``), and
+  optionally its own training rows (a bootstrap resample);
+- its own dropout masks (a generator seeded with its ``noise``);
+- its own learning rate, momentum and weight decay;
+- its own loss: the summed objective has block-diagonal gradients, so no
+  member's gradient depends on another's, and a member whose loss turns NaN
+  diverges alone (the others train on; it is reported as diverged).
+
+The optimisers are written out here, elementwise, with per-member
+hyperparameters; they follow ``torch.optim.SGD``/``Adam`` step for step.
+Member k of an ensemble equals the K=1 run with k's seeds to float rounding
+(the batched matmul may sum in another order); tests/test_ensemble.py states
+the tolerance and checks it, and checks K=1 against ``engine.fit`` on the
+plain ``nn.Module``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.nets import MLP
+
+# in place: a layer's matmul output is not needed by its backward, so the activation may overwrite it
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_,
+                                                                  "sigmoid": torch.sigmoid_}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One seed's run inside an ensemble: its seeds and its hyperparameters."""
+
+    init: int
+    data_order: int
+    noise: int
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    rows: np.ndarray | None = field(default=None, compare=False)  # training rows (e.g. a bootstrap); all when None
+
+    def __post_init__(self) -> None:
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError(f"momentum must be in [0, 1) and weight decay >= 0, got {self.momentum}, {self.weight_decay}")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What members of one ensemble share: the architecture and the schedule."""
+
+    in_features: int
+    classes: int
+    hidden: tuple[int, ...]
+    act: str = "relu"
+    retain_input: float = 1.0    # dropout retain probabilities (Srivastava et al.'s p; 1 = no dropout)
+    retain_hidden: float = 1.0
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"       # "sgd" (with momentum/weight decay) or "adam"
+
+    def __post_init__(self) -> None:
+        if self.act not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.act!r}; known: {', '.join(ACTIVATIONS)}")
+        if not (0 < self.retain_input <= 1 and 0 < self.retain_hidden <= 1):
+            raise ValueError("retain probabilities must be in (0, 1]")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
+
+
+@dataclass
+class MemberResult:
+    train_loss: list[float]            # mean training loss per epoch (up to divergence)
+    test_accuracy: float = math.nan
+    test_loss: float = math.nan
+    diverged: str = ""                 # why the member stopped being finite; empty when it trained through
+
+
+class EnsembleMLP(nn.Module):
+    """K MLPs as stacked weights: layer l holds ``weight[K, fan_in, fan_out]`` and
+    ``bias[K, 1, fan_out]``; ``forward`` maps ``[K, B, in]`` to ``[K, B, classes]``.
+
+    Every parameter (and its gradient) is a view into one ``[K, P]`` buffer,
+    ``flat`` (``flat_grad``), so that the optimiser updates all layers of all
+    members in a handful of tensor operations per step instead of a handful
+    per layer (small models are bound by per-operation overhead).
+    """
+
+    def __init__(self, shape: Shape, init_seeds: Sequence[int], device: torch.device | str = "cpu"):
+        super().__init__()
+        self.shape = shape
+        self.members = K = len(init_seeds)
+        widths = [shape.in_features, *shape.hidden, shape.classes]
+        layers = list(zip(widths[:-1], widths[1:]))
+        size = sum(fan_in * fan_out + fan_out for fan_in, fan_out in layers)
+        self.flat = torch.zeros(K, size, device=device)
+        self.flat_grad = torch.zeros(K, size, device=device)
+        reference = []
+        for seed in init_seeds:
+            torch.manual_seed(seed)  # the single-run recipe (engine.build_model), so member k starts where it would alone
+            reference.append([m for m in MLP(shape.in_features, shape.classes, shape.hidden, shape.act).modules()
+                              if isinstance(m, nn.Linear)])
+        weights, biases, offset = [], [], 0
+        for i, (fan_in, fan_out) in enumerate(layers):
+            for store, shape_, source in ((weights, (K, fan_in, fan_out), lambda lin: lin.weight.t()),
+                                          (biases, (K, 1, fan_out), lambda lin: lin.bias)):
+                n = shape_[1] * shape_[2]
+                view = self.flat[:, offset:offset + n].view(shape_)
+                with torch.no_grad():
+                    view.copy_(torch.stack([source(member[i]).detach().reshape(shape_[1:]) for member in reference]))
+                param = nn.Parameter(view)  # shares the buffer's memory: flat updates are parameter updates
+                param.grad = self.flat_grad[:, offset:offset + n].view(shape_)
+                store.append(param)
+                offset += n
+        self.weights = nn.ParameterList(weights)
+        self.biases = nn.ParameterList(biases)
+
+    def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
+        act = ACTIVATIONS[self.shape.act]
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if i < len(masks) and masks[i] is not None:
+                x = x * masks[i]
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = act(x)
+        return x
+
+
+class _Optimizer:
+    """SGD (momentum, L2 weight decay) or Adam with one learning rate, momentum
+    and weight decay per member, written as torch.optim writes them, on the
+    model's flat ``[K, P]`` parameter and gradient buffers."""
+
+    def __init__(self, model: EnsembleMLP, members: Sequence[Member], kind: str):
+        def column(values):  # shape [K, 1]: broadcasts over a member's parameters
+            return torch.tensor(values, dtype=torch.float32, device=model.flat.device).view(-1, 1)
+
+        self.param, self.grad, self.kind = model.flat, model.flat_grad, kind
+        self.lr = column([m.lr for m in members])
+        self.neg_lr = -self.lr
+        self.momentum = column([m.momentum for m in members])
+        self.decay = column([m.weight_decay for m in members])
+        self.use_momentum = any(m.momentum for m in members)
+        self.use_decay = any(m.weight_decay for m in members)
+        self.buf, self.sq = torch.zeros_like(self.param), torch.zeros_like(self.param)
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        self.grad.zero_()  # autograd then accumulates into the views in place
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        p, grad, buf = self.param, self.grad, self.buf
+        if self.use_decay:
+            grad = torch.addcmul(grad, p, self.decay)
+        if self.kind == "sgd":
+            if self.use_momentum:
+                torch.addcmul(grad, buf, self.momentum, out=buf)  # torch: buf = grad on step 1, then momentum*buf + grad
+                grad = buf
+            p.addcmul_(grad, self.neg_lr)
+        else:  # Adam with torch's defaults (betas 0.9/0.999, eps 1e-8), in torch's order of operations
+            beta1, beta2, eps = 0.9, 0.999, 1e-8
+            buf.lerp_(grad, 1 - beta1)
+            self.sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            correction1 = 1 - beta1 ** self.steps
+            correction2 = 1 - beta2 ** self.steps
+            denom = (self.sq.sqrt() / math.sqrt(correction2)).add_(eps)
+            p.sub_((buf / denom) * (self.lr / correction1))  # addcdiv's order: (m / denom) * step
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator(device="cpu").manual_seed(seed)
+
+
+def _dropout_mask(generators: Sequence[torch.Generator], shape: tuple[int, int], retain: float,
+                  device: torch.device) -> torch.Tensor:
+    """Inverted-dropout masks ``[K, B, width]``, each member's drawn from its own generator."""
+    masks = torch.stack([torch.empty(shape).bernoulli_(retain, generator=g) for g in generators])
+    return masks.to(device).div_(retain)
+
+
+def train(
+    shape: Shape,
+    members: Sequence[Member],
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+    on_epoch: Callable[[int, torch.Tensor], None] | None = None,
+    progress: Callable[[range], range] = lambda epochs: epochs,
+) -> list[MemberResult]:
+    """Train every member on ``x_train``/``y_train`` (shared tensors on the
+    device) and measure it on the test tensors; returns one result per member.
+
+    ``on_epoch(epoch, losses)`` receives each epoch's per-member mean training
+    loss ``[K]`` (for logging). A member whose epoch loss is not finite is
+    marked diverged at that epoch and excluded from the rest of the bookkeeping.
+    """
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    device = x_train.device
+    n = x_train.shape[0]
+    sizes = {len(m.rows) if m.rows is not None else n for m in members}
+    if len(sizes) != 1:
+        raise ValueError(f"members must train on the same number of rows, got {sorted(sizes)}")
+    n_rows = sizes.pop()
+    rows = torch.stack([torch.as_tensor(m.rows, dtype=torch.long) if m.rows is not None else torch.arange(n)
+                        for m in members]).to(device)                          # [K, n_rows]: each member's data
+    model = EnsembleMLP(shape, [m.init for m in members], device)
+    optimizer = _Optimizer(model, members, shape.optimizer)
+    orders = [_generator(m.data_order) for m in members]
+    noises = [_generator(m.noise) for m in members]
+    K = len(members)
+    widths = [shape.in_features, *shape.hidden]
+    retain = [shape.retain_input] + [shape.retain_hidden] * len(shape.hidden)
+    results = [MemberResult(train_loss=[]) for _ in members]
+    with warnings.catch_warnings():
+        # the parameters are strided views of one buffer (EnsembleMLP), which autograd's gradient-layout
+        # check notes on the first backward; the gradients are views of the matching buffer, so it does not apply
+        warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
+        for epoch in progress(range(1, shape.epochs + 1)):
+            permutation = torch.stack([torch.randperm(n_rows, generator=g) for g in orders]).to(device)
+            order = rows.gather(1, permutation)                                    # [K, n_rows] rows of x_train
+            total = torch.zeros(K, device=device)
+            steps = 0
+            for start in range(0, n_rows, shape.batch_size):
+                index = order[:, start:start + shape.batch_size]                   # [K, B]
+                batch = index.shape[1]
+                masks = [_dropout_mask(noises, (batch, w), p, device) if p < 1 else None
+                         for w, p in zip(widths, retain)]
+                logits = model(x_train[index], masks)                              # [K, B, classes]
+                losses = F.cross_entropy(logits.reshape(K * batch, -1), y_train[index].reshape(-1),
+                                         reduction="none").view(K, batch).mean(1)
+                optimizer.zero_grad()
+                losses.sum().backward()  # block-diagonal: member k's gradient is that of its own loss
+                optimizer.step()
+                total += losses.detach()
+                steps += 1
+            epoch_loss = total / steps  # one device sync per epoch
+            for k, value in enumerate(epoch_loss.tolist()):
+                if results[k].diverged:
+                    continue
+                if math.isfinite(value):
+                    results[k].train_loss.append(value)
+                else:
+                    results[k].diverged = f"training loss became {value} in epoch {epoch}"
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_loss)
+    if x_test is not None and y_test is not None:
+        accuracy, loss = evaluate(model, x_test, y_test)
+        for k, r in enumerate(results):
+            if not r.diverged:
+                r.test_accuracy, r.test_loss = float(accuracy[k]), float(loss[k])
+    return results
+
+
+@torch.no_grad()
+def evaluate(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-member accuracy and mean cross-entropy on shared test tensors."""
+    K = model.members
+    correct = torch.zeros(K, device=x.device)
+    loss = torch.zeros(K, device=x.device)
+    for start in range(0, x.shape[0], chunk):
+        xs, ys = x[start:start + chunk], y[start:start + chunk]
+        logits = model(xs.unsqueeze(0).expand(K, -1, -1).contiguous())
+        correct += (logits.argmax(-1) == ys).sum(1)
+        loss += F.cross_entropy(logits.transpose(1, 2), ys.expand(K, -1), reduction="none").sum(1)
+    return correct / x.shape[0], loss / x.shape[0]

@@ -1,0 +1,31 @@
+"""The benchmark runner end to end on a tiny size: it measures both sides,
+writes the table with the command and the machine, and rejects bad input.
+(Speed targets are judged by `make bench`, not here.)"""
+from __future__ import annotations
+
+import pytest
+
+from harness import bench
+
+
+def test_bench_writes_ratios_with_command_and_machine(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    assert bench.main(["ensemble-seeds", "--seeds", "2", "--epochs", "1", "--repeats", "1", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "python -m harness.bench ensemble-seeds --seeds 2" in text
+    assert "Machine:" in text and "cores" in text and "torch" in text
+    row = next(line for line in text.splitlines() if line.startswith("| ensemble-seeds"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    baseline_s, candidate_s, ratio = float(cells[2]), float(cells[4]), float(cells[5].strip("*x"))
+    assert baseline_s > 0 and candidate_s > 0
+    assert ratio == pytest.approx(baseline_s / candidate_s, rel=0.02)
+    assert "ensemble-seeds:" in capsys.readouterr().out
+
+
+def test_bench_rejects_unknown_names_and_bad_sizes(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["no-such-bench", "--out", str(tmp_path / "b.md")])
+    assert "ensemble-seeds" in capsys.readouterr().err  # the known names
+    with pytest.raises(SystemExit):
+        bench.main(["--seeds", "0"])
+    assert not (tmp_path / "b.md").exists()

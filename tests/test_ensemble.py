@@ -1,0 +1,120 @@
+"""Ensemble mode: K seeds trained as one batched model.
+
+Stated tolerance: member k of an ensemble reproduces the K=1 run with k's
+seeds and hyperparameters to 1e-6 in every per-epoch training loss, the test
+loss and the test accuracy (on this CPU they are bit-identical: each member's
+slice of ``baddbmm`` is its own GEMM). Against the plain ``nn.Module`` path
+(``engine.fit`` with ``torch.optim``) the K=1 ensemble agrees to 1e-4 in the
+loss over the first epochs; the two sum matmuls in different orders, so
+rounding differences grow slowly with training, as between any two BLAS calls.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness import datasets, engine
+from harness.ensemble import EnsembleMLP, Member, Shape, train
+from harness.nets import MLP
+
+MEMBER_TOLERANCE = 1e-6
+MODULE_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = datasets.load("synthetic", n_train=300, n_test=200, dim=12, classes=4)
+    return tuple(torch.tensor(a) for a in (d.x_train, d.y_train, d.x_test, d.y_test))
+
+
+def members(k: int, **hp) -> list[Member]:
+    base = {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4} | hp
+    return [Member(init=11 + i, data_order=101 + i, noise=1001 + i, **{**base, "lr": base["lr"] * (1 + 0.2 * i)})
+            for i in range(k)]
+
+
+def assert_same(a, b, tolerance=MEMBER_TOLERANCE):
+    assert a.diverged == b.diverged
+    assert len(a.train_loss) == len(b.train_loss)
+    assert np.allclose(a.train_loss, b.train_loss, rtol=0, atol=tolerance)
+    assert abs(a.test_loss - b.test_loss) <= tolerance
+    assert abs(a.test_accuracy - b.test_accuracy) <= tolerance
+
+
+@pytest.mark.parametrize("optimizer,retain,bootstrap", [("sgd", 1.0, False), ("adam", 1.0, False),
+                                                         ("sgd", 0.8, False), ("sgd", 1.0, True)],
+                         ids=["sgd", "adam", "dropout", "bootstrap"])
+def test_member_equals_the_single_run_with_its_seeds(data, optimizer, retain, bootstrap):
+    x, y, xt, yt = data
+    shape = Shape(12, 4, (16, 16), retain_input=retain, retain_hidden=retain, epochs=3, batch_size=32,
+                  optimizer=optimizer)
+    group = members(4, lr=0.05 if optimizer == "sgd" else 0.003)
+    if bootstrap:  # every member trains on its own resample of the training set
+        group = [Member(m.init, m.data_order, m.noise, m.lr, m.momentum, m.weight_decay,
+                        rows=np.random.default_rng(i).integers(0, len(y), len(y))) for i, m in enumerate(group)]
+    together = train(shape, group, x, y, xt, yt)
+    alone = [train(shape, [m], x, y, xt, yt)[0] for m in group]
+    for a, b in zip(together, alone):
+        assert_same(a, b)
+    # and the members really differ from each other (independent seeds)
+    assert len({round(r.test_loss, 6) for r in together}) == len(together)
+
+
+def test_members_start_from_the_single_run_initialisation():
+    shape = Shape(12, 4, (16, 8))
+    model = EnsembleMLP(shape, [5, 6])
+    for k, seed in enumerate([5, 6]):
+        torch.manual_seed(seed)
+        reference = [m for m in MLP(12, 4, (16, 8)).modules() if isinstance(m, torch.nn.Linear)]
+        for layer, w, b in zip(reference, model.weights, model.biases):
+            assert torch.equal(w[k], layer.weight.t()) and torch.equal(b[k, 0], layer.bias)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_one_member_ensemble_matches_the_plain_module_path(data, optimizer, tmp_path):
+    """The K=1 ensemble follows engine.fit (nn.Module + torch.optim) step for step."""
+    from harness.context import TrialContext
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    x, y, xt, yt = data
+    member = Member(init=3, data_order=4, noise=5, lr=0.05 if optimizer == "sgd" else 0.003, momentum=0.9
+                    if optimizer == "sgd" else 0.0, weight_decay=1e-4)
+    shape = Shape(12, 4, (16,), epochs=3, batch_size=32, optimizer=optimizer)
+    ours = train(shape, [member], x, y, xt, yt)[0]
+
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(3, 4, 5, 6), "cpu", 1, tmp_path,
+                       show_progress=False)
+    model = engine.build_model(lambda: MLP(12, 4, (16,)), ctx)
+    cfg = engine.TrainConfig(epochs=3, batch_size=32, lr=member.lr, optimizer=optimizer, momentum=member.momentum,
+                             weight_decay=member.weight_decay)
+    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    assert np.allclose(ours.train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
+    with torch.no_grad():
+        test_loss = float(torch.nn.functional.cross_entropy(model(xt), yt))
+    assert abs(ours.test_loss - test_loss) <= MODULE_TOLERANCE
+
+
+def test_a_diverging_member_diverges_alone(data):
+    x, y, xt, yt = data
+    shape = Shape(12, 4, (16,), epochs=3, batch_size=32)
+    group = members(3)
+    group[1] = Member(group[1].init, group[1].data_order, group[1].noise, lr=1e6, momentum=0.9)
+    together = train(shape, group, x, y, xt, yt)
+    assert "training loss became nan" in together[1].diverged or "inf" in together[1].diverged
+    assert np.isnan(together[1].test_accuracy)
+    for k in (0, 2):  # the others are exactly what they would be without the diverging member
+        assert_same(together[k], train(shape, [group[k]], x, y, xt, yt)[0])
+
+
+def test_bad_input_fails_before_training(data):
+    x, y, xt, yt = data
+    with pytest.raises(ValueError, match="at least one member"):
+        train(Shape(12, 4, (8,)), [], x, y)
+    with pytest.raises(ValueError, match="same number of rows"):
+        train(Shape(12, 4, (8,)), [Member(1, 1, 1, 0.1, rows=np.arange(10)), Member(2, 2, 2, 0.1)], x, y)
+    with pytest.raises(ValueError, match="learning rate"):
+        Member(1, 1, 1, lr=-1.0)
+    with pytest.raises(ValueError, match="unknown activation"):
+        Shape(12, 4, (8,), act="swish")
