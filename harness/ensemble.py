@@ -1,15 +1,17 @@
-"""Ensemble mode: K same-shaped MLPs with independent seeds trained as one model.
+"""Ensemble mode: K same-shaped networks with independent seeds trained as one model.
 
 Seed studies need hundreds of runs of a small network, and on a CPU a small
 network is bound by per-step overhead, not arithmetic (design.md). Stacking
-K members' weights along a leading dimension and running every layer as one
-``torch.baddbmm`` pays that overhead once per step for all K.
+K members' weights along a leading dimension and running every linear layer
+as one ``torch.baddbmm`` (every conv layer as one convolution grouped by
+member) pays that overhead once per step for all K.
 
 Each member keeps everything a single run has:
 
-- its own initial weights: member k is built as ``harness.nets.MLP`` right
-  after ``torch.manual_seed(init_k)`` (the engine's single-run recipe) and its
-  weights are copied into the stack, so the starting point is the single run's;
+- its own initial weights: member k is built as ``harness.nets.MLP`` (or
+  ``harness.normnets.SmallCNN``) right after ``torch.manual_seed(init_k)``
+  (the engine's single-run recipe) and its weights are copied into the
+  stack, so the starting point is the single run's;
 - its own minibatch order (a generator seeded with its ``data_order``), and
   optionally its own training rows (a bootstrap resample);
 - its own dropout masks (a generator seeded with its ``noise``);
@@ -65,7 +67,13 @@ class Member:
 
 @dataclass(frozen=True)
 class Shape:
-    """What members of one ensemble share: the architecture and the schedule."""
+    """What members of one ensemble share: the architecture and the schedule.
+
+    An MLP (``harness.nets.MLP``) through ``hidden``; or, with ``channels``, the
+    small CNN of ``harness.normnets.SmallCNN`` without normalisation (conv3x3 →
+    ReLU → 2x2 max-pool per entry of ``channels``, then one linear read-out)
+    on inputs of ``in_shape`` (C, H, W), its convolutions grouped by member.
+    """
 
     in_features: int
     classes: int
@@ -76,8 +84,16 @@ class Shape:
     epochs: int = 10
     batch_size: int = 128
     optimizer: str = "sgd"       # "sgd" (with momentum/weight decay) or "adam"
+    channels: tuple[int, ...] = ()                  # conv blocks (the CNN); empty: an MLP
+    in_shape: tuple[int, int, int] | None = None    # (C, H, W) of an input row, for the CNN
 
     def __post_init__(self) -> None:
+        if self.channels:
+            if self.in_shape is None or math.prod(self.in_shape) != self.in_features:
+                raise ValueError(f"a CNN needs in_shape (C, H, W) with C*H*W = in_features ({self.in_features}), "
+                                 f"got {self.in_shape}")
+            if self.hidden or self.act != "relu" or self.retain_input < 1 or self.retain_hidden < 1:
+                raise ValueError("the ensemble CNN is SmallCNN: ReLU, one linear read-out (hidden=()), no dropout")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.act!r}; known: {', '.join(ACTIVATIONS)}")
         if not (0 < self.retain_input <= 1 and 0 < self.retain_hidden <= 1):
@@ -96,9 +112,12 @@ class MemberResult:
     diverged: str = ""                 # why the member stopped being finite; empty when it trained through
 
 
-class EnsembleMLP(nn.Module):
-    """K MLPs as stacked weights: layer l holds ``weight[K, fan_in, fan_out]`` and
-    ``bias[K, 1, fan_out]``; ``forward`` maps ``[K, B, in]`` to ``[K, B, classes]``.
+class EnsembleNet(nn.Module):
+    """K networks of one ``Shape`` as stacked weights; ``forward`` maps
+    ``[K, B, in_features]`` to ``[K, B, classes]``. Linear layer l holds
+    ``weight[K, fan_in, fan_out]`` and ``bias[K, 1, fan_out]`` (one
+    ``baddbmm``); conv layer l holds ``weight[K, C_out, C_in, 3, 3]`` and runs
+    as one convolution with ``groups=K`` over the members' channels side by side.
 
     Every parameter (and its gradient) is a view into one ``[K, P]`` buffer,
     ``flat`` (``flat_grad``), so that the optimiser updates all layers of all
@@ -110,32 +129,37 @@ class EnsembleMLP(nn.Module):
         super().__init__()
         self.shape = shape
         self.members = K = len(init_seeds)
-        widths = [shape.in_features, *shape.hidden, shape.classes]
-        layers = list(zip(widths[:-1], widths[1:]))
-        size = sum(fan_in * fan_out + fan_out for fan_in, fan_out in layers)
+        reference = [_reference_layers(shape, seed) for seed in init_seeds]
+        layers = reference[0]
+        size = sum(m.weight.numel() + m.bias.numel() for m in layers)
         self.flat = torch.zeros(K, size, device=device)
         self.flat_grad = torch.zeros(K, size, device=device)
-        reference = []
-        for seed in init_seeds:
-            torch.manual_seed(seed)  # the single-run recipe (engine.build_model), so member k starts where it would alone
-            reference.append([m for m in MLP(shape.in_features, shape.classes, shape.hidden, shape.act).modules()
-                              if isinstance(m, nn.Linear)])
-        weights, biases, offset = [], [], 0
-        for i, (fan_in, fan_out) in enumerate(layers):
-            for store, shape_, source in ((weights, (K, fan_in, fan_out), lambda lin: lin.weight.t()),
-                                          (biases, (K, 1, fan_out), lambda lin: lin.bias)):
-                n = shape_[1] * shape_[2]
-                view = self.flat[:, offset:offset + n].view(shape_)
+        tensors, offset = [], 0
+        for i, layer in enumerate(layers):
+            conv = isinstance(layer, nn.Conv2d)
+            for name in ("weight", "bias"):
+                # a linear weight is stored transposed ([fan_in, fan_out]) for baddbmm, a bias as a [1, fan_out] row
+                one = getattr(layer, name)
+                one_shape = tuple(one.shape) if conv else (tuple(one.t().shape) if name == "weight" else (1, one.numel()))
+                n = one.numel()
+                view = self.flat[:, offset:offset + n].view(K, *one_shape)
                 with torch.no_grad():
-                    view.copy_(torch.stack([source(member[i]).detach().reshape(shape_[1:]) for member in reference]))
+                    view.copy_(torch.stack([(getattr(member[i], name).t() if name == "weight" and not conv
+                                             else getattr(member[i], name)).detach().reshape(one_shape)
+                                            for member in reference]))
                 param = nn.Parameter(view)  # shares the buffer's memory: flat updates are parameter updates
-                param.grad = self.flat_grad[:, offset:offset + n].view(shape_)
-                store.append(param)
+                param.grad = self.flat_grad[:, offset:offset + n].view(K, *one_shape)
+                tensors.append(param)
                 offset += n
-        self.weights = nn.ParameterList(weights)
-        self.biases = nn.ParameterList(biases)
+        convs = 2 * len(shape.channels)
+        self.conv_weights = nn.ParameterList(tensors[0:convs:2])
+        self.conv_biases = nn.ParameterList(tensors[1:convs:2])
+        self.weights = nn.ParameterList(tensors[convs::2])
+        self.biases = nn.ParameterList(tensors[convs + 1::2])
 
     def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
+        if self.shape.channels:
+            x = self._features(x)
         act = ACTIVATIONS[self.shape.act]
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -146,13 +170,35 @@ class EnsembleMLP(nn.Module):
                 x = act(x)
         return x
 
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv blocks: members' images side by side as channels, ``groups=K``."""
+        K, B = x.shape[:2]
+        h = x.reshape(K, B, *self.shape.in_shape).transpose(0, 1).reshape(B, -1, *self.shape.in_shape[1:])
+        for w, b in zip(self.conv_weights, self.conv_biases):
+            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=1, groups=K)
+            h = F.max_pool2d(torch.relu_(h), 2)
+        return h.reshape(B, K, -1).transpose(0, 1)  # [K, B, C*h*w]: each member's features in SmallCNN's order
+
+
+def _reference_layers(shape: Shape, seed: int) -> list[nn.Module]:
+    """The layers of the single-run model with this init seed, built as
+    ``engine.build_model`` builds it, so member k starts where it would alone."""
+    from harness.normnets import SmallCNN
+
+    torch.manual_seed(seed)
+    if shape.channels:
+        model: nn.Module = SmallCNN(shape.in_shape, shape.classes, shape.channels, norm="none")
+    else:
+        model = MLP(shape.in_features, shape.classes, shape.hidden, shape.act)
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
 
 class _Optimizer:
     """SGD (momentum, L2 weight decay) or Adam with one learning rate, momentum
     and weight decay per member, written as torch.optim writes them, on the
     model's flat ``[K, P]`` parameter and gradient buffers."""
 
-    def __init__(self, model: EnsembleMLP, members: Sequence[Member], kind: str):
+    def __init__(self, model: EnsembleNet, members: Sequence[Member], kind: str):
         def column(values):  # shape [K, 1]: broadcasts over a member's parameters
             return torch.tensor(values, dtype=torch.float32, device=model.flat.device).view(-1, 1)
 
@@ -228,7 +274,7 @@ def train(
     n_rows = sizes.pop()
     rows = torch.stack([torch.as_tensor(m.rows, dtype=torch.long) if m.rows is not None else torch.arange(n)
                         for m in members]).to(device)                          # [K, n_rows]: each member's data
-    model = EnsembleMLP(shape, [m.init for m in members], device)
+    model = EnsembleNet(shape, [m.init for m in members], device)
     optimizer = _Optimizer(model, members, shape.optimizer)
     orders = [_generator(m.data_order) for m in members]
     noises = [_generator(m.noise) for m in members]
@@ -237,7 +283,7 @@ def train(
     retain = [shape.retain_input] + [shape.retain_hidden] * len(shape.hidden)
     results = [MemberResult(train_loss=[]) for _ in members]
     with warnings.catch_warnings():
-        # the parameters are strided views of one buffer (EnsembleMLP), which autograd's gradient-layout
+        # the parameters are strided views of one buffer (EnsembleNet), which autograd's gradient-layout
         # check notes on the first backward; the gradients are views of the matching buffer, so it does not apply
         warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
         for epoch in progress(range(1, shape.epochs + 1)):
@@ -277,7 +323,7 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate(model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-member accuracy and mean cross-entropy on shared test tensors."""
     K = model.members
     correct = torch.zeros(K, device=x.device)

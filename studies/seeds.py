@@ -30,7 +30,7 @@ import json
 import math
 from typing import Any
 
-from harness.claims import ClaimTest, Claim, Evidence
+from harness.claims import Better, Claim, ClaimTest, Evidence, Similar
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning, register
 
 NAME = "seeds"
@@ -46,6 +46,7 @@ TOP_SHARE = 0.5          # HP-TUNABILITY: the two most important of six carry mo
 MINOR_IMPORTANCE = 0.10  # HP-MOMENTUM-BATCH: "no significant effect" = importance below 0.1 each
 SMALL_BATCHES = 32       # HP-BATCH: "between 2 and 32"
 BATCH_MARGIN = 0.005     # HP-BATCH: |difference| below half a point of test error = no difference
+ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}  # one scale
 
 MODEL = {MNIST1D: {"hidden": (100, 100)}, FASHION: {"hidden": (100,)}}
 SGD = {"lr": 0.05, "momentum": 0.9, "batch_size": 100}
@@ -592,9 +593,11 @@ def effects_table(fig_ctx) -> list[str]:
         if "metrics.test_accuracy" in sens else {}
     lines = ["## Seed noise beside the other studies' effects", "",
              f"Read from the tracking store at budget `{fig_ctx.budget}`. *Seed SD* is the seed-to-seed SD of the "
-             "claim's metric within its own arms (pooled); a claim whose |effect| is below it is smaller than seed "
-             "noise for a single run, and *seeds needed* (80% power, paired) says how many seeds detect it. For "
-             "accuracy/error metrics the last column compares with this study's SEED-SENS spread "
+             "claim's metric within its own arms (pooled); a claimed difference whose |effect| is below it is "
+             "smaller than seed noise for a single run, and *seeds needed* (80% power, paired; from the claim's own "
+             "test where it has one) says how many seeds detect it. Claims tested against a fixed level (a bound, "
+             "a limit) have no difference to compare. For accuracy/error metrics the last column compares the "
+             "difference with this study's SEED-SENS spread "
              + ", ".join(f"(`{a}` SD {v:.4f})" for a, v in sens_sd.items()) + ".", "",
              "| study | claim | metric | effect | seed SD | abs(effect) / seed SD | seeds needed | vs SEED-SENS SD |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -622,15 +625,17 @@ def effects_table(fig_ctx) -> list[str]:
             if not groups or not math.isfinite(evidence.effect):
                 continue
             pooled = math.sqrt(sum((len(g) - 1) * g.var(ddof=1) for g in groups) / sum(len(g) - 1 for g in groups))
-            ratio = abs(evidence.effect) / pooled if pooled > 0 else math.inf
             metric = test.metric
-            versus = "–"
-            if ("accuracy" in metric or "error" in metric) and math.isfinite(reference) and reference > 0:
-                versus = f"{abs(evidence.effect) / reference:.2g}x"
+            difference = isinstance(test, (Better, Similar))  # other tests' effects are levels, not differences
+            ratio, versus = "– (a level, not a difference)", "–"
+            if difference:
+                value = abs(evidence.effect) / pooled if pooled > 0 else math.inf
+                ratio = f"{value:.2g}" + (" (**below seed noise**)" if value < 1 else "")
+                if metric in ACCURACY_METRICS and math.isfinite(reference) and reference > 0:
+                    versus = f"{abs(evidence.effect) / reference:.2g}x"
             needed = evidence.seeds_needed if evidence.seeds_needed is not None else "–"
-            flag = " (**below seed noise**)" if ratio < 1 else ""
             lines.append(f"| {study.name} | {claim.id} | {metric} | {evidence.effect:.4g} | {pooled:.4g} | "
-                         f"{ratio:.2g}{flag} | {needed} | {versus} |")
+                         f"{ratio} | {needed} | {versus} |")
             count += 1
     if not count:
         lines.append("| – | no other study has runs at this budget in this tracking store | | | | | | |")

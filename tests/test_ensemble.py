@@ -2,8 +2,9 @@
 
 Stated tolerance: member k of an ensemble reproduces the K=1 run with k's
 seeds and hyperparameters to 1e-6 in every per-epoch training loss, the test
-loss and the test accuracy (on this CPU they are bit-identical: each member's
-slice of ``baddbmm`` is its own GEMM). Against the plain ``nn.Module`` path
+loss and the test accuracy, for the MLP and for the CNN with grouped
+convolutions (on this CPU they are bit-identical: each member's slice of
+``baddbmm`` is its own GEMM). Against the plain ``nn.Module`` path
 (``engine.fit`` with ``torch.optim``) the K=1 ensemble agrees to 1e-4 in the
 loss over the first epochs; the two sum matmuls in different orders, so
 rounding differences grow slowly with training, as between any two BLAS calls.
@@ -15,7 +16,7 @@ import pytest
 import torch
 
 from harness import datasets, engine
-from harness.ensemble import EnsembleMLP, Member, Shape, train
+from harness.ensemble import EnsembleNet, Member, Shape, train
 from harness.nets import MLP
 
 MEMBER_TOLERANCE = 1e-6
@@ -63,7 +64,7 @@ def test_member_equals_the_single_run_with_its_seeds(data, optimizer, retain, bo
 
 def test_members_start_from_the_single_run_initialisation():
     shape = Shape(12, 4, (16, 8))
-    model = EnsembleMLP(shape, [5, 6])
+    model = EnsembleNet(shape, [5, 6])
     for k, seed in enumerate([5, 6]):
         torch.manual_seed(seed)
         reference = [m for m in MLP(12, 4, (16, 8)).modules() if isinstance(m, torch.nn.Linear)]
@@ -94,6 +95,44 @@ def test_a_one_member_ensemble_matches_the_plain_module_path(data, optimizer, tm
     with torch.no_grad():
         test_loss = float(torch.nn.functional.cross_entropy(model(xt), yt))
     assert abs(ours.test_loss - test_loss) <= MODULE_TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def images():
+    d = datasets.load("digits")  # 8x8 images: a CNN in seconds
+    return tuple(torch.tensor(a) for a in (d.x_train[:256], d.y_train[:256], d.x_test[:128], d.y_test[:128]))
+
+
+def test_cnn_members_with_grouped_convolutions_equal_their_single_runs(images, tmp_path):
+    """The small CNN: member k of a grouped-convolution ensemble against the
+    K=1 ensemble, and the K=1 ensemble against engine.fit on SmallCNN."""
+    from harness.context import TrialContext
+    from harness.normnets import SmallCNN
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    x, y, xt, yt = images
+    shape = Shape(64, 10, (), channels=(4, 8), in_shape=(1, 8, 8), epochs=2, batch_size=32)
+    group = members(3, lr=0.02)
+    together = train(shape, group, x, y, xt, yt)
+    for member, result in zip(group, together):
+        assert_same(result, train(shape, [member], x, y, xt, yt)[0])
+
+    first = group[0]
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
+                       "cpu", 1, tmp_path, show_progress=False)
+    model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="none"), ctx)
+    cfg = engine.TrainConfig(epochs=2, batch_size=32, lr=first.lr, optimizer="sgd", momentum=first.momentum,
+                             weight_decay=first.weight_decay)
+    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
+
+
+def test_cnn_shape_is_checked():
+    with pytest.raises(ValueError, match="in_shape"):
+        Shape(64, 10, (), channels=(4,), in_shape=(1, 7, 7))
+    with pytest.raises(ValueError, match="SmallCNN"):
+        Shape(64, 10, (32,), channels=(4,), in_shape=(1, 8, 8))
 
 
 def test_a_diverging_member_diverges_alone(data):
