@@ -12,10 +12,11 @@ STAMP       := $(VENV)/.installed
 TORCH_PIP   ?= torch==2.13.0
 BUDGET      ?= quick
 WORKERS     ?= 1
+STORAGE     ?= .harness/optuna.journal
 FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 STUDIES      = $(shell sed -n 's/^ *name="\([a-z0-9-]*\)",$$/\1/p' studies/*.py)
 
-.PHONY: help setup data test test-all reproduce report ui bench clean $(addprefix study-,$(STUDIES))
+.PHONY: help setup data test test-all reproduce report ui bench services services-down dashboard clean $(addprefix study-,$(STUDIES))
 
 help:
 	@echo "make reproduce     set up, run every study at BUDGET=$(BUDGET), write reports/"
@@ -24,6 +25,8 @@ help:
 	@echo "make report        regenerate reports from the tracking store, no training"
 	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
 	@echo "make bench         benchmarks (ratios measured in one invocation) -> reports/bench.md"
+	@echo "make services      local PostgreSQL + mlflow server (127.0.0.1) for --storage/--tracking-uri; make services-down"
+	@echo "make dashboard     optuna-dashboard over the study storage on http://127.0.0.1:8080 (STORAGE=...)"
 	@echo "make clean         remove the tracking store, the Optuna journal and the venv"
 
 setup: $(STAMP) data
@@ -31,7 +34,7 @@ setup: $(STAMP) data
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_PIP)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,scale]'
 	touch $(STAMP)
 
 # Fashion-MNIST: $HARNESS_FASHION_MNIST_DIR, else Debian's package (installed
@@ -65,6 +68,19 @@ ui: setup
 
 bench: setup
 	$(BIN)/python -m harness.bench
+
+# The local equivalent of a several-machine setup (README, "Several machines"): needs PostgreSQL's
+# server programs (apt-get install postgresql). Prints the --storage and --tracking-uri to use.
+services: setup
+	$(BIN)/python -m harness.services up
+
+services-down:
+	$(BIN)/python -m harness.services down
+
+# optuna-dashboard over the Optuna storage (the journal by default; STORAGE=postgresql+psycopg2://... for RDB)
+dashboard: setup
+	@case "$(STORAGE)" in *://*) ;; *) test -e "$(STORAGE)" || { echo "no Optuna storage at $(STORAGE): run a study first, or pass STORAGE=..."; exit 1; } ;; esac
+	$(BIN)/optuna-dashboard $(STORAGE) --host 127.0.0.1 --port 8080
 
 clean:
 	rm -rf $(VENV) .harness mlflow.db mlruns mlartifacts .pytest_cache *.egg-info

@@ -180,5 +180,5 @@ def _is_input_error(exc: Exception) -> bool:
         known += (sys.modules["harness.tracking"].TrackingError,)
     if "harness.sweep" in sys.modules:
         sweep = sys.modules["harness.sweep"]
-        known += (sweep.StorageError, sweep.TuningFailed, sweep.DesignChanged)
+        known += (sweep.StorageError, sweep.TuningFailed, sweep.DesignChanged, sweep.TrackingLost)
     return isinstance(exc, known)

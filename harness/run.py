@@ -107,7 +107,10 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
         status = "FAILED"  # e.g. every tuning trial failed: the parent run says so too
         raise
     finally:
-        tracker.finish(parent, status)
+        try:
+            tracker.finish(parent, status)
+        except Exception as exc:  # the store may be what failed; do not hide the error that stopped the study
+            print(f"harness: could not close the parent run {parent}: {type(exc).__name__}", file=sys.stderr)
     elapsed = time.time() - started
     print(f"{study.name}: {outcome.completed} trials run, {outcome.failed} failed, {outcome.skipped} already done "
           f"({elapsed:.0f} s, {threads} thread(s) x {request.workers} worker(s), {device})")

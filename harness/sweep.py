@@ -51,6 +51,14 @@ class StorageError(RuntimeError):
     """The Optuna storage URL cannot be used; the message says how to fix it."""
 
 
+class TrackingLost(RuntimeError):
+    """The tracking store stopped answering mid-study: the trials in flight
+    failed with that reason, finished ones are kept, the sweep stops."""
+
+
+HEARTBEAT_ENV = "HARNESS_HEARTBEAT_SECONDS"  # RDB storages: seconds between heartbeats (default 30)
+
+
 def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     """``journal:PATH`` (the default, a JournalFile in the project's state
     folder: safe for several processes on one machine) or an RDB URL such as
@@ -69,8 +77,14 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
 
         return JournalStorage(JournalFileBackend(str(path)))
     if url.split("://", 1)[0].split("+")[0] in ("postgresql", "mysql", "sqlite"):
+        # Heartbeats: a worker on another machine that dies leaves its trial RUNNING; once its heartbeat is
+        # older than the grace period any worker marks it failed, and the retry callback queues it again
+        # (with its key, so the design still runs each key once).
+        interval = int(os.environ.get(HEARTBEAT_ENV, "30"))
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=interval, grace_period=4 * interval,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
         except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot connect"
             raise StorageError(f"cannot open Optuna storage {url!r}: {exc}") from None
     raise StorageError(f"unsupported storage {url!r}: use journal:/path/to/file or postgresql://user@host/db")
@@ -162,7 +176,9 @@ class Runner:
 
     def fail_orphans(self, ostudy: optuna.Study) -> None:
         """RUNNING trials whose worker process on this host is gone (SIGKILL,
-        power loss) are marked FAILED so that the next enqueue re-queues them."""
+        power loss) are marked FAILED so that the next enqueue re-queues them;
+        on an RDB storage, so are trials of any host whose heartbeat went stale."""
+        _fail_stale(ostudy, self.storage)
         host = socket.gethostname()
         for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = t.user_attrs.get("worker", "")
@@ -178,6 +194,7 @@ class Runner:
         is. The WAITING → RUNNING transition succeeds for exactly one worker."""
         taken: list[optuna.Trial] = []
         group_key = None
+        _fail_stale(ostudy, self.storage)  # dead workers' trials come back as WAITING retries
         for t in ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             key = key_of(t.user_attrs["arm"])
             if taken and (key is None or key != group_key):
@@ -260,15 +277,17 @@ class Runner:
         recorded on both sides; Ctrl-C fails it too and then stops the sweep,
         so finished trials stay finished and this one is re-run on resume.
         """
-        pending = self._begin(ostudy, trial, arm, replicate, phase, hyperparams, {})
-        try:
-            result: Any = self.study.run_trial(pending.ctx)
-        except KeyboardInterrupt:
-            self._interrupted(ostudy, [pending])
-            raise
-        except Exception as exc:  # any failure inside a trial fails that trial only
-            result = exc
-        return self._finish(ostudy, pending, result)
+        with _Heartbeat(self.storage, [trial._trial_id]):
+            pending = self._tracked(ostudy, [trial], lambda: [self._begin(ostudy, trial, arm, replicate, phase,
+                                                                          hyperparams, {})])[0]
+            try:
+                result: Any = self.study.run_trial(pending.ctx)
+            except KeyboardInterrupt:
+                self._interrupted(ostudy, [pending])
+                raise
+            except Exception as exc:  # any failure inside a trial fails that trial only
+                result = exc
+            return self._tracked(ostudy, [trial], lambda: [self._finish(ostudy, pending, result)])[0]
 
     def execute_group(self, ostudy: optuna.Study, members: list[tuple[optuna.Trial, Arm, int]],
                       tuned: Mapping[str, dict]) -> list[bool]:
@@ -276,18 +295,41 @@ class Runner:
         member keeps its own trial, seeds and MLflow run; a tag names the group."""
         group = f"{members[0][0].number}+{len(members)}"
         tags = {TAG + "ensemble_size": str(len(members)), TAG + "ensemble_group": group}
-        pending = [self._begin(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}), tags)
-                   for trial, arm, replicate in members]
+        trials = [trial for trial, _, _ in members]
+        with _Heartbeat(self.storage, [t._trial_id for t in trials]):
+            pending = self._tracked(ostudy, trials, lambda: [
+                self._begin(ostudy, trial, arm, replicate, "replicate", tuned.get(arm.name, {}), tags)
+                for trial, arm, replicate in members])
+            try:
+                results = list(self.study.ensemble.run([p.ctx for p in pending]))
+                if len(results) != len(pending):
+                    raise RuntimeError(f"the study's ensemble returned {len(results)} results for {len(pending)} "
+                                       "trials")
+            except KeyboardInterrupt:
+                self._interrupted(ostudy, pending)
+                raise
+            except Exception as exc:  # the group as a whole failed: so does each member, with the reason
+                results = [exc] * len(pending)
+            return self._tracked(ostudy, trials, lambda: [self._finish(ostudy, p, r)
+                                                          for p, r in zip(pending, results)])
+
+    def _tracked(self, ostudy: optuna.Study, trials: list[optuna.Trial], step: Callable[[], list]) -> list:
+        """Run a step that writes to the tracking store; if the store fails,
+        fail the trials still open with the reason and stop the sweep
+        (every later trial would fail the same way). Finished trials stay finished."""
         try:
-            results = list(self.study.ensemble.run([p.ctx for p in pending]))
-            if len(results) != len(pending):
-                raise RuntimeError(f"the study's ensemble returned {len(results)} results for {len(pending)} trials")
+            return step()
         except KeyboardInterrupt:
-            self._interrupted(ostudy, pending)
             raise
-        except Exception as exc:  # the group as a whole failed: so does each member, with the reason
-            results = [exc] * len(pending)
-        return [self._finish(ostudy, p, r) for p, r in zip(pending, results)]
+        except Exception as exc:
+            reason = f"tracking store {self.tracker.uri} failed: {type(exc).__name__}: {str(exc)[:300]}"
+            for trial in trials:
+                if self.storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+                    self.storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+                    ostudy.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise TrackingLost(f"{reason}. The trial(s) in flight failed and re-run on resume; finished trials "
+                               "are kept. Restart the tracking server (or fix the store) and run the same command "
+                               "again.") from exc
 
     def _begin(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
                hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":
@@ -333,18 +375,22 @@ class Runner:
             for key, value in metrics.items():
                 trial.set_user_attr(f"metric.{key}", value)
             objective = self.study.tuning.metric if ctx.phase == "tune" else next(iter(metrics), None)
-            ostudy.tell(trial, metrics.get(objective, 0.0) if objective else 0.0)
+            # skip_if_finished: a trial whose heartbeat went stale may have been failed (and re-queued) meanwhile
+            ostudy.tell(trial, metrics.get(objective, 0.0) if objective else 0.0, skip_if_finished=True)
         else:
             trial.set_user_attr("fail_reason", reason)
-            ostudy.tell(trial, state=TrialState.FAIL)
+            ostudy.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         shutil.rmtree(pending.scratch, ignore_errors=True)
         return status == "FINISHED"
 
     def _interrupted(self, ostudy: optuna.Study, pending: list["_Pending"]) -> None:
         """Ctrl-C: the runs say KILLED, the trials FAIL (and are re-queued on resume)."""
         for p in pending:
-            self._record(p.run_id, p.ctx, {}, "KILLED", "interrupted (Ctrl-C)")
-            ostudy.tell(p.trial, state=TrialState.FAIL)
+            ostudy.tell(p.trial, state=TrialState.FAIL, skip_if_finished=True)
+            try:
+                self._record(p.run_id, p.ctx, {}, "KILLED", "interrupted (Ctrl-C)")
+            except Exception:  # the run stays RUNNING in MLflow; the trial is what resume looks at
+                pass
             shutil.rmtree(p.scratch, ignore_errors=True)
 
     def _record(self, run_id: str, ctx: TrialContext, final: Mapping[str, float], status: str, reason: str) -> None:
@@ -365,6 +411,55 @@ class Runner:
         self.tracker.log_tags(run_id, {TAG + "dataset_digest": ",".join(digests),
                                        **({TAG + "fail_reason": reason} if reason else {})})
         self.tracker.finish(run_id, status)
+
+
+def _fail_stale(ostudy: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
+    """Fail trials whose heartbeat is older than the grace period (RDB storages
+    with heartbeats only; Optuna marks the function experimental)."""
+    import warnings
+
+    if isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(ostudy)
+
+
+class _Heartbeat:
+    """Records heartbeats for claimed trials while they run, on storages that
+    support them (RDB with ``heartbeat_interval``; the journal does not need
+    them: dead local workers are found by pid). Optuna's ``optimize`` does the
+    same for the trials it runs; ours are claimed from the queue instead."""
+
+    def __init__(self, storage, trial_ids: list[int]):
+        import threading
+
+        self.storage, self.trial_ids = storage, trial_ids
+        beats = isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval()
+        self.interval = storage.get_heartbeat_interval() if beats else None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True) if self.interval else None
+
+    def _beat(self) -> None:
+        for trial_id in self.trial_ids:
+            self.storage.record_heartbeat(trial_id)
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self._beat()
+            except Exception:  # the database blinked: the next beat may succeed, the grace period covers a few
+                pass
+
+    def __enter__(self) -> "_Heartbeat":
+        if self.thread:
+            self._beat()  # at once: a trial without any heartbeat is never considered stale
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.thread:
+            self.stop.set()
+            self.thread.join()
 
 
 @dataclass

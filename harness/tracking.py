@@ -67,10 +67,13 @@ def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
                 response.read()
         except (urllib.error.URLError, OSError) as exc:
             raise TrackingError(f"tracking server {uri} is unreachable ({exc}): start it (see README, "
-                                "'Many machines') or pass --tracking-uri") from None
+                                "'Several machines') or pass --tracking-uri") from None
     elif uri.startswith("file:") or "://" not in uri:
         raise TrackingError(f"tracking URI {uri!r}: MLflow 3 disables the file store by default; use "
                             "sqlite:////absolute/path/mlflow.db or an http:// server")
+    elif uri.split("://", 1)[0].split("+")[0] not in ("postgresql", "mysql", "mssql", "databricks"):
+        raise TrackingError(f"tracking URI {uri!r}: unsupported scheme; use sqlite:////absolute/path/mlflow.db, "
+                            "http://host:port (an mlflow server) or a database URL such as postgresql://…")
 
 
 def _flat(value: Any) -> str:

@@ -37,7 +37,20 @@ def test_bad_budget_and_workers_are_rejected(bare_home):
     assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
     result = run_cli(home, "run", "tiny", "--budget", "smoke", "--workers", "0")
     assert result.returncode == 2 and "--workers must be a positive integer" in result.stderr
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--ensemble", "-3")
+    assert result.returncode == 2 and "--ensemble must be a positive integer" in result.stderr
+    result = run_cli(home, "worker", "tiny", "--budget", "smoke", "--threads", "0")
+    assert result.returncode == 2 and "--threads must be >= 1" in result.stderr
     assert not (home / "mlflow.db").exists()  # nothing was started
+
+
+def test_bad_urls_are_rejected_before_compute(bare_home):
+    home = bare_home
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri", "ftp://example.org/mlflow")
+    assert result.returncode == 2 and "unsupported scheme" in result.stderr
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--storage", "postgresql://nobody@127.0.0.1:9/x")
+    assert result.returncode == 2 and "cannot open Optuna storage" in result.stderr
+    assert not (home / "mlflow.db").exists() and not (home / ".harness" / "scratch").exists()
 
 
 def test_path_like_study_name_is_rejected(home):

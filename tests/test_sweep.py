@@ -245,3 +245,19 @@ def test_ensemble_limit_is_validated_before_any_compute(bare_home):
     with pytest.raises(InputError, match="--ensemble must be a positive integer"):
         run_study(RunRequest("tiny-ens", "smoke", progress=False, ensemble=0))
     assert not (bare_home / ".harness").exists()
+
+
+def test_two_harness_runs_of_one_study_at_once_run_each_key_once(home):
+    """Two invocations racing on one journal and one tracking store: every key
+    runs once, in one process or the other, with one MLflow run."""
+    env = harness_env(home, TINY_SLEEP="1")
+    command = [sys.executable, "-m", "harness", "run", "tiny", "--budget", "smoke", "--no-progress"]
+    first = subprocess.Popen(command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, [o[1][-1500:] for o in outputs]
+    trials = design_trials()
+    assert complete_keys(trials) == ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+    assert len(trials) == 4  # nothing enqueued twice, nothing run twice
+    runs = child_runs()
+    assert len(runs) == 4 and runs.groupby(["arm", "replicate"]).size().max() == 1

@@ -1,0 +1,163 @@
+"""Scale-out against real servers on localhost: a PostgreSQL cluster (Optuna's
+RDB storage and the MLflow server's backend) and a real ``mlflow server``
+with proxied artifacts, started here with ``harness.services`` and torn down
+after. Also: heartbeats retry a dead worker's trial, and a tracking server
+that goes away mid-study fails the trial in flight with a clear reason and
+loses nothing finished.
+
+Without PostgreSQL's programs these tests skip, unless
+HARNESS_REQUIRE_SERVICES=1 (as in .ci/run), where they must run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import harness_env, run_cli
+from harness import services
+from harness.tracking import Tracker
+
+
+def _available() -> str:
+    try:
+        services.pg_bin()
+        import psycopg2  # noqa: F401
+    except (services.ServiceError, ImportError) as exc:
+        return str(exc)
+    return ""
+
+
+MISSING = _available()
+if MISSING and not os.environ.get("HARNESS_REQUIRE_SERVICES"):
+    pytest.skip(f"PostgreSQL not available: {MISSING}", allow_module_level=True)
+
+# MLflow's client retries a refused connection for minutes by default (good for a blip, slow for a test)
+FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    # not under pytest's tmp folder: it is private to root, and PostgreSQL runs as the postgres user
+    root = Path(tempfile.mkdtemp(prefix="harness-test-pg-"))
+    pg = services.Postgres(root, services.free_port()).start()
+    yield pg
+    pg.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(postgres, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    server = services.MlflowServer(postgres.create_database("mlflow"), root / "artifacts", services.free_port(),
+                                   log=root / "server.log").start()
+    yield server
+    server.stop(timeout=2)
+
+
+def keys_by_state(storage_url: str, study: str) -> dict[str, list[str]]:
+    trials = optuna.load_study(study_name=study, storage=storage_url).get_trials(deepcopy=False)
+    out: dict[str, list[str]] = {}
+    for t in trials:
+        out.setdefault(t.state.name, []).append(t.user_attrs["key"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+DESIGN = ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+
+
+def test_two_workers_on_postgres_and_an_mlflow_server_run_each_key_once(home, postgres, mlflow_server):
+    storage = postgres.create_database("two_workers")
+    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--workers", "2", "--no-progress",
+                   "--storage", storage, "--tracking-uri", mlflow_server.url)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert keys_by_state(storage, "tiny.smoke") == {"COMPLETE": DESIGN}
+    runs = Tracker(mlflow_server.url).runs("tiny", "smoke")
+    assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
+    assert sorted(f"{a}/r{r}" for a, r in zip(runs["arm"], runs["replicate"])) == DESIGN
+    # artifacts went through the server (proxied), not to a local folder
+    first = runs["run_id"].iloc[0]
+    assert any(a.path == "learning_curve.csv" for a in Tracker(mlflow_server.url).client.list_artifacts(first))
+    assert not (home / "mlartifacts").exists() and not (home / "mlruns").exists()
+
+
+def test_a_dead_workers_trial_is_failed_by_heartbeat_and_retried(home, postgres, mlflow_server):
+    storage = postgres.create_database("heartbeat")
+    env = harness_env(home, TINY_SLEEP="30", HARNESS_HEARTBEAT_SECONDS="1")
+    worker = subprocess.Popen([sys.executable, "-m", "harness", "worker", "tiny", "--budget", "smoke",
+                               "--storage", storage, "--tracking-uri", mlflow_server.url], cwd=home, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and "RUNNING" not in _states(storage):
+        time.sleep(0.5)
+    assert "RUNNING" in _states(storage), "the worker never started a trial"
+    worker.send_signal(signal.SIGKILL)  # no cleanup: its trial stays RUNNING with a heartbeat that stops
+    worker.wait()
+    time.sleep(6)  # past the grace period (4 heartbeats)
+    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress", "--storage", storage,
+                   "--tracking-uri", mlflow_server.url, HARNESS_HEARTBEAT_SECONDS="1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    states = keys_by_state(storage, "tiny.smoke")
+    assert states["COMPLETE"] == DESIGN and len(states["FAIL"]) == 1  # nothing lost, nothing twice
+    trials = optuna.load_study(study_name="tiny.smoke", storage=storage).get_trials(deepcopy=False)
+    retried = [t for t in trials if "failed_trial" in t.system_attrs]
+    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE  # Optuna's heartbeat retry ran it
+
+
+def _states(storage: str) -> set[str]:
+    try:
+        return {t.state.name for t in optuna.load_study(study_name="tiny.smoke", storage=storage).get_trials()}
+    except KeyError:  # the study is not created yet
+        return set()
+
+
+def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_rest(home, tmp_path):
+    server = services.MlflowServer(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "artifacts",
+                                   services.free_port(), log=tmp_path / "server.log").start()
+    run = subprocess.Popen([sys.executable, "-m", "harness", "run", "tiny", "--budget", "smoke", "--no-progress",
+                            "--tracking-uri", server.url], cwd=home, env=harness_env(home, TINY_SLEEP="2", **FAST_FAIL),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = f"{home}/.harness/optuna.journal"
+    deadline = time.time() + 120
+    while time.time() < deadline and "COMPLETE" not in _journal_states(journal):
+        time.sleep(0.3)
+    server.stop(timeout=0)  # the tracking server dies while the next trial trains
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode != 0
+    assert "tracking store" in stderr and "failed" in stderr and "finished trials are kept" in stderr
+    trials = optuna.load_study(study_name="tiny.smoke", storage=_journal(journal))
+    complete = [t for t in trials.get_trials() if t.state == TrialState.COMPLETE]
+    failed = [t for t in trials.get_trials() if t.state == TrialState.FAIL]
+    assert complete and failed
+    assert all("tracking store" in t.user_attrs["fail_reason"] for t in failed)
+
+    server.start()  # same backend: resume finishes the study without repeating a finished key
+    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress", "--tracking-uri", server.url)
+    server.stop(timeout=2)
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = trials.get_trials()
+    finished_keys = sorted(t.user_attrs["key"] for t in final if t.state == TrialState.COMPLETE)
+    assert finished_keys == DESIGN
+    assert {t.number for t in complete} <= {t.number for t in final if t.state == TrialState.COMPLETE}
+
+
+def _journal(path: str):
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+
+
+def _journal_states(path: str) -> set[str]:
+    if not os.path.exists(path):
+        return set()
+    try:
+        return {t.state.name for t in optuna.load_study(study_name="tiny.smoke", storage=_journal(path)).get_trials()}
+    except KeyError:
+        return set()
