@@ -159,7 +159,9 @@ class Study:
     check: Callable[[Budget], None] | None = None  # raises StudyDeclarationError for an impossible budget
     ensemble: Ensemble | None = None  # train same-shaped trials as one batched model
     sections: Callable[[Any], list[str]] | None = None  # extra report sections (markdown lines) from the store
-    curve_plots: bool = True  # a learning-curve PNG per run (off for studies of hundreds of tiny runs)
+    # a learning-curve PNG per run beside the CSV: ~0.2 s a run here (6% of a 3 s trial), and MLflow's UI
+    # already charts every logged metric, so it is opt-in
+    curve_plots: bool = False
 
     def __post_init__(self) -> None:
         check_name("study", self.name)

@@ -397,19 +397,17 @@ class Runner:
         """Everything a trial produced goes to its run, finished or not."""
         from harness import curves
 
-        self.tracker.log_params(run_id, ctx.params)
         # final metrics at the trial's last step, so MLflow's charts end on them instead of jumping back to 0
         last = max((step for _, _, step, _ in ctx.metrics), default=0)
         now = int(time.time() * 1000)
-        self.tracker.log_metrics(run_id, [*ctx.metrics, *((k, v, last, now) for k, v in final.items())])
+        digests = sorted({d.digest[:16] for d in ctx.datasets})
+        self.tracker.log_batch(run_id, ctx.params, [*ctx.metrics, *((k, v, last, now) for k, v in final.items())],
+                               {TAG + "dataset_digest": ",".join(digests), **({TAG + "fail_reason": reason} if reason else {})})
         self.tracker.log_datasets(run_id, ctx.datasets)
         if ctx.metrics:
             curves.write_learning_curve(ctx.metrics, ctx.artifact_path("learning_curve.csv"),
                                         f"{ctx.arm.name} r{ctx.replicate}", plot=self.study.curve_plots)
         self.tracker.log_artifacts(run_id, ctx.artifact_dir)
-        digests = sorted({d.digest[:16] for d in ctx.datasets})
-        self.tracker.log_tags(run_id, {TAG + "dataset_digest": ",".join(digests),
-                                       **({TAG + "fail_reason": reason} if reason else {})})
         self.tracker.finish(run_id, status)
 
 

@@ -860,5 +860,4 @@ SEEDS = register(Study(
     root_seed=3407,
     check=check,
     ensemble=Ensemble(key=ensemble_key, run=run_group, max_members=128),
-    curve_plots=False,
 ))

@@ -29,12 +29,13 @@ from harness.tracking import Tracker
 
 
 def _available() -> str:
+    import importlib.util
+
     try:
         services.pg_bin()
-        import psycopg2  # noqa: F401
-    except (services.ServiceError, ImportError) as exc:
+    except services.ServiceError as exc:
         return str(exc)
-    return ""
+    return "" if importlib.util.find_spec("psycopg2") else "psycopg2 is not installed: pip install psycopg2-binary"
 
 
 MISSING = _available()

@@ -251,6 +251,20 @@ def test_log_params_more_than_one_batch(tracker):
     assert logged["long"] == "x" * 6000
 
 
+@pytest.mark.parametrize("size", ["one call", "chunked"])
+def test_log_batch_writes_params_metrics_and_tags(tracker, size):
+    run_id = _child(tracker, f"trk-batch-{size}")
+    n_params = 3 if size == "one call" else PARAM_BATCH_LIMIT + 5
+    n_metrics = 10 if size == "one call" else BATCH_LIMIT + 5
+    params = {f"p{i}": i for i in range(n_params)}
+    metrics = [("loss", float(i), i, 1_000 + i) for i in range(n_metrics)]
+    tracker.log_batch(run_id, params, metrics, {TAG + "x": "y"})
+    data = tracker.client.get_run(run_id).data
+    assert len(data.params) == n_params and data.params["p2"] == "2"
+    assert data.tags[TAG + "x"] == "y"
+    assert len(tracker.client.get_metric_history(run_id, "loss")) == n_metrics
+
+
 def test_log_tags(tracker):
     run_id = _child(tracker, "trk-tags")
     tracker.log_tags(run_id, {TAG + "fail_reason": "ValueError: boom", TAG + "info": {"k": 1}})
