@@ -162,3 +162,32 @@ def _journal_states(path: str) -> set[str]:
         return {t.state.name for t in optuna.load_study(study_name="tiny.smoke", storage=_journal(path)).get_trials()}
     except KeyError:
         return set()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a TCP port listens on, from /proc/net/tcp (Linux)."""
+    found = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_servers_and_the_ui_bind_to_localhost_only(home, postgres, mlflow_server):
+    assert listening_addresses(postgres.port) == {"127.0.0.1"}
+    assert listening_addresses(mlflow_server.port) == {"127.0.0.1"}
+    port = services.free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "harness", "ui", "--port", str(port)], cwd=home,
+                          env=harness_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and not services.healthy(f"http://127.0.0.1:{port}"):
+            assert ui.poll() is None, "harness ui exited"
+            time.sleep(0.5)
+        assert listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        services.stop_group(ui.pid, timeout=2)
+        ui.wait(timeout=30)
