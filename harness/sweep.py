@@ -20,6 +20,7 @@ import socket
 import tempfile
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -235,7 +236,8 @@ class Runner:
 
     # -- the tuning phase ---------------------------------------------------
     def tune(self, arms: list[Arm]) -> dict[str, dict]:
-        """TPE per tuned arm, resumable: runs until ``tuning_trials`` are complete."""
+        """A search per tuned arm (TPE, or random where the arm says so),
+        resumable: runs until ``tuning_trials`` are complete."""
         tuning = self.study.tuning
         if tuning is None or self.budget.tuning_trials == 0:
             return {}
@@ -255,7 +257,9 @@ class Runner:
             while (len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < self.budget.tuning_trials
                    and attempts < 2 * self.budget.tuning_trials + 2):
                 attempts += 1
-                trial = ostudy.ask()
+                with warnings.catch_warnings():  # our _Heartbeat does for asked trials what optimize() would
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+                    trial = ostudy.ask()
                 trial.set_user_attr("worker", self.worker)
                 hyperparams = tuning.space(trial)
                 trial.set_user_attr("hyperparams", hyperparams)
@@ -414,8 +418,6 @@ class Runner:
 def _fail_stale(ostudy: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
     """Fail trials whose heartbeat is older than the grace period (RDB storages
     with heartbeats only; Optuna marks the function experimental)."""
-    import warnings
-
     if isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
