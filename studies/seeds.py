@@ -486,6 +486,8 @@ class SmallBatchesBest(ClaimTest):
 
 # -- notes, sections and figures (all from the tracking store) ------------------------------------
 def _spread_note(runs) -> list[str]:
+    from scipy import stats as sps
+
     from harness.stats import expected_max_z
 
     lines = []
@@ -496,10 +498,13 @@ def _spread_note(runs) -> list[str]:
             continue
         mean, sd = v.mean(), v.std(ddof=1)
         z_max, z_min = (v.max() - mean) / sd, (mean - v.min()) / sd
+        skew = float(sps.skew(v))
+        tail = "" if abs(skew) < 0.5 else (f" The distribution has a long tail of {'bad' if skew < 0 else 'good'} "
+                                           "seeds, so the chi-square CI (which assumes normal data) is approximate.")
         lines.append(f"`{arm}`: {len(v)} seeds, test accuracy mean {mean:.4f}, SD {sd:.4f}, min {v.min():.4f}, "
-                     f"max {v.max():.4f} (range {100 * (v.max() - v.min()):.2f} points). The best seed sits "
-                     f"{z_max:.2f} SD above the mean and the worst {z_min:.2f} SD below; a Gaussian sample of "
-                     f"{len(v)} is expected to reach {expected_max_z(len(v)):.2f} SD.")
+                     f"max {v.max():.4f} (range {100 * (v.max() - v.min()):.2f} points), skewness {skew:.2f}. The "
+                     f"best seed sits {z_max:.2f} SD above the mean and the worst {z_min:.2f} SD below; a Gaussian "
+                     f"sample of {len(v)} is expected to reach {expected_max_z(len(v)):.2f} SD.{tail}")
     return lines
 
 
