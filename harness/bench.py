@@ -42,6 +42,19 @@ BENCHMARKS: Registry[Callable[[argparse.Namespace], "Result | list[Result]"]] = 
 benchmark = BENCHMARKS.register
 
 
+def bench_context(replicate: int, scratch: Path, device, study: str = "bench", cls=None):
+    """A trial context that keeps its metrics in memory: the harness's
+    single-run path with no Optuna and no MLflow behind it."""
+    import torch
+
+    from harness.context import TrialContext
+    from harness.seeding import trial_seeds
+    from harness.study import Arm, Budget
+
+    return (cls or TrialContext)(study, Arm("mlp"), replicate, "bench", Budget(1), trial_seeds(0, study, replicate),
+                                 str(device), torch.get_num_threads(), scratch, show_progress=False)
+
+
 @benchmark("ensemble-seeds")
 def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
     """K seeds of the MNIST-1D MLP (40-100-100-10, SGD with momentum, batch
@@ -54,11 +67,9 @@ def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
     import torch
 
     from harness import datasets, engine
-    from harness.context import TrialContext
     from harness.ensemble import Member, Shape, train
     from harness.nets import MLP
     from harness.seeding import trial_seeds
-    from harness.study import Arm, Budget
 
     device = engine.pick_device(args.device)
     data = datasets.load("mnist1d")
@@ -71,9 +82,8 @@ def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
     def sequential() -> list[float]:
         accuracies = []
         with tempfile.TemporaryDirectory() as scratch:
-            for r, s in enumerate(seeds):
-                ctx = TrialContext("bench", Arm("mlp"), r, "bench", Budget(1), s, str(device), torch.get_num_threads(),
-                                   Path(scratch), show_progress=False)
+            for r in range(len(seeds)):
+                ctx = bench_context(r, Path(scratch), device)
                 model = engine.build_model(lambda: MLP(40, 10, hidden), ctx)
                 engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
                 with torch.no_grad():
@@ -134,16 +144,13 @@ def tracking_overhead(args: argparse.Namespace) -> list[Result]:
     from harness import benchstudy, engine
     from harness.context import TrialContext
     from harness.run import RunRequest, prepare
-    from harness.seeding import trial_seeds
-    from harness.study import Arm, Budget
     from harness.sweep import Runner, SweepOptions
     from harness.tracking import default_tracking_uri
 
     device, threads, n = str(engine.pick_device(args.device)), torch.get_num_threads(), args.trials
     with tempfile.TemporaryDirectory() as scratch, _home(Path(scratch)) as home:
         def context(r: int, cls=TrialContext) -> TrialContext:
-            return cls(benchstudy.NAME, Arm("mlp"), r, "bench", Budget(1), trial_seeds(0, benchstudy.NAME, r),
-                       device, threads, home / "scratch", show_progress=False)
+            return bench_context(r, home / "scratch", device, benchstudy.NAME, cls)
 
         def bare(r: int) -> None:
             _, (x, y) = benchstudy.load(device)
@@ -217,10 +224,7 @@ def compute_efficiency(args: argparse.Namespace) -> Result:
     import torch
 
     from harness import datasets, engine
-    from harness.context import TrialContext
     from harness.nets import MLP
-    from harness.seeding import trial_seeds
-    from harness.study import Arm, Budget
 
     device = engine.pick_device(args.device)
     a = torch.randn(4096, 4096, device=device)
@@ -247,8 +251,7 @@ def compute_efficiency(args: argparse.Namespace) -> Result:
     cfg = engine.TrainConfig(epochs=1, batch_size=256, lr=0.05, optimizer="sgd")
     epochs = []
     with tempfile.TemporaryDirectory() as scratch:
-        ctx = TrialContext("bench", Arm("mlp"), 0, "bench", Budget(1), trial_seeds(0, "bench", 0), str(device),
-                           torch.get_num_threads(), Path(scratch), show_progress=False)
+        ctx = bench_context(0, Path(scratch), device)
         for _ in range(2):  # the first epoch warms up; the second is timed
             model = engine.build_model(lambda: MLP(784, 10, (512, 512)), ctx)
             started = time.perf_counter()

@@ -298,7 +298,7 @@ class VarianceShares(ClaimTest):
         from scipy import stats as sps
 
         shares = self.shares(runs)
-        ids = [r for arm in self.arms() for r in _finished(runs, arm, self.metric)[0]["run_id"]]
+        ids = [r for arm in sorted(self.arms()) for r in _finished(runs, arm, self.metric)[0]["run_id"]]
         measured = {f"{source} share": s[0] for source, s in shares.items()}
         n = min([s[3] for s in shares.values()] + [len(_finished(runs, self.all_arm, self.metric)[0])])
         if any(math.isnan(s[0]) for s in shares.values()):
