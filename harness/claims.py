@@ -102,9 +102,11 @@ def _paired_means(values: dict[str, "pd.Series"], replicates) -> dict[str, float
     return {arm: float(v.loc[replicates].mean()) if len(replicates) else math.nan for arm, v in values.items()}
 
 
-def _empty(test: str, n: int, runs: tuple[str, ...] = (), measured=None) -> Evidence:
+def no_evidence(test: str, n: int, runs=(), measured=None) -> Evidence:
+    """Too few runs for the test: every number NaN, so ``decide`` says inconclusive
+    (for custom tests in studies too)."""
     nan = float("nan")
-    return Evidence(test, nan, (nan, nan), n, nan, nan, nan, runs, measured or {})
+    return Evidence(test, nan, (nan, nan), n, nan, nan, nan, tuple(runs), measured or {})
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ class Better(ClaimTest):
         measured = _paired_means({self.arm: a, self.baseline: b}, common)
         ids = _run_ids(runs, [self.arm, self.baseline], common)
         if len(common) < 2:
-            return _empty(self.describe(), len(common), ids, measured)
+            return no_evidence(self.describe(), len(common), ids, measured)
         x, y = a.loc[common].to_numpy(), b.loc[common].to_numpy()
         test = stats.paired_t if self.method == "paired_t" else stats.wilcoxon
         claimed, opposite = ("less", "greater") if self.lower_is_better else ("greater", "less")
@@ -195,7 +197,7 @@ class Similar(ClaimTest):
         measured = _paired_means({self.arm: a, self.baseline: b}, common)
         ids = _run_ids(runs, [self.arm, self.baseline], common)
         if len(common) < 2:
-            return _empty(self.describe(), len(common), ids, measured)
+            return no_evidence(self.describe(), len(common), ids, measured)
         d = a.loc[common].to_numpy() - b.loc[common].to_numpy()
         tost = stats.tost_paired(a.loc[common].to_numpy(), b.loc[common].to_numpy(), self.margin)
         above = stats.one_sample_t(d, self.margin, alternative="greater").p_value
@@ -243,7 +245,7 @@ class Bound(ClaimTest):
         ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
         n = min(len(v) for v in per_arm.values())
         if n < 2:
-            return _empty(self.describe(), n, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         support = {arm: stats.one_sample_t(v.to_numpy(), self.bound, alternative=claimed) for arm, v in per_arm.items()}
         against = [stats.one_sample_t(v.to_numpy(), self.bound, alternative=opposite).p_value for v in per_arm.values()]
         sign = 1 if self.side == "below" else -1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from harness.claims import Better, Bound, Claim, ClaimTest, Evidence, Similar, arm_mean
+from harness.claims import Better, Bound, Claim, ClaimTest, Evidence, Similar, arm_mean, no_evidence
 from harness.study import Arm, Budget, Study, StudyDeclarationError, register
 
 FASHION = "fashion-mnist"
@@ -407,8 +407,7 @@ class LargeBatchLimit(ClaimTest):
         ids = tuple(rows["run_id"])
         n = len(rows)
         if n < 4 or rows["arm"].nunique() < 2:
-            nan = math.nan
-            return Evidence(self.describe(), nan, (nan, nan), n, nan, nan, nan, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         inv = 1.0 / rows["arm"].map(self.batches).to_numpy(dtype=float)
         lam = rows[column].to_numpy(dtype=float)
         design = np.column_stack([np.ones(n), inv])

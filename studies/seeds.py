@@ -30,7 +30,7 @@ import json
 import math
 from typing import Any
 
-from harness.claims import Better, Claim, ClaimTest, Evidence, Similar
+from harness.claims import Better, Claim, ClaimTest, Evidence, Similar, no_evidence
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning, register
 
 NAME = "seeds"
@@ -211,11 +211,6 @@ def _finished(runs, arm: str, metric: str):
     return rows[rows[column].notna()], column
 
 
-def _nan_evidence(test: str, n: int, runs=(), measured=None) -> Evidence:
-    nan = math.nan
-    return Evidence(test, nan, (nan, nan), n, nan, nan, nan, tuple(runs), measured or {})
-
-
 class SeedSpread(ClaimTest):
     """Seed-to-seed SD of ``metric`` in every listed arm against ``threshold``:
     chi-square test of the variance (normal data) per arm. Support: SD >
@@ -244,7 +239,7 @@ class SeedSpread(ClaimTest):
         n = min(len(v) for v in per_arm.values())
         measured = {f"{arm} SD": float(v.std(ddof=1)) if len(v) > 1 else math.nan for arm, v in per_arm.items()}
         if n < 3:
-            return _nan_evidence(self.describe(), n, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         support, below, cis = [], [], {}
         for arm, v in per_arm.items():
             dof = len(v) - 1
@@ -302,7 +297,7 @@ class VarianceShares(ClaimTest):
         measured = {f"{source} share": s[0] for source, s in shares.items()}
         n = min([s[3] for s in shares.values()] + [len(_finished(runs, self.all_arm, self.metric)[0])])
         if any(math.isnan(s[0]) for s in shares.values()):
-            return _nan_evidence(self.describe(), n, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         n_all = len(_finished(runs, self.all_arm, self.metric)[0])
         above = [float(sps.f.sf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
         below = [float(sps.f.cdf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
@@ -358,7 +353,7 @@ class FewSeedFalsePositives(ClaimTest):
         pvalues = [p for p in pvalues if math.isfinite(p)]
         n = len(pvalues)
         if n < 2:
-            return _nan_evidence(self.describe(), n, ids)
+            return no_evidence(self.describe(), n, ids)
         hits = sum(p < 0.05 for p in pvalues)
         ci = sps.binomtest(hits, n).proportion_ci(0.95, method="exact")
         return Evidence(self.describe(), hits / n, (float(ci.low), float(ci.high)), n,
@@ -417,7 +412,7 @@ class Importance(ClaimTest):
             values = {name: [v[name] for v in vectors.values()] for name in self.what}
         measured = {k: float(np.mean(v)) if v else math.nan for k, v in values.items()}
         if n < 2:
-            return _nan_evidence(self.describe(), n, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         claimed, opposite = ("greater", "less") if self.what == "top" else ("less", "greater")
         results = {k: stats.one_sample_t(np.array(v), self.bound, alternative=claimed) for k, v in values.items()}
         against = [stats.one_sample_t(np.array(v), self.bound, alternative=opposite).p_value for v in values.values()]
@@ -476,7 +471,7 @@ class SmallBatchesBest(ClaimTest):
                     f"best m>{self.small}": float(large.mean()) if len(large) else math.nan}
         n = len(small)
         if n < 2:
-            return _nan_evidence(self.describe(), n, ids, measured)
+            return no_evidence(self.describe(), n, ids, measured)
         x, y = small.to_numpy(), large.to_numpy()
         support = stats.paired_t(x, y, alternative="less")
         return Evidence(self.describe(), support.effect, support.ci, n, support.p_value,
