@@ -83,9 +83,11 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
         # (with its key, so the design still runs each key once).
         interval = int(os.environ.get(HEARTBEAT_ENV, "30"))
         try:
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=interval, grace_period=4 * interval,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+            with warnings.catch_warnings():  # Optuna marks heartbeats and the retry callback experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=interval, grace_period=4 * interval,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
         except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot connect"
             raise StorageError(f"cannot open Optuna storage {url!r}: {exc}") from None
     raise StorageError(f"unsupported storage {url!r}: use journal:/path/to/file or postgresql://user@host/db")

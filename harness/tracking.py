@@ -95,8 +95,17 @@ class Tracker:
             return experiment.experiment_id
         if not create:
             return None
-        return self.client.create_experiment(study, artifact_location=self._artifact_location(study),
-                                             tags={TAG + "study": study})
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.create_experiment(study, artifact_location=self._artifact_location(study),
+                                                 tags={TAG + "study": study})
+        except MlflowException:
+            # workers on several machines may create it at the same moment: one wins, the others use it
+            experiment = self.client.get_experiment_by_name(study)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def _artifact_location(self, study: str) -> str | None:
         """Artifacts beside a SQLite store (``<folder>/mlartifacts/<study>``);
@@ -179,10 +188,23 @@ class Tracker:
     def log_datasets(self, run_id: str, records: Iterable["DatasetRecord"]) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
+        from mlflow.exceptions import MlflowException
+
         inputs = [DatasetInput(Dataset(r.name, r.digest[:36], "local", json.dumps({"uri": r.source})),
                                tags=[InputTag("mlflow.data.context", r.context)]) for r in records]
-        if inputs:
-            self.client.log_inputs(run_id, datasets=inputs)
+        for attempt in range(3):
+            if not inputs:
+                return
+            try:
+                self.client.log_inputs(run_id, datasets=inputs)
+                return
+            except MlflowException as exc:
+                # MLflow's SQL store inserts a dataset after checking it is absent, not atomically: two workers
+                # logging the same new dataset at once on PostgreSQL collide on its unique key. The retry finds
+                # the dataset and only links it to this run.
+                if attempt == 2 or "unique" not in str(exc).lower():
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def log_artifacts(self, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
         if folder.is_dir() and any(folder.iterdir()):

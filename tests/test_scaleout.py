@@ -191,3 +191,23 @@ def test_servers_and_the_ui_bind_to_localhost_only(home, postgres, mlflow_server
     finally:
         services.stop_group(ui.pid, timeout=2)
         ui.wait(timeout=30)
+
+
+def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(mlflow_server):
+    """MLflow's SQL store checks-then-inserts a dataset; on PostgreSQL two runs
+    logging the same new dataset at once hit its unique key. The tracker
+    retries, so every run ends up linked to the one dataset."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.context import DatasetRecord
+
+    tracker = Tracker(mlflow_server.url)
+    experiment = tracker.experiment_id("dataset-race")
+    for round_ in range(4):
+        runs = [tracker.client.create_run(experiment).info.run_id for _ in range(6)]
+        record = DatasetRecord("race", f"{round_:064d}", "test", "train")
+        with ThreadPoolExecutor(len(runs)) as pool:
+            list(pool.map(lambda run: tracker.log_datasets(run, [record]), runs))
+        for run in runs:
+            inputs = tracker.client.get_run(run).inputs.dataset_inputs
+            assert [i.dataset.name for i in inputs] == ["race"]
