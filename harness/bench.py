@@ -11,6 +11,8 @@ Benchmarks register with ``@benchmark(name)`` and return a ``Result``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import platform
 import sys
 import time
@@ -107,23 +109,18 @@ def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
                 f"{gap:.4f} (float rounding of two matmul orders, amplified by training)"))
 
 
+@contextlib.contextmanager
 def _home(tmp: Path):
     """Point the harness's home at ``tmp`` for a benchmark, restoring it after."""
-    import contextlib
-    import os
-
-    @contextlib.contextmanager
-    def scope():
-        before = os.environ.get("HARNESS_HOME")
-        os.environ["HARNESS_HOME"] = str(tmp)
-        try:
-            yield tmp
-        finally:
-            if before is None:
-                os.environ.pop("HARNESS_HOME", None)
-            else:
-                os.environ["HARNESS_HOME"] = before
-    return scope()
+    before = os.environ.get("HARNESS_HOME")
+    os.environ["HARNESS_HOME"] = str(tmp)
+    try:
+        yield tmp
+    finally:
+        if before is None:
+            os.environ.pop("HARNESS_HOME", None)
+        else:
+            os.environ["HARNESS_HOME"] = before
 
 
 @benchmark("tracking-overhead")
@@ -270,7 +267,6 @@ def worker_scaling(args: argparse.Namespace) -> Result:
     """A study of 16 small trials (784-128-128-10 on 3,000 images, 2 epochs)
     run by `harness run --workers 1` and by `--workers 2` on this machine,
     each in a fresh home: wall time of the whole command."""
-    import os
     import subprocess
     import tempfile
 
@@ -336,8 +332,6 @@ def _alternate(baseline: Callable[[], object], candidate: Callable[[], object], 
 
 
 def machine(device: str) -> str:
-    import os
-
     import torch
 
     cpu = platform.processor() or platform.machine()

@@ -72,15 +72,23 @@ def _metric_column(metric: str) -> str:
     return f"metrics.{metric}"
 
 
+def finished_rows(runs: "pd.DataFrame", arm: str, metric: str) -> tuple["pd.DataFrame", str]:
+    """An arm's finished runs that recorded ``metric``, and the metric's column
+    (for custom tests in studies too)."""
+    column = _metric_column(metric)
+    if column not in runs.columns:
+        return runs.iloc[0:0], column
+    rows = runs[(runs["arm"] == arm) & (runs["status"] == STATUS_FINISHED)]
+    return rows[rows[column].notna()], column
+
+
 def _values_by_replicate(runs: "pd.DataFrame", arm: str, metric: str) -> "pd.Series":
     """The metric per replicate for one arm, from finished runs only."""
     import pandas as pd
 
-    column = _metric_column(metric)
-    if column not in runs.columns:
+    rows, column = finished_rows(runs, arm, metric)
+    if rows.empty:
         return pd.Series(dtype=float)
-    rows = runs[(runs["arm"] == arm) & (runs["status"] == STATUS_FINISHED)]
-    rows = rows[rows[column].notna()]
     return rows.set_index("replicate")[column].astype(float).sort_index()
 
 

@@ -436,8 +436,8 @@ class _Heartbeat:
         import threading
 
         self.storage, self.trial_ids = storage, trial_ids
-        beats = isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval()
-        self.interval = storage.get_heartbeat_interval() if beats else None
+        rdb = isinstance(storage, optuna.storages.RDBStorage)
+        self.interval = storage.get_heartbeat_interval() if rdb else None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True) if self.interval else None
 

@@ -30,7 +30,7 @@ import json
 import math
 from typing import Any
 
-from harness.claims import Better, Claim, ClaimTest, Evidence, Similar, no_evidence
+from harness.claims import Better, Claim, ClaimTest, Evidence, Similar, finished_rows, no_evidence
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning, register
 
 NAME = "seeds"
@@ -203,14 +203,6 @@ def check(budget: Budget) -> None:
 
 
 # -- claim tests -----------------------------------------------------------------------------
-def _finished(runs, arm: str, metric: str):
-    column = f"metrics.{metric}"
-    if column not in runs.columns:
-        return runs.iloc[0:0], column
-    rows = runs[(runs["arm"] == arm) & (runs["status"] == "FINISHED")]
-    return rows[rows[column].notna()], column
-
-
 class SeedSpread(ClaimTest):
     """Seed-to-seed SD of ``metric`` in every listed arm against ``threshold``:
     chi-square test of the variance (normal data) per arm. Support: SD >
@@ -233,7 +225,7 @@ class SeedSpread(ClaimTest):
 
         per_arm, ids = {}, []
         for arm in self.over:
-            rows, column = _finished(runs, arm, self.metric)
+            rows, column = finished_rows(runs, arm, self.metric)
             per_arm[arm] = rows[column].to_numpy(dtype=float)
             ids += list(rows["run_id"])
         n = min(len(v) for v in per_arm.values())
@@ -275,11 +267,11 @@ class VarianceShares(ClaimTest):
         """source -> (share, CI low, CI high, n) from the F distribution."""
         from scipy import stats as sps
 
-        base, column = _finished(runs, self.all_arm, self.metric)
+        base, column = finished_rows(runs, self.all_arm, self.metric)
         everything = base[column].to_numpy(dtype=float)
         out = {}
         for source, arm in self.sources.items():
-            rows, _ = _finished(runs, arm, self.metric)
+            rows, _ = finished_rows(runs, arm, self.metric)
             v = rows[column].to_numpy(dtype=float) if len(rows) else rows
             if len(v) < 3 or len(everything) < 3 or everything.var(ddof=1) == 0:
                 out[source] = (math.nan, math.nan, math.nan, len(v))
@@ -293,12 +285,12 @@ class VarianceShares(ClaimTest):
         from scipy import stats as sps
 
         shares = self.shares(runs)
-        ids = [r for arm in sorted(self.arms()) for r in _finished(runs, arm, self.metric)[0]["run_id"]]
+        ids = [r for arm in sorted(self.arms()) for r in finished_rows(runs, arm, self.metric)[0]["run_id"]]
         measured = {f"{source} share": s[0] for source, s in shares.items()}
-        n = min([s[3] for s in shares.values()] + [len(_finished(runs, self.all_arm, self.metric)[0])])
+        n = min([s[3] for s in shares.values()] + [len(finished_rows(runs, self.all_arm, self.metric)[0])])
         if any(math.isnan(s[0]) for s in shares.values()):
             return no_evidence(self.describe(), n, ids, measured)
-        n_all = len(_finished(runs, self.all_arm, self.metric)[0])
+        n_all = len(finished_rows(runs, self.all_arm, self.metric)[0])
         above = [float(sps.f.sf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
         below = [float(sps.f.cdf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
         smallest = min(shares, key=lambda k: shares[k][0])
@@ -340,7 +332,7 @@ class FewSeedFalsePositives(ClaimTest):
         rng = np.random.default_rng(2018)  # Henderson et al.'s year: any fixed seed, so the report is reproducible
         pvalues, ids = [], []
         for arm in self.over:
-            rows, column = _finished(runs, arm, self.metric)
+            rows, column = finished_rows(runs, arm, self.metric)
             ids += list(rows["run_id"])
             for a, b in _disjoint_splits(rows[column].to_numpy(dtype=float), rng, self.size):
                 pvalues.append(float(sps.ttest_ind(a, b, equal_var=False).pvalue))
@@ -487,7 +479,7 @@ def _spread_note(runs) -> list[str]:
 
     lines = []
     for arm in SENS_ARMS:
-        rows, column = _finished(runs, arm, "test_accuracy")
+        rows, column = finished_rows(runs, arm, "test_accuracy")
         v = rows[column].to_numpy(dtype=float)
         if len(v) < 3:
             continue
@@ -507,13 +499,13 @@ def _sources_note(runs) -> list[str]:
     import numpy as np
 
     test = SOURCES_TEST
-    base, column = _finished(runs, test.all_arm, test.metric)
+    base, column = finished_rows(runs, test.all_arm, test.metric)
     lines = [f"All four sources varied (`{test.all_arm}`): SD {base[column].std(ddof=1):.4f} over {len(base)} seeds."
              if len(base) > 1 else "No all-sources runs."]
     rng = np.random.default_rng(0)
     everything = base[column].to_numpy(dtype=float)
     for source, (share, low, high, n) in test.shares(runs).items():
-        rows, _ = _finished(runs, test.sources[source], test.metric)
+        rows, _ = finished_rows(runs, test.sources[source], test.metric)
         v = rows[column].to_numpy(dtype=float)
         boot = "n/a"
         if len(v) > 2 and len(everything) > 2:
@@ -532,7 +524,7 @@ def _few_note(runs) -> list[str]:
     lines = []
     rng = np.random.default_rng(5)
     for arm in FEW_TEST.over:
-        rows, column = _finished(runs, arm, FEW_TEST.metric)
+        rows, column = finished_rows(runs, arm, FEW_TEST.metric)
         v = np.sort(rows[column].to_numpy(dtype=float))
         if len(v) < 2 * FEW:
             continue
@@ -656,7 +648,7 @@ def figures(fig_ctx) -> list:
     # seed distributions
     fig, axes = plt.subplots(1, len(SENS_ARMS), figsize=(9, 3.2))
     for ax, arm in zip(np.atleast_1d(axes), SENS_ARMS):
-        rows, column = _finished(runs, arm, "test_accuracy")
+        rows, column = finished_rows(runs, arm, "test_accuracy")
         v = rows[column].to_numpy(dtype=float)
         if len(v) > 1:
             ax.hist(v, bins=max(5, len(v) // 5), density=True, alpha=0.6)
