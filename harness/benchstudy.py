@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from harness.claims import Bound, Claim
+from harness.claimtests import Bound
+from harness.claims import Claim
 from harness.study import Arm, Budget, Study, register
 
 NAME = "bench-overhead"

@@ -1,17 +1,33 @@
-"""Claims as data, and the pre-registered tests that turn runs into verdicts.
+"""Claims as data, and the verdict rule that turns evidence into verdicts.
 
 A ``Claim`` carries the source sentence, the primary paper with its own
-numbers, and a ``ClaimTest`` declared before anything runs. Tests read the
-study's runs (one DataFrame, see ``harness.runs``) and return ``Evidence``:
-three one-family p-values (support, opposite, equivalence), an effect with its
-95% CI and the run ids behind it. ``decide`` applies Holm's correction across
-the claims of one study, family by family, and maps the adjusted p-values to
-the four verdicts of design.md:
+numbers, a ``ClaimTest`` (``harness.claimtests``) and the validity checks
+(``harness.checks``) declared before anything runs. A test reads the study's
+runs (one DataFrame, see ``harness.tracking``) and returns ``Evidence``: two
+one-sided p-values (support, opposite), an equivalence p where a margin is
+declared, the effect, the interval that inverts the test at any level, the
+checks the test ran on its own values, and the run ids behind it.
 
-- reproduced      the test supports the claim (adjusted support p < alpha)
-- contradicted    significant in the opposite direction
-- not reproduced  an equivalence test shows the effect is absent / below the margin
-- inconclusive    none of the above; we say how many seeds would settle it
+``decide`` is the verdict rule (README, "Verdicts"):
+
+1. A claim whose checks failed is ``inconclusive (invalid: …)`` and is not
+   tested: it takes no part in the correction below.
+2. Directional p = min(1, 2 × min(p_support, p_opposite)): each direction is
+   tested at alpha/2, so under a null effect a directional verdict (reproduced
+   or contradicted) comes at most alpha of the time, not 2 alpha.
+3. Holm's step-down correction of the directional p across the study's tested
+   claims; ``reproduced`` / ``contradicted`` when the adjusted p < alpha, by
+   the side the effect lies on. ``not reproduced`` when the equivalence p,
+   Holm-adjusted in its own family, is < alpha.
+4. The interval shown is the test's own, at the claim's level after Holm,
+   alpha_claim = alpha × p / p_Holm: it excludes the null exactly when the
+   verdict is directional, on the side of that verdict.
+5. An inconclusive claim says how many replicates would settle it, one-sided
+   in the claimed direction at its Holm level — or, when the effect opposes
+   the claim, how many would likely make it ``contradicted``.
+
+A tolerance check (an identity of an implementation) has no statistics: it is
+``reproduced`` when every run is within its tolerance, else ``contradicted``.
 """
 from __future__ import annotations
 
@@ -19,35 +35,54 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from harness.checks import Check, CheckResult, TunedAlike
 from harness.study import StudyDeclarationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 ALPHA = 0.05
+POWER = 0.8               # what a settle line promises
 VERDICTS = ("reproduced", "not reproduced", "contradicted", "inconclusive")
 STATUS_FINISHED = "FINISHED"
+CLAIMED, OPPOSITE = "claimed", "opposite"
+
+Interval = Callable[[float], "tuple[float, float]"]     # alpha -> two-sided (1 - alpha) interval
+Settle = Callable[[float, str], "int | None"]           # (one-sided alpha, CLAIMED | OPPOSITE) -> replicates
 
 
 @dataclass(frozen=True)
 class Evidence:
     test: str                 # the test that was run, in words
-    effect: float             # point estimate, in the metric's unit
-    ci: tuple[float, float]   # 95% CI of the effect
-    n: int                    # replicates (pairs, or values) behind the effect
-    p_support: float          # p of the test in the claimed direction
-    p_opposite: float         # p of the test in the opposite direction (nan: not applicable)
-    p_equivalence: float      # p of the equivalence test (nan: no margin declared)
-    runs: tuple[str, ...]     # MLflow run ids used
-    measured: dict[str, float] = field(default_factory=dict)  # per-arm means, for the report
-    seeds_needed: int | None = None  # replicates a paired test would need, if inconclusive
+    effect: float             # point estimate, in the unit ``effect_unit`` names
+    n: int                    # replicates (pairs, values, searches…) behind the effect
+    p_support: float          # one-sided p in the claimed direction (nan: no test possible)
+    p_opposite: float         # one-sided p in the opposite direction (nan: none defined)
+    p_equivalence: float = math.nan   # p of the equivalence test (nan: no margin declared)
+    runs: tuple[str, ...] = ()        # MLflow run ids used
+    measured: dict[str, float] = field(default_factory=dict)  # per-arm numbers, for the report
+    interval: Interval | None = None  # the interval that inverts the test, at level 1 - alpha
+    ci_method: str = ""               # its name, e.g. "t-interval of the mean paired difference"
+    null: float = 0.0                 # the effect's value under "no effect" (0, a bound, 0.5…)
+    settle: Settle | None = None      # replicates needed for POWER at a one-sided level
+    checks: tuple[CheckResult, ...] = ()  # what the test checked on its own values
+    tolerance_passed: bool | None = None  # tolerance checks only: within tolerance in every run
+    effect_note: str = ""             # e.g. "ratio of mean steps ≥ 10.7x (censored)"
+
+    @property
+    def tested(self) -> bool:
+        return self.tolerance_passed is None and self.n >= 2 and not math.isnan(self.p_support)
 
 
 @dataclass(frozen=True)
 class Verdict:
     verdict: str
-    p_value: float            # Holm-adjusted p of the family that decided (support p otherwise)
+    p_value: float            # Holm-adjusted directional p (nan: not tested)
     reason: str
+    alpha: float = math.nan   # the claim's two-sided level after Holm (each direction at alpha/2)
+    ci: tuple[float, float] | None = None  # the test's interval at 1 - alpha; None: not shown (invalid, untested)
+    settle: str = ""          # inconclusive: what would settle it
+    checks: tuple[CheckResult, ...] = ()
 
 
 class ClaimTest:
@@ -68,21 +103,16 @@ class ClaimTest:
         raise NotImplementedError
 
 
-def _metric_column(metric: str) -> str:
-    return f"metrics.{metric}"
-
-
 def finished_rows(runs: "pd.DataFrame", arm: str, metric: str) -> tuple["pd.DataFrame", str]:
-    """An arm's finished runs that recorded ``metric``, and the metric's column
-    (for custom tests in studies too)."""
-    column = _metric_column(metric)
+    """An arm's finished runs that recorded ``metric``, and the metric's column."""
+    column = f"metrics.{metric}"
     if column not in runs.columns:
         return runs.iloc[0:0], column
     rows = runs[(runs["arm"] == arm) & (runs["status"] == STATUS_FINISHED)]
     return rows[rows[column].notna()], column
 
 
-def _values_by_replicate(runs: "pd.DataFrame", arm: str, metric: str) -> "pd.Series":
+def values_by_replicate(runs: "pd.DataFrame", arm: str, metric: str) -> "pd.Series":
     """The metric per replicate for one arm, from finished runs only."""
     import pandas as pd
 
@@ -95,182 +125,30 @@ def _values_by_replicate(runs: "pd.DataFrame", arm: str, metric: str) -> "pd.Ser
 def arm_mean(runs: "pd.DataFrame", arm: str, metric: str) -> float:
     """The mean of a metric over an arm's finished runs (NaN when there are none):
     for the computed lines that claims add to a report."""
-    values = _values_by_replicate(runs, arm, metric)
+    values = values_by_replicate(runs, arm, metric)
     return float(values.mean()) if len(values) else math.nan
 
 
-def _run_ids(runs: "pd.DataFrame", arms: Sequence[str], replicates) -> tuple[str, ...]:
-    rows = runs[runs["arm"].isin(list(arms)) & runs["replicate"].isin(list(replicates))]
-    rows = rows[rows["status"] == STATUS_FINISHED]
-    return tuple(rows["run_id"])
-
-
-def _paired_means(values: dict[str, "pd.Series"], replicates) -> dict[str, float]:
-    """Per-arm means over the paired replicates only, so they match the effect."""
-    return {arm: float(v.loc[replicates].mean()) if len(replicates) else math.nan for arm, v in values.items()}
-
-
-def no_evidence(test: str, n: int, runs=(), measured=None) -> Evidence:
-    """Too few runs for the test: every number NaN, so ``decide`` says inconclusive
-    (for custom tests in studies too)."""
+def no_evidence(test: str, n: int, runs=(), measured=None, why: str = "") -> Evidence:
+    """No test possible (too few runs, or ``why``): every number NaN, and a
+    failed ``enough-runs`` check that says so, so ``decide`` says inconclusive."""
     nan = float("nan")
-    return Evidence(test, nan, (nan, nan), n, nan, nan, nan, tuple(runs), measured or {})
-
-
-@dataclass(frozen=True)
-class Better(ClaimTest):
-    """``arm`` beats ``baseline`` on ``metric``, paired by replicate.
-
-    One-sided paired t-test (or Wilcoxon) in the claimed direction; the
-    opposite one-sided test for "contradicted"; with a ``margin`` (in the
-    metric's unit), a paired TOST for "not reproduced" (the difference lies
-    within +-margin, i.e. smaller than the smallest effect that would count).
-    """
-
-    metric: str
-    arm: str
-    baseline: str
-    lower_is_better: bool = True
-    method: str = "paired_t"
-    margin: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in ("paired_t", "wilcoxon"):
-            raise StudyDeclarationError(f"Better.method must be paired_t or wilcoxon, got {self.method!r}")
-        if self.margin is not None and not self.margin > 0:
-            raise StudyDeclarationError(f"Better.margin must be > 0, got {self.margin!r}")
-
-    def arms(self) -> set[str]:
-        return {self.arm, self.baseline}
-
-    def describe(self) -> str:
-        direction = "lower" if self.lower_is_better else "higher"
-        name = "paired t-test" if self.method == "paired_t" else "Wilcoxon signed-rank test"
-        text = (f"one-sided {name}, paired by replicate: {self.metric} of `{self.arm}` is {direction} "
-                f"than `{self.baseline}`; effect = mean({self.arm} − {self.baseline})")
-        if self.margin is not None:
-            text += f"; TOST with margin ±{self.margin:g} for 'not reproduced'"
-        return text
-
-    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        from harness import stats
-
-        a = _values_by_replicate(runs, self.arm, self.metric)
-        b = _values_by_replicate(runs, self.baseline, self.metric)
-        common = a.index.intersection(b.index)
-        measured = _paired_means({self.arm: a, self.baseline: b}, common)
-        ids = _run_ids(runs, [self.arm, self.baseline], common)
-        if len(common) < 2:
-            return no_evidence(self.describe(), len(common), ids, measured)
-        x, y = a.loc[common].to_numpy(), b.loc[common].to_numpy()
-        test = stats.paired_t if self.method == "paired_t" else stats.wilcoxon
-        claimed, opposite = ("less", "greater") if self.lower_is_better else ("greater", "less")
-        support = test(x, y, alternative=claimed)
-        against = test(x, y, alternative=opposite)
-        p_equiv = stats.tost_paired(x, y, self.margin).p_value if self.margin else math.nan
-        return Evidence(self.describe(), support.effect, support.ci, len(common), support.p_value,
-                        against.p_value, p_equiv, ids, measured, stats.seeds_needed(x - y))
-
-
-@dataclass(frozen=True)
-class Similar(ClaimTest):
-    """``arm`` and ``baseline`` do not differ by more than ``margin``.
-
-    Paired TOST for support; for "contradicted", a one-sided test that the
-    difference exceeds the margin (the larger side, Bonferroni x2).
-    """
-
-    metric: str
-    arm: str
-    baseline: str
-    margin: float
-
-    def __post_init__(self) -> None:
-        if not self.margin > 0:
-            raise StudyDeclarationError(f"Similar.margin must be > 0, got {self.margin!r}")
-
-    def arms(self) -> set[str]:
-        return {self.arm, self.baseline}
-
-    def describe(self) -> str:
-        return (f"paired TOST equivalence test: |mean({self.arm} − {self.baseline})| on {self.metric} "
-                f"< {self.margin:g}; 'contradicted' if the difference significantly exceeds the margin")
-
-    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        from harness import stats
-
-        a = _values_by_replicate(runs, self.arm, self.metric)
-        b = _values_by_replicate(runs, self.baseline, self.metric)
-        common = a.index.intersection(b.index)
-        measured = _paired_means({self.arm: a, self.baseline: b}, common)
-        ids = _run_ids(runs, [self.arm, self.baseline], common)
-        if len(common) < 2:
-            return no_evidence(self.describe(), len(common), ids, measured)
-        d = a.loc[common].to_numpy() - b.loc[common].to_numpy()
-        tost = stats.tost_paired(a.loc[common].to_numpy(), b.loc[common].to_numpy(), self.margin)
-        above = stats.one_sample_t(d, self.margin, alternative="greater").p_value
-        below = stats.one_sample_t(d, -self.margin, alternative="less").p_value
-        effect_ci = stats.bootstrap_ci(d)
-        return Evidence(self.describe(), float(d.mean()), effect_ci, len(common), tost.p_value,
-                        min(1.0, 2 * min(above, below)), math.nan, ids, measured)
-
-
-@dataclass(frozen=True)
-class Bound(ClaimTest):
-    """The metric's mean lies below (or above) ``bound`` in every listed arm.
-
-    One-sided one-sample t-test per arm; the claim must hold in all arms, so
-    the support p is the largest of them (an intersection-union test) and the
-    reported effect is the worst arm's mean. "Contradicted" if some arm is
-    significantly on the wrong side (Bonferroni over arms).
-    """
-
-    metric: str
-    bound: float
-    side: str = "below"
-    over: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.side not in ("below", "above"):
-            raise StudyDeclarationError(f"Bound.side must be below or above, got {self.side!r}")
-        if not self.over:
-            raise StudyDeclarationError("Bound needs at least one arm in `over`")
-
-    def arms(self) -> set[str]:
-        return set(self.over)
-
-    def describe(self) -> str:
-        arms = ", ".join(f"`{a}`" for a in self.over)
-        return (f"one-sided one-sample t-test per arm that mean {self.metric} is {self.side} {self.bound:g}, "
-                f"required in every arm ({arms}; intersection-union test: p = the largest)")
-
-    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        from harness import stats
-
-        claimed, opposite = ("less", "greater") if self.side == "below" else ("greater", "less")
-        per_arm = {arm: _values_by_replicate(runs, arm, self.metric) for arm in self.over}
-        measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
-        ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
-        n = min(len(v) for v in per_arm.values())
-        if n < 2:
-            return no_evidence(self.describe(), n, ids, measured)
-        support = {arm: stats.one_sample_t(v.to_numpy(), self.bound, alternative=claimed) for arm, v in per_arm.items()}
-        against = [stats.one_sample_t(v.to_numpy(), self.bound, alternative=opposite).p_value for v in per_arm.values()]
-        sign = 1 if self.side == "below" else -1
-        worst = max(support, key=lambda arm: sign * support[arm].effect)
-        return Evidence(self.describe(), support[worst].effect, support[worst].ci, n,
-                        max(r.p_value for r in support.values()),
-                        min(1.0, len(against) * min(against)), math.nan, ids, measured)
+    why = why or f"only {n} replicate(s) finished with the measured metric: no test possible"
+    return Evidence(test, nan, n, nan, nan, nan, tuple(runs), measured or {},
+                    checks=(CheckResult("enough-runs", "all", False, why),))
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence of the source text and the test that checks it.
+    """One sentence of the source text, the test that checks it and the
+    validity checks its arms must pass first.
 
     ``quote`` is verbatim from shared/sources/seed-articles.txt (shortened with
     "…" only); ``source_numbers`` are the primary paper's own numbers, shown
     beside ours; ``notes(runs)`` may add computed lines to the report (for
-    example our ratio next to the paper's).
+    example our ratio next to the paper's). ``checks`` run on the test's arms
+    unless a check names its own; a comparison of two or more arms gets
+    ``TunedAlike()`` unless the claim declares one (with its reason).
     """
 
     id: str
@@ -282,6 +160,7 @@ class Claim:
     measure: str
     test: ClaimTest
     notes: Callable[["pd.DataFrame"], list[str]] | None = None
+    checks: tuple[Check, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("id", "quote", "article", "section", "source", "measure"):
@@ -289,26 +168,88 @@ class Claim:
                 raise StudyDeclarationError(f"claim {self.id!r}: field {name!r} is empty")
         if not isinstance(self.test, ClaimTest):
             raise StudyDeclarationError(f"claim {self.id!r}: test must be a ClaimTest, got {type(self.test).__name__}")
+        bad = [c for c in self.checks if not isinstance(c, Check)]
+        if bad:
+            raise StudyDeclarationError(f"claim {self.id!r}: checks must be harness.checks.Check, got {bad!r}")
+
+    @property
+    def all_checks(self) -> tuple[Check, ...]:
+        """The declared checks, plus ``tuned-alike`` for a comparison of arms."""
+        if len(self.test.arms()) >= 2 and not any(isinstance(c, TunedAlike) for c in self.checks):
+            return (*self.checks, TunedAlike())
+        return self.checks
 
 
-def decide(evidence: Sequence[Evidence], alpha: float = ALPHA) -> list[Verdict]:
-    """Holm-adjust each p-value family across the study's claims, then map to verdicts."""
+def directional_p(e: Evidence) -> float:
+    """Each direction at alpha/2: twice the smaller one-sided p (capped at 1)."""
+    sides = [p for p in (e.p_support, e.p_opposite) if not math.isnan(p)]
+    return min(1.0, 2.0 * min(sides)) if sides else math.nan
+
+
+def decide(evidence: Sequence[Evidence], checks: Sequence[Sequence[CheckResult]] | None = None,
+           alpha: float = ALPHA) -> list[Verdict]:
+    """The verdict rule of the module docstring, for one study's claims."""
     from harness import stats
 
-    support = stats.holm([e.p_support for e in evidence])
-    opposite = stats.holm([e.p_opposite for e in evidence])
-    equivalent = stats.holm([e.p_equivalence for e in evidence])
+    checks = [list(c) for c in checks] if checks is not None else [[] for _ in evidence]
+    all_checks = [tuple(declared) + e.checks for e, declared in zip(evidence, checks)]
+    valid = [all(c.passed for c in cs) for cs in all_checks]
+    tested = [v and e.tested for v, e in zip(valid, evidence)]
+    p_dir = [directional_p(e) if t else math.nan for e, t in zip(evidence, tested)]
+    holm = stats.holm(p_dir)
+    equivalent = stats.holm([e.p_equivalence if t else math.nan for e, t in zip(evidence, tested)])
+    ranked = sorted((p, i) for i, p in enumerate(p_dir) if not math.isnan(p))
+    step_level = {i: alpha / (len(ranked) - rank) for rank, (_, i) in enumerate(ranked)}  # Holm's level by rank
+
     verdicts = []
-    for e, ps, po, pe in zip(evidence, support, opposite, equivalent):
-        if e.n < 2 or math.isnan(ps):
-            verdicts.append(Verdict("inconclusive", ps, f"only {e.n} replicate(s) finished: no test possible"))
-        elif ps < alpha:
-            verdicts.append(Verdict("reproduced", ps, f"Holm-adjusted p = {ps:.3g} < {alpha}"))
-        elif not math.isnan(po) and po < alpha:
-            verdicts.append(Verdict("contradicted", po, f"significant in the opposite direction (Holm p = {po:.3g})"))
-        elif not math.isnan(pe) and pe < alpha:
-            verdicts.append(Verdict("not reproduced", pe, f"equivalence test: effect within the margin (Holm p = {pe:.3g})"))
+    for i, e in enumerate(evidence):
+        cs = all_checks[i]
+        if e.tolerance_passed is not None and valid[i]:
+            verdict = "reproduced" if e.tolerance_passed else "contradicted"
+            verdicts.append(Verdict(verdict, math.nan, "tolerance check: every run within tolerance" if e.tolerance_passed
+                                    else "tolerance check: some run is outside the tolerance", checks=cs))
+            continue
+        if not valid[i]:
+            failed = "; ".join(c.detail for c in cs if not c.passed)
+            verdicts.append(Verdict("inconclusive", math.nan, f"invalid: {failed}", checks=cs))
+            continue
+        if not tested[i]:
+            verdicts.append(Verdict("inconclusive", math.nan, f"only {e.n} replicate(s) finished: no test possible",
+                                    checks=cs))
+            continue
+        p, p_holm = p_dir[i], holm[i]
+        level = alpha * (p / p_holm) if p_holm > 0 else step_level[i]
+        ci = e.interval(level) if e.interval else None
+        against = e.p_opposite < e.p_support
+        if p_holm < alpha:
+            verdict = "contradicted" if against else "reproduced"
+            side = "opposite to the claim" if against else "in the claimed direction"
+            verdicts.append(Verdict(verdict, p_holm, f"significant {side}: Holm-adjusted p = {p_holm:.3g} < {alpha} "
+                                    f"(each direction at {alpha / 2:g})", level, ci, checks=cs))
+        elif not math.isnan(equivalent[i]) and equivalent[i] < alpha:
+            verdicts.append(Verdict("not reproduced", equivalent[i], "equivalence test: the effect lies within the "
+                                    f"margin (Holm p = {equivalent[i]:.3g} < {alpha})", level, ci, checks=cs))
         else:
-            more = f"; about {e.seeds_needed} paired seeds would detect the observed effect" if e.seeds_needed else ""
-            verdicts.append(Verdict("inconclusive", ps, f"no test significant at {alpha} after Holm (p = {ps:.3g}){more}"))
+            verdicts.append(Verdict("inconclusive", p_holm, f"no direction significant after Holm (p = {p_holm:.3g}, "
+                                    f"needs < {alpha})", level, ci, settle_line(e, step_level[i] / 2, against), cs))
     return verdicts
+
+
+def settle_line(e: Evidence, one_sided: float, against: bool) -> str:
+    """How many replicates would settle an inconclusive claim, one-sided at its
+    Holm level, with POWER, if the observed effect were the truth."""
+    if e.settle is None:
+        return "no replicate count can be computed for this test"
+    level = f"one-sided α = {one_sided:.3g} (its Holm level), {POWER:.0%} power, the observed effect taken as the truth"
+    if against:
+        n = e.settle(one_sided, OPPOSITE)
+        return (f"the observed effect opposes the claim: more replicates would likely give `contradicted` "
+                f"(about {n} at {level})" if n else "the observed effect opposes the claim, but too weakly for any "
+                                                 "replicate count to decide")
+    n = e.settle(one_sided, CLAIMED)
+    if n is None:
+        return "the observed effect is zero or too small for any replicate count to support the claim"
+    if n <= e.n:
+        return (f"about {n} replicates would detect the observed effect at {level}, and it has {e.n}: Holm's "
+                "step-down stopped at a claim ranked before it, which needs replicates of its own")
+    return f"about {n} replicates would settle it ({level}); this run has {e.n}"

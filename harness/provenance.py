@@ -5,8 +5,10 @@ Recorded as tags on every MLflow run and printed in every report
 """
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +28,28 @@ def git_commit() -> str:
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def study_source_files(study) -> list[Path]:
+    """The files that define a study: the module of its trial function, or every
+    ``.py`` file of its package when that module is a package's ``__init__``."""
+    module = sys.modules.get(getattr(study.run_trial, "__module__", ""), None)
+    path = Path(getattr(module, "__file__", "") or "")
+    if not path.is_file():
+        return []
+    if path.name == "__init__.py":
+        return sorted(path.parent.rglob("*.py"))
+    return [path]
+
+
+def study_source_hash(study) -> str:
+    """SHA-256 (16 hex digits) of the study's source: part of every arm's design
+    fingerprint, so a protocol edited after its runs started cannot be resumed
+    into the same verdict (pre-registration)."""
+    digest = hashlib.sha256()
+    for path in study_source_files(study):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.checks import CheckContext, run_checks
 from harness.claims import Evidence, Verdict, decide
 from harness.study import Study
 from harness.tracking import TAG, Tracker, latest_per_trial
@@ -104,16 +105,43 @@ def environment_of(runs: "pd.DataFrame") -> dict[str, str]:
     return env
 
 
-def claim_record(study: Study, claim, evidence: Evidence, verdict: Verdict, budget: str) -> dict[str, Any]:
+def provenance_of(runs: "pd.DataFrame") -> dict[str, Any]:
+    """The commits the runs came from. One clean commit makes the report's
+    claims pre-registered; runs from several commits, a dirty tree or an
+    unknown one make them exploratory: the protocol cannot be checked against
+    one commit."""
+    column = f"tags.{TAG}git_commit"
+    commits = sorted({str(v) for v in runs[column].dropna()}) if column in runs else []
+    source_col = f"tags.{TAG}study_source"
+    sources = sorted({str(v) for v in runs[source_col].dropna()}) if source_col in runs else []
+    clean = len(commits) == 1 and not commits[0].endswith("-dirty") and commits[0] != "unknown"
+    if clean:
+        why = f"every run came from commit {commits[0]}, a clean tree"
+    elif not commits:
+        why = "the runs recorded no commit"
+    elif len(commits) > 1:
+        why = f"the runs span {len(commits)} commits ({', '.join(c[:12] for c in commits)})"
+    else:
+        why = f"the runs came from {commits[0][:12]} with uncommitted changes" if commits[0] != "unknown" \
+            else "the runs came from outside a git checkout"
+    return {"commits": commits, "study_source": sources, "preregistered": clean, "why": why}
+
+
+def claim_record(study: Study, claim, evidence: Evidence, verdict: Verdict, budget: str,
+                 preregistered: bool = True) -> dict[str, Any]:
     return {
         "id": claim.id, "quote": claim.quote, "article": claim.article, "section": claim.section,
         "source": claim.source, "source_numbers": claim.source_numbers, "measure": claim.measure,
         "verdict": verdict.verdict, "reason": verdict.reason, "test": evidence.test,
-        "effect": evidence.effect, "ci": list(evidence.ci), "p_value": verdict.p_value,
+        "checks": [c.as_dict() for c in verdict.checks],
+        "effect": evidence.effect, "effect_note": evidence.effect_note, "null": evidence.null,
+        "ci": list(verdict.ci) if verdict.ci is not None else None, "ci_method": evidence.ci_method,
+        "ci_level": 1 - verdict.alpha if verdict.ci is not None else None,
+        "alpha": verdict.alpha, "p_value": verdict.p_value,
         "p_raw": {"support": evidence.p_support, "opposite": evidence.p_opposite,
                   "equivalence": evidence.p_equivalence},
-        "n": evidence.n, "measured": evidence.measured, "seeds_needed": evidence.seeds_needed,
-        "budget": budget, "runs": list(evidence.runs),
+        "n": evidence.n, "measured": evidence.measured, "settle": verdict.settle,
+        "preregistered": preregistered, "budget": budget, "runs": list(evidence.runs),
     }
 
 
@@ -136,7 +164,19 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     replicates = runs[runs["phase"] == "replicate"]
     by_phase = {phase: runs[runs["phase"] == phase] for phase in ("replicate", "tune")}
     evidence = [claim.test.evaluate(by_phase[claim.test.phase]) for claim in study.claims]
-    verdicts = decide(evidence)
+    histories: dict[tuple[str, str], list] = {}
+
+    def history(run_id: str, key: str) -> list:
+        if (run_id, key) not in histories:
+            histories[run_id, key] = tracker.metric_history(run_id, key)
+        return histories[run_id, key]
+
+    tuned = frozenset(study.tuning.arms) if study.tuning else frozenset()
+    contexts = {phase: CheckContext(by_phase[phase], history, by_phase["tune"], tuned) for phase in by_phase}
+    checks = [run_checks(claim.all_checks, contexts[claim.test.phase], sorted(claim.test.arms()))
+              for claim in study.claims]
+    verdicts = decide(evidence, checks)
+    provenance = provenance_of(runs)
     out_dir = reports_root / study.name
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):
@@ -148,13 +188,13 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     document = {
         "study": study.name, "title": study.title, "budget": budget,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "environment": environment_of(runs),
+        "environment": environment_of(runs), "provenance": provenance,
         "tracking_uri": tracker.uri, "experiment_id": tracker.experiment_id(study.name, create=False),
         "parent_run": tracker.find_parent(study.name, budget),
         "trials": {"finished": int((replicates["status"] == "FINISHED").sum()),
                    "failed": int((replicates["status"] != "FINISHED").sum()),
                    "tuning": int((runs["phase"] == "tune").sum())},
-        "claims": [claim_record(study, c, e, v, budget) | {"notes": n}
+        "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"]) | {"notes": n}
                    for c, e, v, n in zip(study.claims, evidence, verdicts, notes)],
     }
     document = _json_safe(document)
@@ -166,23 +206,48 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     return document
 
 
+def _interval(c: dict[str, Any]) -> str:
+    """"[lo, hi] (97.5%)", with open ends for unbounded intervals; "—" when none is shown."""
+    if c.get("ci") is None:
+        return "—"
+    lo, hi = (("−∞" if v is None and i == 0 else "∞" if v is None else _fmt(v)) for i, v in enumerate(c["ci"]))
+    return f"[{lo}, {hi}] ({_fmt(100 * c['ci_level'], 3)}%)"
+
+
+def _cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.DataFrame",
            sections: list[str] = ()) -> str:
     smoke = doc["budget"] == "smoke"
     experiment = doc["experiment_id"]
+    provenance = doc.get("provenance") or {}
     lines = [f"# {study.title}", "", f"*Study `{study.name}`, budget `{doc['budget']}`, generated "
              f"{doc['generated_at']} from the tracking store by `harness report {study.name}`.*", ""]
     if smoke:
         lines += [f"> **{SMOKE_NOTE}.**", ""]
+    if provenance.get("preregistered"):
+        lines += [f"Pre-registered: {provenance['why']}; the study's source hash is "
+                  f"{', '.join(provenance['study_source']) or 'unrecorded'}.", ""]
+    else:
+        lines += [f"> **Exploratory:** {provenance.get('why', 'no provenance recorded')}, so the protocol cannot be "
+                  "checked against one commit. Re-run from a clean checkout for pre-registered verdicts.", ""]
     budget = study.budget(doc["budget"])
     settings = ", ".join(f"{k}={v}" for k, v in budget.settings.items())
     lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
               f"{f', {budget.tuning_trials} tuning trials per tuned arm' if budget.tuning_trials else ''}; "
-              f"settings: {settings}.", "", "## Verdicts", "", "| claim | verdict | effect [95% CI] | p (Holm) | n |",
-              "| --- | --- | --- | --- | --- |"]
+              f"settings: {settings}.", "", "## Verdicts", "",
+              "Each interval is the test's own, at the claim's level after Holm (README, \"Verdicts\").", "",
+              "| claim | verdict | effect | interval | p (Holm) | n | checks |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
     for c in doc["claims"]:
-        lines.append(f"| [{c['id']}](#{c['id'].lower()}) | **{c['verdict']}**{' (smoke)' if smoke else ''} | "
-                     f"{_fmt(c['effect'])} [{_fmt(c['ci'][0])}, {_fmt(c['ci'][1])}] | {_fmt(c['p_value'], 3)} | {c['n']} |")
+        failed = [k for k in c["checks"] if not k["passed"]]
+        checks = f"{len(c['checks']) - len(failed)}/{len(c['checks'])} passed"
+        lines.append(f"| [{c['id']}](#{c['id'].lower()}) | **{c['verdict']}**{' (smoke)' if smoke else ''}"
+                     f"{'' if c.get('preregistered', True) else ' (exploratory)'} | {_fmt(c['effect'])} | "
+                     f"{_interval(c)} | {_fmt(c['p_value'], 3)} | {c['n']} | {checks} |")
     trials = doc["trials"]
     lines += ["", f"Trials: {trials['finished']} finished, {trials['failed']} failed"
               f"{', ' + str(trials['tuning']) + ' tuning trials' if trials['tuning'] else ''}. "
@@ -201,7 +266,8 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
         reason_col = f"tags.{TAG}fail_reason"
         for _, row in failed.iterrows():
             reason = row.get(reason_col, "") if reason_col in failed.columns else ""
-            lines.append(f"| {_run_link(experiment, row['run_id'])} | {row['arm']} | {row['replicate']} | {reason} |")
+            lines.append(f"| {_run_link(experiment, row['run_id'])} | {row['arm']} | {row['replicate']} | "
+                         f"{_cell(reason)} |")
         lines.append("")
     lines += ["## Environment", "", "| what | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in doc["environment"].items()]
@@ -213,14 +279,25 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
     quote = c["quote"].replace("\n", " ")
     runs = ", ".join(_run_link(experiment, r) for r in c["runs"])
     verdict = c["verdict"] + (" (smoke budget: not a result)" if smoke else "")
+    if not c.get("preregistered", True):
+        verdict += " (exploratory)"
     measured = "; ".join(f"`{arm}` {_fmt(v)}" for arm, v in c["measured"].items())
+    if c.get("ci") is not None:
+        result = (f"effect {_fmt(c['effect'])} (no effect: {_fmt(c['null'])}), {_interval(c)} "
+                  f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} (directional, Holm-adjusted within the study; "
+                  f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
+    else:
+        why = "the comparison is invalid" if c["reason"].startswith("invalid") else "no test was run"
+        result = f"effect {_fmt(c['effect'])}, n = {c['n']}, budget `{c['budget']}`; no interval shown: {why}."
+    if c.get("effect_note"):
+        result += f" {c['effect_note']}."
     lines = [f"## {c['id']}", "", f"> {quote}", "", f"— *{c['article']}*, § {c['section']}", "",
              f"**Primary source.** {c['source']}. Its numbers: {c['source_numbers']}", "",
              f"**What we measured.** {c['measure']} Means per arm: {measured}.", "",
-             f"**Pre-registered test.** {c['test']}.", "",
-             f"**Result.** effect {_fmt(c['effect'])} [95% CI {_fmt(c['ci'][0])}, {_fmt(c['ci'][1])}], "
-             f"p = {_fmt(c['p_value'], 3)} (Holm-adjusted within the study), n = {c['n']}, budget `{c['budget']}`.",
-             "", f"**Verdict: {verdict}** — {c['reason']}.", ""]
+             f"**Pre-registered test.** {c['test']}.", "", "**Checks.**", ""]
+    lines += [f"- {'✓' if k['passed'] else '✗'} `{k['name']}` — {k['detail']}" for k in c["checks"]]
+    lines += ["", f"**Result.** {result}", "", f"**Verdict: {verdict}** — {c['reason']}"
+              + (f"; {c['settle']}" if c.get("settle") else "") + ".", ""]
     for note in c.get("notes") or []:
         lines += [f"- {note}"]
     if c.get("notes"):
@@ -235,15 +312,14 @@ def write_index(reports_root: Path) -> Path:
     for path in sorted(reports_root.glob("*/verdicts.json")):
         doc = json.loads(path.read_text())
         for c in doc["claims"]:
-            ci = c["ci"] or [None, None]
             rows.append(f"| [{doc['study']}]({doc['study']}/report.md) | {c['id']} | **{c['verdict']}** | "
-                        f"{_fmt(c['effect'])} [{_fmt(ci[0])}, {_fmt(ci[1])}] | {_fmt(c['p_value'], 3)} | "
+                        f"{_fmt(c['effect'])} | {_interval(c)} | {_fmt(c['p_value'], 3)} | "
                         f"{c['n']} | {doc['budget']} |")
     text = "\n".join([
         "# Reproducibility reports", "",
         "Every claim of every study, as last generated from the tracking store (`make report`).", "",
-        "| study | claim | verdict | effect [95% CI] | p (Holm) | n | budget |",
-        "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""])
+        "| study | claim | verdict | effect | interval (claim's level) | p (Holm) | n | budget |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |", *rows, ""])
     index = reports_root / "index.md"
     index.write_text(text)
     return index

@@ -15,9 +15,13 @@ def format_summary(documents: Sequence[dict[str, Any]]) -> str:
         smoke = "  (smoke budget: machinery check, not results)" if doc["budget"] == "smoke" else ""
         lines.append(f"{doc['study']} [{doc['budget']}] -> reports/{doc['study']}/report.md{smoke}")
         for c in doc["claims"]:
-            ci = c["ci"] or [None, None]
-            lines.append(f"  {c['id']:<27} {c['verdict']:<15} effect {_num(c['effect']):>9} "
-                         f"[{_num(ci[0])}, {_num(ci[1])}]  p={_num(c['p_value'])}  n={c['n']}")
+            if c["ci"] is None:  # invalid, untested, or a tolerance check: the reason says which
+                detail = c["reason"] if c["verdict"] == "inconclusive" else "tolerance check"
+            else:
+                lo, hi = ("-inf" if c["ci"][0] is None else _num(c["ci"][0]),
+                          "inf" if c["ci"][1] is None else _num(c["ci"][1]))
+                detail = f"[{lo}, {hi}] at {_num(100 * c['ci_level'])}%  p={_num(c['p_value'])}"
+            lines.append(f"  {c['id']:<27} {c['verdict']:<15} effect {_num(c['effect']):>9}  {detail[:90]}  n={c['n']}")
     return "\n".join(lines)
 
 

@@ -129,7 +129,8 @@ class Runner:
         self.tracker = tracker
         self.parent_run = parent_run
         self.storage = open_storage(options.storage)
-        self.environment = provenance.environment(options.device, options.threads)
+        self.environment = {**provenance.environment(options.device, options.threads),
+                            "study_source": provenance.study_source_hash(study)}
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     # -- the fixed design -------------------------------------------------
@@ -158,8 +159,11 @@ class Runner:
         return ostudy, finished
 
     def fingerprint(self, arm: Arm) -> str:
-        """What an arm's trials depend on: its config, seed group and the budget's settings."""
-        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.settings)}
+        """What an arm's trials depend on: its config, seed group, the budget's
+        settings and the study's source (pre-registration: an edited protocol is
+        a new design, never resumed into the old one)."""
+        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.settings),
+                  "source": provenance.study_source_hash(self.study)}
         return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def check_design(self, ostudy: optuna.Study, arms: list[Arm]) -> None:
@@ -171,7 +175,7 @@ class Runner:
         if changed:
             raise DesignChanged(
                 f"study {self.study.name!r} at budget {self.options.budget!r}: the config or budget settings of arms "
-                f"{changed} changed since their trials ran; resuming would mix two protocols. Start afresh with "
+                f"{changed} (or the study's source) changed since their trials ran; resuming would mix two protocols. Start afresh with "
                 "`make clean` (or a new --storage and --tracking-uri), or restore the old settings.")
         for arm in arms:
             if f"design:{arm.name}" not in recorded:

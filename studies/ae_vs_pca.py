@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.claims import Better, Bound, Claim
+from harness.checks import Converged, NoBottleneck, Trained, TunedAlike
+from harness.claimtests import Better, Bound
+from harness.claims import Claim
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, register
 
 CODE = 30
@@ -372,6 +374,16 @@ def _naive_svd_note(runs) -> list[str]:
             "basis and takes the SVD of the projection."]
 
 
+# Validity checks (harness.checks): an AE arm must have trained (loss down 10% from its first epoch), have
+# stopped improving (test error down < 1% over its last 3 epochs) and have no hidden layer narrower than its
+# code; the linear AEs of the subspace claims ("at the optimum") must have reached their plateau.
+def AE_CHECKS(*arms: str) -> tuple:
+    return (Trained("train_loss", fell_by=0.1, arms=arms), Converged("test_sse", last=3, tolerance=0.01, arms=arms),
+            NoBottleneck("hidden", "code", arms=arms))
+
+
+SUBSPACE_CHECKS = (Trained("train_loss", fell_by=0.1), Converged("train_loss", last=3, tolerance=0.01))
+
 CLAIMS = (
     Claim(
         id="AE-PCA-30",
@@ -384,6 +396,8 @@ CLAIMS = (
                  "AE (linear code, sigmoid output, Adam with a TPE-tuned learning rate, no pretraining) and of PCA-30, "
                  "both fitted on the same training subset."),
         test=Better("test_sse", "deep-ae-30", "pca-30", lower_is_better=True),
+        checks=(*AE_CHECKS("deep-ae-30"),
+                TunedAlike(reason="PCA has no hyperparameter to tune; the AE's learning rate is tuned")),
         notes=lambda runs: _ratio_note(runs) + _convergence_note("deep-ae-30")(runs),
     ),
     Claim(
@@ -394,6 +408,7 @@ CLAIMS = (
                  "decoder and the top-p PCA subspace of the same centred training data; digits with p = 5, 10, 30 "
                  "and Fashion-MNIST (a training subset) with p = 10; full-batch Adam."),
         test=Bound("max_angle_deg", 5.0, side="below", over=SUBSPACE_ARMS),
+        checks=SUBSPACE_CHECKS,
         notes=_eigengap_note,
     ),
     Claim(
@@ -403,6 +418,7 @@ CLAIMS = (
         measure=("Largest |cosine| between two distinct decoder columns of the trained linear AE (0 = orthogonal); "
                  "'generally not orthogonal' is pre-registered as a mean above 0.1 in every configuration."),
         test=Bound("max_abs_cos", 0.1, side="above", over=SUBSPACE_ARMS),
+        checks=SUBSPACE_CHECKS,
     ),
     Claim(
         id="AE-LIN-SVD",
@@ -411,6 +427,7 @@ CLAIMS = (
         measure=("Largest angle (degrees) between a recovered direction and the matching principal direction, over "
                  "all p directions, recovering with the SVD of the decoder and of the data projected on it."),
         test=Bound("recovered_max_angle_deg", 5.0, side="below", over=SUBSPACE_ARMS),
+        checks=SUBSPACE_CHECKS,
         notes=_naive_svd_note,
     ),
     Claim(
@@ -423,6 +440,7 @@ CLAIMS = (
         measure=("Test squared error of a 64-10-64 AE with sigmoid hidden units and linear outputs on centred digits, "
                  "divided by PCA-10's; pre-registered margin: the AE does not beat PCA by more than 5% (ratio > 0.95)."),
         test=Bound("sse_ratio_to_pca", 0.95, side="above", over=("sigmoid-digits-p10",)),
+        checks=SUBSPACE_CHECKS,
     ),
     Claim(
         id="AE-DEPTH-100K",
@@ -431,6 +449,7 @@ CLAIMS = (
         measure=("Test squared error per image of a deep (784-60-30-15-30, mirrored) and a shallow (784-61-30-61-784) "
                  "ReLU AE, both ~100k parameters, equal epochs, same data."),
         test=Better("test_sse", "deep-ae-100k", "shallow-ae-100k", margin=DEPTH_MARGIN),
+        checks=AE_CHECKS("deep-ae-100k", "shallow-ae-100k"),
         notes=_convergence_note("deep-ae-100k", "shallow-ae-100k"),
     ),
     Claim(
@@ -440,6 +459,7 @@ CLAIMS = (
         measure=("Test squared error per image of the 784-512-256-128-30 deep AE (1.14M parameters) and a shallow AE "
                  "with one hidden layer of 693 units per side (1.14M parameters), equal epochs, same data."),
         test=Better("test_sse", "deep-ae-30", "shallow-ae-1m", margin=DEPTH_MARGIN),
+        checks=AE_CHECKS("deep-ae-30", "shallow-ae-1m"),
         notes=_convergence_note("deep-ae-30", "shallow-ae-1m"),
     ),
     Claim(
@@ -449,6 +469,7 @@ CLAIMS = (
         measure=("Test squared error per image of the ~100k-parameter deep AE and a linear 784-30-784 AE (sigmoid "
                  "output, 48k parameters: a linear AE cannot use more), equal epochs, same data."),
         test=Better("test_sse", "deep-ae-100k", "linear-ae-30", margin=DEPTH_MARGIN),
+        checks=AE_CHECKS("deep-ae-100k", "linear-ae-30"),
         notes=_convergence_note("deep-ae-100k", "linear-ae-30"),
     ),
 )

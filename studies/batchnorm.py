@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 
-from harness.claims import Better, Bound, Claim, ClaimTest, Evidence, Similar, arm_mean, no_evidence
+from harness.checks import AboveChance, Converged, Trained
+from harness.claimtests import Better, Bound, Extrapolated, Faster, Similar, Tolerance
+from harness.claims import Claim, arm_mean
 from harness.study import Arm, Budget, Study, StudyDeclarationError, register
 
 FASHION = "fashion-mnist"
@@ -179,6 +181,7 @@ def _mlp_trial(ctx) -> dict[str, float]:
         # censored at the step budget when the target is never reached (conservative for the faster arm)
         "steps_to_target": float((reached[0] + 1) * every if reached else budget["mlp_steps"]),
         "reached_target": float(bool(reached)),
+        "steps_to_target_censored": float(not reached),  # capped at the step budget: a bound, not a number
         **{f"{k}_median": float(np.median(v)) for k, v in seen.items() if v},
     }
     for i, cos in enumerate(np.mean(per_layer_cos, axis=0) if per_layer_cos else []):
@@ -379,56 +382,6 @@ def _noniid_trial(ctx) -> dict[str, float]:
     return {"test_acc": accuracies[-1]}
 
 
-# -- a claim test of this study: the large-batch limit of λ ---------------------------------------
-class LargeBatchLimit(ClaimTest):
-    """λ(m) = λ∞ + c/m fitted over batch sizes m by least squares; λ∞'s 95%
-    t-interval is the effect. Support: TOST that λ∞ lies within ±margin of the
-    stated value; opposite: a two-sided t-test that λ∞ differs from it."""
-
-    def __init__(self, metric: str, batches: dict[str, int], value: float, margin: float):
-        self.metric, self.batches, self.value, self.margin = metric, dict(batches), value, margin
-
-    def arms(self) -> set[str]:
-        return set(self.batches)
-
-    def describe(self) -> str:
-        return (f"least-squares fit {self.metric}(m) = λ∞ + c/m over batch sizes {sorted(self.batches.values())}; "
-                f"TOST that λ∞ is within ±{self.margin:g} of {self.value:.4g} (support), two-sided t-test "
-                f"that it differs (opposite)")
-
-    def evaluate(self, runs) -> Evidence:
-        import numpy as np
-        from scipy import stats as sps
-
-        rows = runs[runs["arm"].isin(list(self.batches)) & (runs["status"] == "FINISHED")]
-        column = f"metrics.{self.metric}"
-        rows = rows[rows[column].notna()] if column in rows else rows.iloc[0:0]
-        measured = {arm: float(rows[rows["arm"] == arm][column].mean()) for arm in self.batches if column in rows}
-        ids = tuple(rows["run_id"])
-        n = len(rows)
-        if n < 4 or rows["arm"].nunique() < 2:
-            return no_evidence(self.describe(), n, ids, measured)
-        inv = 1.0 / rows["arm"].map(self.batches).to_numpy(dtype=float)
-        lam = rows[column].to_numpy(dtype=float)
-        design = np.column_stack([np.ones(n), inv])
-        coef, *_ = np.linalg.lstsq(design, lam, rcond=None)
-        resid = lam - design @ coef
-        dof = n - 2
-        sigma2 = float(resid @ resid) / dof
-        se = math.sqrt(sigma2 * np.linalg.inv(design.T @ design)[0, 0])
-        limit = float(coef[0])
-        half = sps.t.ppf(0.975, dof) * se
-        if se == 0:
-            p_low = p_high = 0.0 if abs(limit - self.value) < self.margin else 1.0
-            p_diff = 0.0 if limit != self.value else 1.0
-        else:
-            p_low = sps.t.sf((limit - (self.value - self.margin)) / se, dof)
-            p_high = sps.t.cdf((limit - (self.value + self.margin)) / se, dof)
-            p_diff = 2 * sps.t.sf(abs(limit - self.value) / se, dof)
-        return Evidence(self.describe(), limit, (limit - half, limit + half), n, float(max(p_low, p_high)),
-                        float(p_diff), math.nan, ids, measured)
-
-
 # -- figures --------------------------------------------------------------------------------
 def figures(fig_ctx) -> list:
     import matplotlib
@@ -577,10 +530,12 @@ def _explode_note(runs) -> list[str]:
 
 def _limit_note(runs) -> list[str]:
     batches = {a: int(a.rsplit("b", 1)[1]) for a in EXPLODE_ARMS}
-    norm = LargeBatchLimit("lambda", batches, RELU_LIMIT, 0.1).evaluate(runs)
-    squared = LargeBatchLimit("lambda_sq", batches, RELU_LIMIT, 0.1).evaluate(runs)
+    norm = Extrapolated("lambda", batches, RELU_LIMIT, 0.1).evaluate(runs)
+    squared = Extrapolated("lambda_sq", batches, RELU_LIMIT, 0.1).evaluate(runs)
+    if norm.interval is None or squared.interval is None:
+        return []
 
-    def within(e: Evidence) -> str:
+    def within(e) -> str:
         return "within" if abs(e.effect - RELU_LIMIT) < 0.1 else "outside"
 
     verdict = {
@@ -590,10 +545,10 @@ def _limit_note(runs) -> list[str]:
         ("within", "within"): "Both fits fall within the margin: this budget cannot tell norm from square.",
         ("outside", "outside"): "Neither fit falls within the margin.",
     }
-
+    sq_ci, norm_ci = squared.interval(0.05), norm.interval(0.05)
     return [f"Norm or square? The same fit on the squared gradient norm gives λ∞ = {squared.effect:.4f} "
-            f"[{squared.ci[0]:.4f}, {squared.ci[1]:.4f}] ({within(squared)} ±0.1 of {RELU_LIMIT:.4f}); on the norm "
-            f"λ∞ = {norm.effect:.4f} [{norm.ci[0]:.4f}, {norm.ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. "
+            f"[{sq_ci[0]:.4f}, {sq_ci[1]:.4f}] (95%, {within(squared)} ±0.1 of {RELU_LIMIT:.4f}); on the norm "
+            f"λ∞ = {norm.effect:.4f} [{norm_ci[0]:.4f}, {norm_ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. "
             + verdict[(within(norm), within(squared))]]
 
 
@@ -615,7 +570,8 @@ CLAIMS = (
                         "learning rate (\"14 times fewer\"); MNIST check: 3 hidden layers x 100 sigmoid units, batch 60."),
         measure=(f"SGD steps (batch 60, lr {MLP_LR}) for the 784-100-100-100-10 sigmoid MLP to reach {TARGET_ACCURACY:.0%} "
                  "Fashion-MNIST test accuracy, evaluated every interval; paired by seed."),
-        test=Better("steps_to_target", "mlp-bn", "mlp"),
+        test=Faster("steps_to_target", "mlp-bn", "mlp"),
+        checks=(Trained("train_loss", fell_by=0.1),),
         notes=_speed_note,
     ),
     Claim(
@@ -642,6 +598,7 @@ CLAIMS = (
         measure=("Median over training of the effective β-smoothness max_η ‖∇L(w) − ∇L(w − η∇L)‖ / ‖η∇L‖ on a fixed "
                  "batch, η from 0.25 to 4 times the learning rate, same MLP runs as BN-FASTER."),
         test=Better("beta_smoothness_median", "mlp-bn", "mlp"),
+        checks=(Trained("train_loss", fell_by=0.1),),
         notes=_smooth_note,
     ),
     Claim(
@@ -654,6 +611,7 @@ CLAIMS = (
         measure=("Median over training of cos(G, G′) averaged over layers 2–4 (Def. 2.1: G′ after the earlier layers' "
                  "SGD update on the same batch), sigmoid MLP without vs with BN."),
         test=Better("ics_cos_median", "mlp", "mlp-bn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1),),
     ),
     Claim(
         id="BN-ICS-DLN",
@@ -664,6 +622,7 @@ CLAIMS = (
         source_numbers="Fig. 5: the 25-layer deep linear network, trained with full-batch gradient descent.",
         measure="Median over training of the mean cos(G, G′) over layers 2–25 of a 25-layer linear network, full-batch GD.",
         test=Better("ics_cos_median", "dln", "dln-bn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1),),
     ),
     Claim(
         id="BN-NOISY-SIMILAR",
@@ -676,6 +635,7 @@ CLAIMS = (
         measure=(f"Test accuracy of a small CNN with BN and with noisy BN (per-activation, per-sample noise with a "
                  f"random non-zero mean and non-unit variance, redrawn every step); equivalence margin ±{NOISY_MARGIN}."),
         test=Similar("test_acc", "cnn-noisy-bn", "cnn-bn", margin=NOISY_MARGIN),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("test_acc", lower_is_better=False)),
     ),
     Claim(
         id="BN-NOISY-BEATS-STANDARD",
@@ -684,6 +644,7 @@ CLAIMS = (
         source_numbers="Fig. 2: both BN variants above the standard network.",
         measure="Test accuracy of the noisy-BN CNN against the CNN without BN (the weaker of the two BN arms' claims).",
         test=Better("test_acc", "cnn-noisy-bn", "cnn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("test_acc", lower_is_better=False)),
     ),
     Claim(
         id="BN-EXPLODE",
@@ -712,7 +673,7 @@ CLAIMS = (
         source_numbers=f"π/(π−1) ≈ {RELU_LIMIT:.4f} for ReLU in the infinite-batch limit.",
         measure=("λ of the gradient norm at m = 8, 32, 128, 512 (width 1000 > m), extrapolated to m → ∞ by "
                  "λ(m) = λ∞ + c/m; pre-registered margin ±0.1."),
-        test=LargeBatchLimit("lambda", {a: int(a.rsplit("b", 1)[1]) for a in EXPLODE_ARMS}, RELU_LIMIT, 0.1),
+        test=Extrapolated("lambda", {a: int(a.rsplit("b", 1)[1]) for a in EXPLODE_ARMS}, RELU_LIMIT, 0.1),
         notes=_limit_note,
     ),
     Claim(
@@ -731,6 +692,7 @@ CLAIMS = (
         source_numbers="Residual connections remove the explosion (their §6).",
         measure="Test accuracy of the same 40-layer BN-ReLU network with a skip around every block, against without.",
         test=Better("test_acc", "deep-bn-residual", "deep-bn", lower_is_better=False),
+        checks=(AboveChance("test_acc", chance=0.1, margin=0.1, arms=("deep-bn-residual",)),),
     ),
     Claim(
         id="BN-INFERENCE",
@@ -740,7 +702,7 @@ CLAIMS = (
         source_numbers="Algorithm 2: E[x] = E_B[μ_B], Var[x] = m/(m−1)·E_B[σ_B²].",
         measure=("Largest relative difference between torch's BatchNorm running variance (cumulative, momentum=None) "
                  "and m/(m−1) times the mean biased batch variance over the batches it saw (float64, m = 16)."),
-        test=Bound("var_rel_error", 1e-9, side="below", over=("inference",)),
+        test=Tolerance("var_rel_error", 1e-9, over=("inference",)),
         notes=_inference_note,
     ),
     Claim(
@@ -750,7 +712,7 @@ CLAIMS = (
         article=ARTICLE, section="Procedures › Inference", source=IOFFE,
         source_numbers="§3.1: at inference the output depends only on the input.",
         measure="Largest change of an example's eval-mode BN output when other examples join its batch.",
-        test=Bound("eval_batch_dependence", 1e-12, side="below", over=("inference",)),
+        test=Tolerance("eval_batch_dependence", 1e-12, over=("inference",)),
     ),
     Claim(
         id="BN-NONIID",
@@ -761,6 +723,7 @@ CLAIMS = (
         measure=("Test accuracy of a 784-100-100-10 ReLU MLP after one epoch at batch size 2 (lr scaled as √m), "
                  "without vs with BN."),
         test=Better("test_acc", "noniid-none-b2", "noniid-bn-b2", lower_is_better=False),
+        checks=(AboveChance("test_acc", chance=0.1, margin=0.1),),
     ),
 )
 

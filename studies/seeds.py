@@ -30,7 +30,8 @@ import json
 import math
 from typing import Any
 
-from harness.claims import Better, Claim, ClaimTest, Evidence, Similar, finished_rows, no_evidence
+from harness.claimtests import Better, BestOverGrid, Importance, RateAbove, Similar, VarianceAbove, VarianceRatios
+from harness.claims import CLAIMED, Claim, finished_rows
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning, register
 
 NAME = "seeds"
@@ -38,6 +39,7 @@ MNIST1D, FASHION = "mnist1d", "fashion-mnist"
 ARTICLE = "Hyperparameter (machine learning)"
 SOURCES = ("init", "order", "mask", "bootstrap")
 SENS_ARMS = ("sens-mnist1d", "sens-fashion")
+FEW_ARMS = (*SENS_ARMS, "src-all")  # identical-configuration runs that SEED-FEW splits
 SD_THRESHOLD = 0.005     # SEED-SENS: "very heavily" = seed SD of test accuracy >= half a percentage point
 SHARE_FLOOR = 0.10       # SEED-SOURCES: "moves results" = >= 10% of the all-sources variance
 FEW = 5                  # SEED-FEW: seeds per group (Henderson et al.'s 5 vs 5)
@@ -202,103 +204,7 @@ def check(budget: Budget) -> None:
                                     "(the MNIST-1D search needs n_train + n_val of them)")
 
 
-# -- claim tests -----------------------------------------------------------------------------
-class SeedSpread(ClaimTest):
-    """Seed-to-seed SD of ``metric`` in every listed arm against ``threshold``:
-    chi-square test of the variance (normal data) per arm. Support: SD >
-    threshold in every arm (intersection-union: p = the largest); "not
-    reproduced": SD < threshold in some arm (Bonferroni over arms)."""
-
-    def __init__(self, metric: str, over: tuple[str, ...], threshold: float):
-        self.metric, self.over, self.threshold = metric, over, threshold
-
-    def arms(self) -> set[str]:
-        return set(self.over)
-
-    def describe(self) -> str:
-        return (f"chi-square test per arm that the seed-to-seed SD of {self.metric} exceeds {self.threshold:g} "
-                f"(arms {', '.join(self.over)}; support needs every arm: p = the largest; 'not reproduced' if some "
-                f"arm's SD is significantly below, Bonferroni); effect = the smallest SD, 95% chi-square CI")
-
-    def evaluate(self, runs) -> Evidence:
-        from scipy import stats as sps
-
-        per_arm, ids = {}, []
-        for arm in self.over:
-            rows, column = finished_rows(runs, arm, self.metric)
-            per_arm[arm] = rows[column].to_numpy(dtype=float)
-            ids += list(rows["run_id"])
-        n = min(len(v) for v in per_arm.values())
-        measured = {f"{arm} SD": float(v.std(ddof=1)) if len(v) > 1 else math.nan for arm, v in per_arm.items()}
-        if n < 3:
-            return no_evidence(self.describe(), n, ids, measured)
-        support, below, cis = [], [], {}
-        for arm, v in per_arm.items():
-            dof = len(v) - 1
-            statistic = dof * v.var(ddof=1) / self.threshold ** 2
-            support.append(float(sps.chi2.sf(statistic, dof)))
-            below.append(float(sps.chi2.cdf(statistic, dof)))
-            sd = float(v.std(ddof=1))
-            cis[arm] = (sd, (math.sqrt(dof / sps.chi2.ppf(0.975, dof)) * sd, math.sqrt(dof / sps.chi2.ppf(0.025, dof)) * sd))
-        smallest = min(cis, key=lambda a: cis[a][0])
-        return Evidence(self.describe(), cis[smallest][0], cis[smallest][1], n, max(support), math.nan,
-                        min(1.0, len(below) * min(below)), tuple(ids), measured)
-
-
-class VarianceShares(ClaimTest):
-    """Each source's variance as a share of the all-sources variance, with an
-    F-distribution CI (normal data). Support: every share exceeds ``floor``
-    (p = the largest one-sided F-test p); "not reproduced": some share is
-    significantly below it (Bonferroni over sources)."""
-
-    def __init__(self, metric: str, all_arm: str, sources: dict[str, str], floor: float):
-        self.metric, self.all_arm, self.sources, self.floor = metric, all_arm, dict(sources), floor
-
-    def arms(self) -> set[str]:
-        return {self.all_arm, *self.sources.values()}
-
-    def describe(self) -> str:
-        return (f"F-test per source that var({self.metric} | only that source varies) / var(all sources vary) > "
-                f"{self.floor:g} (sources {', '.join(self.sources)}; support needs every source: p = the largest; "
-                f"'not reproduced' if some share is significantly below, Bonferroni); effect = the smallest share, "
-                f"95% F CI")
-
-    def shares(self, runs) -> dict[str, tuple[float, float, float, int]]:
-        """source -> (share, CI low, CI high, n) from the F distribution."""
-        from scipy import stats as sps
-
-        base, column = finished_rows(runs, self.all_arm, self.metric)
-        everything = base[column].to_numpy(dtype=float)
-        out = {}
-        for source, arm in self.sources.items():
-            rows, _ = finished_rows(runs, arm, self.metric)
-            v = rows[column].to_numpy(dtype=float) if len(rows) else rows
-            if len(v) < 3 or len(everything) < 3 or everything.var(ddof=1) == 0:
-                out[source] = (math.nan, math.nan, math.nan, len(v))
-                continue
-            ratio = float(v.var(ddof=1) / everything.var(ddof=1))
-            d1, d2 = len(v) - 1, len(everything) - 1
-            out[source] = (ratio, ratio / sps.f.ppf(0.975, d1, d2), ratio / sps.f.ppf(0.025, d1, d2), len(v))
-        return out
-
-    def evaluate(self, runs) -> Evidence:
-        from scipy import stats as sps
-
-        shares = self.shares(runs)
-        ids = [r for arm in sorted(self.arms()) for r in finished_rows(runs, arm, self.metric)[0]["run_id"]]
-        measured = {f"{source} share": s[0] for source, s in shares.items()}
-        n = min([s[3] for s in shares.values()] + [len(finished_rows(runs, self.all_arm, self.metric)[0])])
-        if any(math.isnan(s[0]) for s in shares.values()):
-            return no_evidence(self.describe(), n, ids, measured)
-        n_all = len(finished_rows(runs, self.all_arm, self.metric)[0])
-        above = [float(sps.f.sf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
-        below = [float(sps.f.cdf(s[0] / self.floor, s[3] - 1, n_all - 1)) for s in shares.values()]
-        smallest = min(shares, key=lambda k: shares[k][0])
-        share, low, high, _ = shares[smallest]
-        return Evidence(self.describe(), share, (low, high), n, max(above), math.nan,
-                        min(1.0, len(below) * min(below)), tuple(ids), measured)
-
-
+# -- what SEED-FEW counts: Henderson's split of identical runs into disjoint 5-vs-5 groups ----------------
 def _disjoint_splits(values, rng, size: int):
     """Disjoint (A, B) groups of ``size`` from a random permutation: independent tests."""
     order = rng.permutation(len(values))
@@ -306,112 +212,26 @@ def _disjoint_splits(values, rng, size: int):
             for i in range(0, len(values) - 2 * size + 1, 2 * size)]
 
 
-class FewSeedFalsePositives(ClaimTest):
-    """Identical configurations split at random into disjoint 5-vs-5 groups;
-    Welch's t-test on each pair at alpha 0.05. Support: the rate of
-    "significant differences" exceeds the nominal 5% (exact binomial test);
-    "not reproduced": it is below ``margin`` (binomial test), i.e. five seeds
-    produce no excess of spurious findings."""
+def split_pvalues(runs, arms=None) -> tuple[list[float], tuple[str, ...]]:
+    """Welch's t-test p of every disjoint FEW-vs-FEW split of each arm's identical runs."""
+    import numpy as np
+    from scipy import stats as sps
 
-    def __init__(self, metric: str, over: tuple[str, ...], size: int, margin: float):
-        self.metric, self.over, self.size, self.margin = metric, over, size, margin
-
-    def arms(self) -> set[str]:
-        return set(self.over)
-
-    def describe(self) -> str:
-        return (f"disjoint random {self.size}-vs-{self.size} splits of identical-configuration seeds "
-                f"({', '.join(self.over)}), Welch t-test on {self.metric} per split at 0.05; one-sided exact "
-                f"binomial test that the rate of p < 0.05 exceeds 0.05 (support) or is below {self.margin:g} "
-                f"('not reproduced'); effect = the rate, Clopper-Pearson CI")
-
-    def outcomes(self, runs) -> tuple[list[float], list[str]]:
-        import numpy as np
-        from scipy import stats as sps
-
-        rng = np.random.default_rng(2018)  # Henderson et al.'s year: any fixed seed, so the report is reproducible
-        pvalues, ids = [], []
-        for arm in self.over:
-            rows, column = finished_rows(runs, arm, self.metric)
-            ids += list(rows["run_id"])
-            for a, b in _disjoint_splits(rows[column].to_numpy(dtype=float), rng, self.size):
-                pvalues.append(float(sps.ttest_ind(a, b, equal_var=False).pvalue))
-        return pvalues, ids
-
-    def evaluate(self, runs) -> Evidence:
-        from scipy import stats as sps
-
-        pvalues, ids = self.outcomes(runs)
-        pvalues = [p for p in pvalues if math.isfinite(p)]
-        n = len(pvalues)
-        if n < 2:
-            return no_evidence(self.describe(), n, ids)
-        hits = sum(p < 0.05 for p in pvalues)
-        ci = sps.binomtest(hits, n).proportion_ci(0.95, method="exact")
-        return Evidence(self.describe(), hits / n, (float(ci.low), float(ci.high)), n,
-                        float(sps.binomtest(hits, n, 0.05, alternative="greater").pvalue), math.nan,
-                        float(sps.binomtest(hits, n, self.margin, alternative="less").pvalue), tuple(ids),
-                        {"splits": float(n), "p < 0.05": float(hits)})
+    rng = np.random.default_rng(2018)  # Henderson et al.'s year: any fixed seed, so the report is reproducible
+    pvalues, ids = [], []
+    for arm in arms or FEW_ARMS:
+        rows, column = finished_rows(runs, arm, "test_accuracy")
+        ids += list(rows["run_id"])
+        for a, b in _disjoint_splits(rows[column].to_numpy(dtype=float), rng, FEW):
+            p = float(sps.ttest_ind(a, b, equal_var=False).pvalue)
+            if math.isfinite(p):
+                pvalues.append(p)
+    return pvalues, tuple(ids)
 
 
-class Importance(ClaimTest):
-    """Hyperparameter importance (fANOVA) per repeated search, from the
-    searches' tuning runs; one-sample t-test over searches.
-
-    ``what="top"``: the summed importance of the two most important
-    hyperparameters of each search exceeds ``bound`` (support) or falls
-    significantly short (contradicted). ``what=(names...)``: each named
-    hyperparameter's importance lies below ``bound`` in every search's mean
-    (intersection-union; contradicted if one is significantly above).
-    """
-
-    phase = "tune"
-
-    def __init__(self, metric: str, what, bound: float, evaluator: str = "fanova"):
-        self.metric, self.what, self.bound, self.evaluator = metric, what, bound, evaluator
-
-    def arms(self) -> set[str]:
-        return set()  # the search arms are found by name ("hp-"), whatever the budget's number of searches
-
-    def describe(self) -> str:
-        scope = ("the summed importance of the two most important hyperparameters" if self.what == "top"
-                 else f"the importance of {' and of '.join(self.what)}")
-        side = "above" if self.what == "top" else "below"
-        return (f"{self.evaluator} importance (Optuna, normalised to sum 1) of {self.metric} per repeated search "
-                f"(random and TPE); one-sample t-test over searches that {scope} is {side} {self.bound:g}"
-                + ("" if self.what == "top" else " (every named one: p = the largest)"))
-
-    def vectors(self, runs) -> dict[str, dict[str, float]]:
-        from harness import importance
-
-        rows = runs[runs["arm"].str.startswith("hp-")]
-        if rows.empty:
-            return {}
-        return importance.per_search(rows, importance.search_space(hp_space), self.metric, "maximize", self.evaluator)
-
-    def evaluate(self, runs) -> Evidence:
-        import numpy as np
-
-        from harness import stats
-
-        vectors = self.vectors(runs)
-        ids = tuple(runs[runs["arm"].str.startswith("hp-") & (runs["status"] == "FINISHED")]["run_id"]) \
-            if len(runs) else ()
-        n = len(vectors)
-        if self.what == "top":
-            values = {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
-        else:
-            values = {name: [v[name] for v in vectors.values()] for name in self.what}
-        measured = {k: float(np.mean(v)) if v else math.nan for k, v in values.items()}
-        if n < 2:
-            return no_evidence(self.describe(), n, ids, measured)
-        claimed, opposite = ("greater", "less") if self.what == "top" else ("less", "greater")
-        results = {k: stats.one_sample_t(np.array(v), self.bound, alternative=claimed) for k, v in values.items()}
-        against = [stats.one_sample_t(np.array(v), self.bound, alternative=opposite).p_value for v in values.values()]
-        worst = max(results, key=lambda k: results[k].p_value)
-        return Evidence(self.describe(), results[worst].effect, results[worst].ci, n,
-                        max(r.p_value for r in results.values()), min(1.0, len(against) * min(against)), math.nan,
-                        ids, measured)
+def split_outcomes(runs) -> tuple[list[bool], tuple[str, ...]]:
+    pvalues, ids = split_pvalues(runs)
+    return [p < 0.05 for p in pvalues], ids
 
 
 def batch_grid(runs):
@@ -428,47 +248,10 @@ def batch_grid(runs):
                          "run_id": rows["run_id"]})
 
 
-class SmallBatchesBest(ClaimTest):
-    """Per seed: the best (over η̃) test error at any m <= ``small`` against the
-    best at any larger m; one-sided paired t-test that small batches are
-    better, the opposite for "contradicted", TOST within ±``margin`` for
-    "not reproduced"."""
-
-    metric = "test_error"
-
-    def __init__(self, small: int, margin: float):
-        self.small, self.margin = small, margin
-
-    def arms(self) -> set[str]:
-        return set()  # the grid's arms are found by name ("batch-"), whatever the budget's grid
-
-    def describe(self) -> str:
-        return (f"per seed, best test error over the learning-rate grid and over batch sizes m <= {self.small} minus "
-                f"the same over m > {self.small}; one-sided paired t-test that it is negative; TOST with margin "
-                f"±{self.margin:g} for 'not reproduced'")
-
-    def per_seed(self, runs):
-        grid = batch_grid(runs).dropna(subset=["test_error"])
-        best = grid.groupby(["replicate", "m"])["test_error"].min().reset_index()
-        small = best[best["m"] <= self.small].groupby("replicate")["test_error"].min()
-        large = best[best["m"] > self.small].groupby("replicate")["test_error"].min()
-        common = small.index.intersection(large.index)
-        return small.loc[common], large.loc[common], tuple(grid["run_id"])
-
-    def evaluate(self, runs) -> Evidence:
-        from harness import stats
-
-        small, large, ids = self.per_seed(runs)
-        measured = {f"best m<={self.small}": float(small.mean()) if len(small) else math.nan,
-                    f"best m>{self.small}": float(large.mean()) if len(large) else math.nan}
-        n = len(small)
-        if n < 2:
-            return no_evidence(self.describe(), n, ids, measured)
-        x, y = small.to_numpy(), large.to_numpy()
-        support = stats.paired_t(x, y, alternative="less")
-        return Evidence(self.describe(), support.effect, support.ci, n, support.p_value,
-                        stats.paired_t(x, y, alternative="greater").p_value,
-                        stats.tost_paired(x, y, self.margin).p_value, ids, measured, stats.seeds_needed(x - y))
+def grid_for_test(runs):
+    """``batch_grid`` in the columns ``BestOverGrid`` reads: factor (m), replicate, value, run_id."""
+    grid = batch_grid(runs)
+    return grid.rename(columns={"m": "factor", "test_error": "value"})[["factor", "replicate", "value", "run_id"]]
 
 
 # -- notes, sections and figures (all from the tracking store) ------------------------------------
@@ -504,7 +287,7 @@ def _sources_note(runs) -> list[str]:
              if len(base) > 1 else "No all-sources runs."]
     rng = np.random.default_rng(0)
     everything = base[column].to_numpy(dtype=float)
-    for source, (share, low, high, n) in test.shares(runs).items():
+    for source, (share, d1, _) in test.shares(runs).items():
         rows, _ = finished_rows(runs, test.sources[source], test.metric)
         v = rows[column].to_numpy(dtype=float)
         boot = "n/a"
@@ -512,8 +295,8 @@ def _sources_note(runs) -> list[str]:
             draws = [v[rng.integers(0, len(v), len(v))].var(ddof=1) /
                      everything[rng.integers(0, len(everything), len(everything))].var(ddof=1) for _ in range(2000)]
             boot = f"[{np.percentile(draws, 2.5):.2f}, {np.percentile(draws, 97.5):.2f}]"
-        lines.append(f"only {source} varies: SD {np.std(v, ddof=1) if len(v) > 1 else math.nan:.4f}, share "
-                     f"{share:.2f} (F CI [{low:.2f}, {high:.2f}], bootstrap CI {boot}), {n} seeds.")
+        lines.append(f"only {source} varies: SD {np.std(v, ddof=1) if len(v) > 1 else math.nan:.4f}, variance ratio "
+                     f"{share:.2f} (bootstrap CI {boot}), {d1 + 1} seeds.")
     return lines
 
 
@@ -523,8 +306,8 @@ def _few_note(runs) -> list[str]:
 
     lines = []
     rng = np.random.default_rng(5)
-    for arm in FEW_TEST.over:
-        rows, column = finished_rows(runs, arm, FEW_TEST.metric)
+    for arm in FEW_ARMS:
+        rows, column = finished_rows(runs, arm, "test_accuracy")
         v = np.sort(rows[column].to_numpy(dtype=float))
         if len(v) < 2 * FEW:
             continue
@@ -545,7 +328,7 @@ def _importance_note(runs) -> list[str]:
 
     lines = []
     for evaluator in importance.EVALUATORS:
-        vectors = Importance("val_accuracy", "top", TOP_SHARE, evaluator).vectors(runs)
+        vectors = Importance("val_accuracy", "top", TOP_SHARE, hp_space, evaluator).vectors(runs)
         summary = importance.bootstrap_mean(list(vectors.values()))
         ranked = sorted(summary.items(), key=lambda kv: -kv[1][0])
         text = ", ".join(f"{name} {m:.2f} [{lo:.2f}, {hi:.2f}]" for name, (m, lo, hi) in ranked)
@@ -625,7 +408,8 @@ def effects_table(fig_ctx) -> list[str]:
                 ratio = f"{value:.2g}" + (" (**below seed noise**)" if value < 1 else "")
                 if metric in ACCURACY_METRICS and math.isfinite(reference) and reference > 0:
                     versus = f"{abs(evidence.effect) / reference:.2g}x"
-            needed = evidence.seeds_needed if evidence.seeds_needed is not None else "–"
+            needed = evidence.settle(0.025, CLAIMED) if evidence.settle and difference else None
+            needed = needed if needed is not None else "–"
             lines.append(f"| {study.name} | {claim.id} | {metric} | {evidence.effect:.4g} | {pooled:.4g} | "
                          f"{ratio} | {needed} | {versus} |")
             count += 1
@@ -664,8 +448,9 @@ def figures(fig_ctx) -> list:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     names = list(shares)
     values = np.array([shares[s][0] for s in names])
-    errors = np.array([[shares[s][0] - shares[s][1], shares[s][2] - shares[s][0]] for s in names]).T
-    ax.bar(names, values, yerr=errors, capsize=4)
+    low = np.array([shares[s][0] / sps.f.ppf(0.975, shares[s][1], shares[s][2]) for s in names])
+    high = np.array([shares[s][0] / sps.f.ppf(0.025, shares[s][1], shares[s][2]) for s in names])
+    ax.bar(names, values, yerr=np.array([values - low, high - values]), capsize=4)
     ax.axhline(SHARE_FLOOR, color="r", ls=":", label=f"floor {SHARE_FLOOR:g}")
     ax.axhline(1.0, color="k", lw=0.8, label="all sources")
     ax.set_ylabel("variance share (F 95% CI)")
@@ -673,7 +458,7 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "variance_shares.png", "SEED-SOURCES: each source's variance over the "
                                                         "all-sources variance."))
     # split tests
-    pvalues, _ = FEW_TEST.outcomes(runs)
+    pvalues, _ = split_pvalues(runs)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     if pvalues:
         ax.hist(pvalues, bins=20, range=(0, 1))
@@ -687,7 +472,7 @@ def figures(fig_ctx) -> list:
     fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.4
     for i, evaluator in enumerate(importance.EVALUATORS):
-        vectors = Importance("val_accuracy", "top", TOP_SHARE, evaluator).vectors(tuning)
+        vectors = Importance("val_accuracy", "top", TOP_SHARE, hp_space, evaluator).vectors(tuning)
         summary = importance.bootstrap_mean(list(vectors.values()))
         if not summary:
             continue
@@ -725,8 +510,10 @@ def figures(fig_ctx) -> list:
 
 # -- declaration --------------------------------------------------------------------------------
 BOUTHILLIER = ("Bouthillier et al. 2021, \"Accounting for variance in machine learning benchmarks\" (MLSys)")
-SOURCES_TEST = VarianceShares("test_accuracy", "src-all", {s: f"src-{s}" for s in SOURCES}, SHARE_FLOOR)
-FEW_TEST = FewSeedFalsePositives("test_accuracy", (*SENS_ARMS, "src-all"), FEW, FP_MARGIN)
+SOURCES_TEST = VarianceRatios("test_accuracy", "src-all", {s: f"src-{s}" for s in SOURCES}, SHARE_FLOOR)
+FEW_TEST = RateAbove(split_outcomes, FEW_ARMS, null_rate=0.05, margin=FP_MARGIN, metric="test_accuracy",
+                     description=f"disjoint random {FEW}-vs-{FEW} splits of identical-configuration seeds "
+                                 f"({', '.join(FEW_ARMS)}), Welch t-test on test_accuracy per split at 0.05")
 
 CLAIMS = (
     Claim(
@@ -743,7 +530,7 @@ CLAIMS = (
                  f"images); pre-registered: \"very heavily\" means a seed-to-seed SD of at least "
                  f"{SD_THRESHOLD:g} (half a percentage point), so that the best of 100 seeds sits about "
                  f"1.25 points above the mean seed -- the size of many published improvements."),
-        test=SeedSpread("test_accuracy", SENS_ARMS, SD_THRESHOLD),
+        test=VarianceAbove("test_accuracy", SENS_ARMS, SD_THRESHOLD),
         notes=_spread_note,
     ),
     Claim(
@@ -789,7 +576,7 @@ CLAIMS = (
                  f"and weight decay of an SGD MLP on MNIST-1D (validation accuracy); fANOVA importance per search. "
                  f"Pre-registered: \"just a few\" = the two most important of the six carry more than "
                  f"{TOP_SHARE:g} of the importance. PED-ANOVA is shown beside it."),
-        test=Importance("val_accuracy", "top", TOP_SHARE),
+        test=Importance("val_accuracy", "top", TOP_SHARE, hp_space),
         notes=_importance_note,
     ),
     Claim(
@@ -802,7 +589,7 @@ CLAIMS = (
         measure=(f"The same searches, for an MLP (the sentence is about LSTMs; we test whether it carries over): "
                  f"fANOVA importance of momentum and of batch size; pre-registered: \"no significant effect\" = "
                  f"each below {MINOR_IMPORTANCE:g}."),
-        test=Importance("val_accuracy", ("momentum", "batch_size"), MINOR_IMPORTANCE),
+        test=Importance("val_accuracy", ("momentum", "batch_size"), MINOR_IMPORTANCE, hp_space),
     ),
     Claim(
         id="HP-BATCH",
@@ -813,7 +600,7 @@ CLAIMS = (
                         "CIFAR-10/100 and ImageNet; larger m narrows the range of stable learning rates."),
         measure=("MNIST-1D MLP, plain SGD for a fixed number of epochs over a grid of batch sizes m and per-example "
                  "learning rates η̃; per seed, the best test error over η̃ at m ≤ 32 against m > 32."),
-        test=SmallBatchesBest(SMALL_BATCHES, BATCH_MARGIN),
+        test=BestOverGrid(grid_for_test, SMALL_BATCHES, BATCH_MARGIN, label="m", metric="test_error"),
         notes=_batch_note,
     ),
 )

@@ -5,7 +5,8 @@ import dataclasses
 
 import pytest
 
-from harness.claims import Better, Claim
+from harness.claimtests import Better
+from harness.claims import Claim
 from harness.run import InputError, RunRequest, check_tuning_space, prepare
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, get_study
 from harness.tracking import study_runs

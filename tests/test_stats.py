@@ -120,7 +120,9 @@ def test_paired_t_matches_scipy(pair, alt):
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
     assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
     assert res.effect == pytest.approx(np.mean(a - b))
-    assert res.ci == st.bootstrap_ci(a - b)
+    d = a - b
+    half = sps.t.ppf(0.975, len(d) - 1) * np.std(d, ddof=1) / math.sqrt(len(d))
+    assert res.ci == pytest.approx((d.mean() - half, d.mean() + half))  # the t-interval that inverts the test
     assert res.n == len(a) and res.test == "paired_t"
 
 
@@ -133,10 +135,10 @@ def test_paired_t_direction(pair):
 @pytest.mark.parametrize(
     "alt, shift, expected",
     [
-        ("two-sided", 1.0, 0.0),
-        ("greater", 1.0, 0.0),
+        ("two-sided", 1.0, 2 / 16),   # the exact sign-flip test: never 0, its floor is 2**-n
+        ("greater", 1.0, 1 / 16),
         ("less", 1.0, 1.0),
-        ("less", -1.0, 0.0),
+        ("less", -1.0, 1 / 16),
         ("two-sided", 0.0, 1.0),
         ("greater", 0.0, 1.0),
     ],
@@ -146,7 +148,16 @@ def test_paired_t_zero_variance(alt, shift, expected):
     res = st.paired_t(b + shift, b, alternative=alt)
     assert res.p_value == expected
     assert res.effect == shift
-    assert res.ci == (shift, shift)
+    # 2**-4 > 0.025: the sign-flip test can exclude no value at 95%; at n = 6 (2**-6 < 0.025) every other one
+    assert res.ci == (-math.inf, math.inf)
+    six = st.paired_t(np.arange(6.0) + shift, np.arange(6.0), alternative=alt)
+    assert six.ci == (shift, shift)
+
+
+def test_zero_spread_at_three_pairs_cannot_go_below_an_eighth():
+    res = st.paired_t([2.0, 2.0, 2.0], [1.0, 1.0, 1.0], alternative="greater")
+    assert res.p_value == 0.125
+    assert res.ci == (-math.inf, math.inf)  # 0.125 > 0.025: no value can be excluded at 95%
 
 
 @pytest.mark.parametrize(
@@ -174,21 +185,75 @@ def test_wilcoxon_matches_scipy(pair, alt):
     res = st.wilcoxon(a, b, alternative=alt)
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
     assert res.statistic == pytest.approx(ref.statistic)
-    assert res.effect == pytest.approx(np.median(a - b))
-    assert res.ci == st.bootstrap_ci(a - b, stat=np.median)
+    d = a - b
+    walsh = [(d[i] + d[j]) / 2 for i in range(len(d)) for j in range(i, len(d))]
+    assert res.effect == pytest.approx(np.median(walsh))  # Hodges–Lehmann
+    assert res.ci == st.hodges_lehmann_interval(d)
 
 
 def test_wilcoxon_all_zero_differences():
     x = np.array([1.0, 2.0, 3.0])
     res = st.wilcoxon(x, x)
-    assert res.p_value == 1.0 and res.effect == 0.0 and res.ci == (0.0, 0.0)
+    assert res.p_value == 1.0 and res.effect == 0.0
 
 
-def test_wilcoxon_constant_nonzero_defers_to_scipy():
+def test_wilcoxon_constant_nonzero_uses_the_sign_flip_floor():
     b = np.arange(6.0)
     res = st.wilcoxon(b + 1.0, b)
-    assert res.p_value == pytest.approx(sps.wilcoxon(np.ones(6)).pvalue)
-    assert 0.0 < res.p_value < 0.05
+    assert res.p_value == 2 / 64  # two-sided: 2 * 2**-6
+
+
+def test_hodges_lehmann_interval_inverts_the_exact_signed_rank_test():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        d = rng.normal(0.3, 1.0, size=9)
+        lo, hi = st.hodges_lehmann_interval(d, 0.9)
+        for theta, inside in ((lo - 1e-9, False), (lo + 1e-9, True), (hi - 1e-9, True), (hi + 1e-9, False)):
+            p = sps.wilcoxon(d - theta, method="exact").pvalue
+            assert (p > 0.1) == inside
+
+
+def test_signed_rank_cdf_small_n():
+    # n = 3: T+ takes 0..6 with counts 1,1,1,2,1,1,1 over 8 sign patterns
+    assert st.signed_rank_cdf(3) == pytest.approx(np.cumsum([1, 1, 1, 2, 1, 1, 1]) / 8)
+
+
+def test_hodges_lehmann_interval_unbounded_at_tiny_n():
+    assert st.hodges_lehmann_interval([1.0, 2.0, 3.0]) == (-math.inf, math.inf)
+
+
+def test_sign_test_and_clopper_pearson_agree():
+    assert st.sign_test(3, 0, "greater") == 0.125
+    assert st.sign_test(0, 0) == 1.0
+    for k, n in ((0, 5), (3, 5), (5, 5), (7, 20)):
+        ref = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
+        assert st.clopper_pearson(k, n, 0.95) == pytest.approx((ref.low, ref.high))
+        lo, hi = st.clopper_pearson(k, n, 0.9)
+        # the interval excludes 0.5 on the low side exactly when the one-sided test rejects at 0.05
+        assert (lo > 0.5) == (st.sign_test(k, n - k, "greater") < 0.05)
+        assert (hi < 0.5) == (st.sign_test(k, n - k, "less") < 0.05)
+
+
+def test_t_interval_inverts_the_t_test():
+    x = np.random.default_rng(1).normal(0.2, 1.0, 7)
+    for level in (0.8, 0.95, 0.99):
+        lo, hi = st.t_interval(x, level)
+        for mu, inside in ((lo - 1e-7, False), (lo + 1e-7, True), (hi + 1e-7, False)):
+            assert (sps.ttest_1samp(x, mu).pvalue > 1 - level) == inside
+    assert st.t_bound(x, 0.025, "upper") == pytest.approx(st.t_interval(x, 0.95)[1])
+
+
+def test_sign_test_pairs_needed_reaches_its_power():
+    n = st.sign_test_pairs_needed(1.0, 0.0, 0.025)
+    assert n == 6  # 2**-6 < 0.025 <= 2**-5
+    assert st.sign_test_pairs_needed(0.5, 0.0, 0.025) is None
+    assert st.sign_test_pairs_needed(0.9, 0.5, 0.025) > st.sign_test_pairs_needed(0.9, 0.0, 0.025)
+
+
+def test_n_needed_by_se_scales_with_the_square_of_the_noise():
+    small = st.n_needed_by_se(1.0, 0.5, 4, 0.025)
+    assert st.n_needed_by_se(1.0, 1.0, 4, 0.025) == pytest.approx(4 * small, rel=0.1)
+    assert st.n_needed_by_se(-1.0, 0.5, 4, 0.025) is None
 
 
 @pytest.mark.parametrize("alt", ALTS)
@@ -199,11 +264,11 @@ def test_one_sample_t_matches_scipy(alt):
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
     assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
     assert res.effect == pytest.approx(x.mean())  # the mean itself, not mean - mu
-    assert res.ci == st.bootstrap_ci(x)
+    assert res.ci == st.t_interval(x)
 
 
 def test_one_sample_t_zero_variance():
-    assert st.one_sample_t([2.0, 2.0, 2.0], 1.0, "greater").p_value == 0.0
+    assert st.one_sample_t([2.0, 2.0, 2.0], 1.0, "greater").p_value == 0.125
     assert st.one_sample_t([2.0, 2.0, 2.0], 1.0, "less").p_value == 1.0
     assert st.one_sample_t([2.0, 2.0, 2.0], 2.0).p_value == 1.0
 
@@ -256,7 +321,7 @@ def test_tost_decisions():
 
 def test_tost_zero_variance():
     b = np.array([1.0, 2.0, 3.0])
-    assert st.tost_paired(b + 0.001, b, margin=0.01).p_value == 0.0
+    assert st.tost_paired(b + 0.001, b, margin=0.01).p_value == 0.125  # the sign-flip floor, never 0
     assert st.tost_paired(b + 0.1, b, margin=0.01).p_value == 1.0
 
 
@@ -382,7 +447,7 @@ def test_seeds_needed_one_sided_and_degenerate():
     assert st.seeds_needed(_with_dz(0.5), alternative="less") is None
     assert st.seeds_needed(_with_dz(0.0)) is None
     assert st.seeds_needed([0.3]) is None
-    assert st.seeds_needed([0.3, 0.3, 0.3]) == 2
+    assert st.seeds_needed([0.3, 0.3, 0.3]) == 6  # zero spread: the sign-flip floor 2**-n must beat 0.025
     assert st.seeds_needed(_with_dz(1e-4)) is None  # would need > 100000
 
 

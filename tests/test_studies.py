@@ -16,6 +16,20 @@ from harness.tracking import Tracker, default_tracking_uri
 STUDIES = [name for name in load_studies().names()]
 
 
+def assert_interval_agrees_with_verdict(claim: dict) -> None:
+    """The interval shown excludes the null only for a directional verdict (None ends are unbounded)."""
+    if claim["ci"] is None:
+        assert claim["verdict"] != "reproduced" or claim["p_value"] is None  # tolerance checks have none
+        return
+    lo, hi = (-float("inf") if claim["ci"][0] is None else claim["ci"][0],
+              float("inf") if claim["ci"][1] is None else claim["ci"][1])
+    excludes = not (lo <= claim["null"] <= hi)
+    if claim["verdict"] in ("reproduced", "contradicted"):
+        assert excludes, claim["id"]
+    elif claim["verdict"] == "inconclusive":
+        assert not excludes, claim["id"]
+
+
 @pytest.mark.parametrize("name", STUDIES)
 def test_study_smoke_end_to_end(home, name):
     study = load_studies().get(name)
@@ -34,8 +48,12 @@ def test_study_smoke_end_to_end(home, name):
         assert isinstance(claim["quote"], str) and claim["quote"]
         assert isinstance(claim["source"], str) and isinstance(claim["test"], str)
         assert isinstance(claim["n"], int)
-        assert len(claim["ci"]) == 2
-        assert all(isinstance(v, (float, type(None))) for v in [claim["effect"], claim["p_value"], *claim["ci"]])
+        assert claim["checks"], "every claim records the checks it passed or failed"
+        assert all({"name", "arm", "passed", "detail"} == set(c) for c in claim["checks"])
+        assert claim["p_value"] != 0.0 and claim["p_raw"]["support"] != 0.0
+        assert_interval_agrees_with_verdict(claim)
+        assert isinstance(claim["preregistered"], bool)
+        assert all(isinstance(v, (float, int, type(None))) for v in [claim["effect"], claim["p_value"]])
         assert claim["runs"] and all(isinstance(r, str) for r in claim["runs"])
     report = (folder / "report.md").read_text()
     assert "smoke budget" in report and "## Environment" in report

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from harness.claims import Better, Claim, Similar
+from harness.claimtests import Better, Similar
+from harness.claims import Claim
 from harness.study import Arm, Budget, Ensemble, Study, Tuning, register
 
 

@@ -1,0 +1,797 @@
+"""The pre-registered claim tests a study declares as data.
+
+Each test reads the study's runs (one DataFrame) and returns ``Evidence`` with
+two one-sided p-values, the interval that inverts them (``Evidence.interval``,
+any level) and what a settle line needs (``Evidence.settle``); the verdict
+rule in ``harness.claims`` does the rest. Tests also check their own values:
+
+- ``not-degenerate``: no spread at all (identical arms, every pair tied) is
+  no evidence, and fails; zero spread of the differences alone falls back to
+  the exact sign-flip test, whose p cannot go below 2**-n;
+- ``censored``: a metric with a ``<metric>_censored`` column of 1s was capped
+  by the budget; only a censoring-aware test (``Faster``) may read it.
+
+The menu: ``Better`` (paired difference), ``Similar`` (equivalence), ``Bound``
+(a level in every arm), ``Tolerance`` (an identity, no statistics), ``Faster``
+(time to a target with censoring), ``Trend`` (over an ordered factor),
+``VarianceAbove`` (seed spread above a floor), ``VarianceRatios`` (per-source
+variance over the all-sources variance), ``Importance`` (hyperparameter
+importance over repeated searches), ``RateAbove`` (a binomial rate),
+``Extrapolated`` (a least-squares limit), ``BestOverGrid`` (per-seed best over
+a grid, paired). Studies keep no statistics of their own.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import numpy as np
+
+from harness import stats
+from harness.checks import CheckResult
+from harness.claims import (CLAIMED, ClaimTest, Evidence, STATUS_FINISHED, finished_rows, no_evidence,
+                            values_by_replicate)
+from harness.study import StudyDeclarationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+T_INTERVAL_DIFF = "t-interval of the mean paired difference"
+
+
+def _run_ids(runs: "pd.DataFrame", arms, replicates=None) -> tuple[str, ...]:
+    rows = runs[runs["arm"].isin(list(arms)) & (runs["status"] == STATUS_FINISHED)]
+    if replicates is not None:
+        rows = rows[rows["replicate"].isin(list(replicates))]
+    return tuple(rows["run_id"])
+
+
+def _censored_check(runs: "pd.DataFrame", arms, metric: str) -> tuple[CheckResult, ...]:
+    """``censored`` for a test that is not censoring-aware: fails when some run
+    hit the budget's cap on ``metric`` (recorded by the trial as
+    ``<metric>_censored`` = 1); ``Faster`` handles censoring itself."""
+    column = f"metrics.{metric}_censored"
+    if column not in runs.columns:
+        return ()
+    capped = {}
+    for arm in sorted(arms):
+        rows = runs[(runs["arm"] == arm) & (runs["status"] == STATUS_FINISHED)]
+        capped[arm] = (int((rows[column] == 1).sum()), len(rows))
+    counts = ", ".join(f"`{arm}` {k} of {n}" for arm, (k, n) in capped.items())
+    if not any(k for k, _ in capped.values()):
+        return (CheckResult("censored", "all", True, f"no run capped by the budget ({counts})"),)
+    return (CheckResult("censored", "all", False, f"runs capped by the budget: {counts}; a capped value is a "
+                                                  "bound, not a number, and this test is not censoring-aware"),)
+
+
+def _spread_check(groups: Mapping[str, np.ndarray], scale: float | None = None) -> CheckResult:
+    """``not-degenerate`` for a set of value groups: fails when every value of
+    every group is the same number, up to rounding at ``scale`` (nothing
+    varies: no test can speak)."""
+    every = np.concatenate([np.asarray(v, dtype=float) for v in groups.values()]) if groups else np.array([])
+    if every.size and stats.is_constant(every, scale):
+        return CheckResult("not-degenerate", "all", False, f"every value of {', '.join(f'`{g}`' for g in groups)} "
+                                                           f"is {every[0]:g}: no spread, no evidence either way")
+    return CheckResult("not-degenerate", "all", True, "values vary")
+
+
+# -- paired differences -------------------------------------------------------------------------
+def difference_evidence(x: np.ndarray, y: np.ndarray, *, lower_is_better: bool, describe: str,
+                        method: str = "paired_t", margin: float | None = None, runs: tuple[str, ...] = (),
+                        measured: dict[str, float] | None = None,
+                        extra_checks: tuple[CheckResult, ...] = ()) -> Evidence:
+    """Evidence that ``x`` beats ``y`` (paired by position): the core of
+    ``Better`` and ``BestOverGrid``, and what the calibration test drives."""
+    d = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
+    test = stats.paired_t if method == "paired_t" else stats.wilcoxon
+    claimed, opposite = ("less", "greater") if lower_is_better else ("greater", "less")
+    checks = list(extra_checks)
+    scale = float(max(np.max(np.abs(x)), np.max(np.abs(y))))
+    if stats.is_constant(d, scale) and abs(float(d.mean())) <= stats.SPREAD_RTOL * scale:
+        checks.append(CheckResult("not-degenerate", "all", False,
+                                  f"every one of the {d.size} paired differences is exactly 0: the arms gave "
+                                  "identical results, so no test can speak"))
+    elif stats.is_constant(d, scale):
+        checks.append(CheckResult("not-degenerate", "all", True,
+                                  f"the {d.size} paired differences are all {d[0]:.4g} (zero spread): exact "
+                                  f"sign-flip test, whose p cannot go below 2^-{d.size} = {0.5 ** d.size:.3g}"))
+    else:
+        checks.append(CheckResult("not-degenerate", "all", True, "the paired differences vary"))
+    support, against = test(x, y, alternative=claimed), test(x, y, alternative=opposite)
+    p_equiv = stats.tost_paired(x, y, margin).p_value if margin else math.nan
+    if method == "paired_t":
+        interval, ci_method = (lambda a: stats.t_interval(d, 1.0 - a)), T_INTERVAL_DIFF
+    else:
+        interval, ci_method = (lambda a: stats.hodges_lehmann_interval(d, 1.0 - a)), \
+            "Hodges–Lehmann interval of the paired difference (exact signed-rank)"
+
+    def settle(alpha: float, which: str) -> int | None:
+        towards = claimed if which == CLAIMED else opposite
+        return stats.seeds_needed(d, alpha=alpha, alternative=towards)
+
+    return Evidence(describe, support.effect, len(d), support.p_value, against.p_value, p_equiv, runs,
+                    measured or {}, interval, ci_method, 0.0, settle, tuple(checks))
+
+
+def _paired_arms(runs, arm: str, baseline: str, metric: str):
+    a = values_by_replicate(runs, arm, metric)
+    b = values_by_replicate(runs, baseline, metric)
+    common = a.index.intersection(b.index)
+    measured = {arm: float(a.loc[common].mean()) if len(common) else math.nan,
+                baseline: float(b.loc[common].mean()) if len(common) else math.nan}
+    return a.loc[common].to_numpy(), b.loc[common].to_numpy(), _run_ids(runs, [arm, baseline], common), measured
+
+
+@dataclass(frozen=True)
+class Better(ClaimTest):
+    """``arm`` beats ``baseline`` on ``metric``, paired by replicate: paired
+    t-test (or Wilcoxon) each way; with a ``margin`` (in the metric's unit), a
+    paired TOST for "not reproduced" (the difference lies within ±margin)."""
+
+    metric: str
+    arm: str
+    baseline: str
+    lower_is_better: bool = True
+    method: str = "paired_t"
+    margin: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("paired_t", "wilcoxon"):
+            raise StudyDeclarationError(f"Better.method must be paired_t or wilcoxon, got {self.method!r}")
+        if self.margin is not None and not self.margin > 0:
+            raise StudyDeclarationError(f"Better.margin must be > 0, got {self.margin!r}")
+
+    def arms(self) -> set[str]:
+        return {self.arm, self.baseline}
+
+    def describe(self) -> str:
+        direction = "lower" if self.lower_is_better else "higher"
+        name = "paired t-test" if self.method == "paired_t" else "Wilcoxon signed-rank test"
+        text = (f"{name} each way, paired by replicate: {self.metric} of `{self.arm}` is {direction} than "
+                f"`{self.baseline}`; effect = mean({self.arm} − {self.baseline})")
+        if self.method == "wilcoxon":
+            text = text.replace("effect = mean", "effect = Hodges–Lehmann shift of")
+        if self.margin is not None:
+            text += f"; TOST with margin ±{self.margin:g} for 'not reproduced'"
+        return text
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        x, y, ids, measured = _paired_arms(runs, self.arm, self.baseline, self.metric)
+        if len(x) < 2:
+            return no_evidence(self.describe(), len(x), ids, measured)
+        censored = _censored_check(runs, self.arms(), self.metric)
+        return difference_evidence(x, y, lower_is_better=self.lower_is_better, describe=self.describe(),
+                                   method=self.method, margin=self.margin, runs=ids, measured=measured,
+                                   extra_checks=censored)
+
+
+@dataclass(frozen=True)
+class Similar(ClaimTest):
+    """``arm`` and ``baseline`` differ by less than ``margin``: paired TOST for
+    support; for "contradicted", a one-sided t-test that the difference lies
+    beyond the margin on its side. Both invert the same t-interval."""
+
+    metric: str
+    arm: str
+    baseline: str
+    margin: float
+
+    def __post_init__(self) -> None:
+        if not self.margin > 0:
+            raise StudyDeclarationError(f"Similar.margin must be > 0, got {self.margin!r}")
+
+    def arms(self) -> set[str]:
+        return {self.arm, self.baseline}
+
+    def describe(self) -> str:
+        return (f"paired TOST equivalence test: |mean({self.arm} − {self.baseline})| on {self.metric} "
+                f"< {self.margin:g}; 'contradicted' if the difference lies significantly beyond the margin")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        x, y, ids, measured = _paired_arms(runs, self.arm, self.baseline, self.metric)
+        if len(x) < 2:
+            return no_evidence(self.describe(), len(x), ids, measured)
+        d = x - y
+        m = self.margin
+        tost = stats.tost_paired(x, y, m)
+        beyond = min(stats.one_sample_t(d, m, alternative="greater").p_value,
+                     stats.one_sample_t(d, -m, alternative="less").p_value)
+        sd = float(np.std(d, ddof=1))
+
+        def settle(alpha: float, which: str) -> int | None:
+            distance = m - abs(float(d.mean())) if which == CLAIMED else abs(float(d.mean())) - m
+            return stats.n_needed_by_se(distance, sd / math.sqrt(len(d)), len(d), alpha) if sd > 0 else None
+
+        checks = (*_censored_check(runs, self.arms(), self.metric),
+                  _spread_check({self.arm: x, self.baseline: y}))
+        return Evidence(self.describe(), float(d.mean()), len(d), tost.p_value, beyond, math.nan, ids, measured,
+                        lambda a: stats.t_interval(d, 1.0 - a), T_INTERVAL_DIFF + " (inside ±margin: equivalent)",
+                        0.0, settle, checks)
+
+
+def bound_evidence(values: Mapping[str, np.ndarray], bound: float, side: str, describe: str,
+                   runs: tuple[str, ...] = (), measured: dict[str, float] | None = None,
+                   extra_checks: tuple[CheckResult, ...] = ()) -> Evidence:
+    """The mean lies ``side`` ("below"/"above") ``bound`` in every group:
+    one-sided one-sample t-tests, intersection-union for support (p = the
+    largest), Bonferroni over groups for the opposite. The interval is for the
+    worst group's mean (the largest when "below"): its claimed-side end is the
+    largest one-sided bound at alpha/2, its other end the largest at
+    alpha/(2k), so it excludes ``bound`` exactly when a test rejects."""
+    below = side == "below"
+    claimed, opposite = ("less", "greater") if below else ("greater", "less")
+    k = len(values)
+    support = {g: stats.one_sample_t(v, bound, alternative=claimed) for g, v in values.items()}
+    against = {g: stats.one_sample_t(v, bound, alternative=opposite).p_value for g, v in values.items()}
+    worst = max(support, key=lambda g: support[g].p_value)
+    pick = max if below else min
+
+    def interval(a: float) -> tuple[float, float]:
+        near = pick(stats.t_bound(v, a / 2, "upper" if below else "lower") for v in values.values())
+        far = pick(stats.t_bound(v, a / (2 * k), "lower" if below else "upper") for v in values.values())
+        return (far, near) if below else (near, far)
+
+    def settle(alpha: float, which: str) -> int | None:
+        if which == CLAIMED:  # the worst group binds
+            return stats.seeds_needed(values[worst] - bound, alpha=alpha, alternative=claimed)
+        best = min(against, key=against.get)
+        return stats.seeds_needed(values[best] - bound, alpha=alpha / k, alternative=opposite)
+
+    checks = (*extra_checks, *(_degenerate_groups(values)))
+    effect = pick(float(np.mean(v)) for v in values.values())
+    return Evidence(describe, effect, min(len(v) for v in values.values()), support[worst].p_value,
+                    min(1.0, k * min(against.values())), math.nan, runs, measured or {}, interval,
+                    "t-interval of the worst arm's mean (other end Bonferroni over arms)" if k > 1
+                    else "t-interval of the mean", bound, settle, checks)
+
+
+def _every_group_varies(groups: Mapping[str, np.ndarray]) -> CheckResult:
+    """``not-degenerate`` for variance tests: an arm with zero spread has no
+    variance estimate (its variance test would return p = 0)."""
+    flat = [g for g, v in groups.items() if len(v) > 1 and stats.is_constant(v)]
+    if flat:
+        return CheckResult("not-degenerate", "all", False, f"{', '.join(f'`{g}`' for g in flat)}: every run gave the "
+                                                           "same value, so its variance is no estimate")
+    return CheckResult("not-degenerate", "all", True, "values vary in every arm")
+
+
+def _degenerate_groups(values: Mapping[str, np.ndarray]) -> tuple[CheckResult, ...]:
+    """Groups with zero spread are decided by the sign-flip floor: say so."""
+    flat = [g for g, v in values.items() if stats.is_constant(v)]
+    if not flat:
+        return (CheckResult("not-degenerate", "all", True, "values vary in every arm"),)
+    n = min(len(values[g]) for g in flat)
+    return (CheckResult("not-degenerate", "all", True, f"{', '.join(f'`{g}`' for g in flat)}: zero spread; exact "
+                                                       f"sign-flip test, p ≥ 2^-{n} = {0.5 ** n:.3g}"),)
+
+
+@dataclass(frozen=True)
+class Bound(ClaimTest):
+    """The metric's mean lies below (or above) ``bound`` in every listed arm."""
+
+    metric: str
+    bound: float
+    side: str = "below"
+    over: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.side not in ("below", "above"):
+            raise StudyDeclarationError(f"Bound.side must be below or above, got {self.side!r}")
+        if not self.over:
+            raise StudyDeclarationError("Bound needs at least one arm in `over`")
+
+    def arms(self) -> set[str]:
+        return set(self.over)
+
+    def describe(self) -> str:
+        arms = ", ".join(f"`{a}`" for a in self.over)
+        return (f"one-sided one-sample t-test per arm that mean {self.metric} is {self.side} {self.bound:g}, "
+                f"required in every arm ({arms}; intersection-union test: p = the largest)")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        per_arm = {arm: values_by_replicate(runs, arm, self.metric) for arm in self.over}
+        measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
+        ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
+        n = min(len(v) for v in per_arm.values())
+        if n < 2:
+            return no_evidence(self.describe(), n, ids, measured)
+        return bound_evidence({a: v.to_numpy() for a, v in per_arm.items()}, self.bound, self.side, self.describe(),
+                              ids, measured, _censored_check(runs, self.arms(), self.metric))
+
+
+@dataclass(frozen=True)
+class Tolerance(ClaimTest):
+    """An identity of an implementation (e.g. BN's running variance equals the
+    unbiased batch variance): every finished run's ``metric`` is at most
+    ``tolerance``. No statistics: one run outside the tolerance contradicts it."""
+
+    metric: str
+    tolerance: float
+    over: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.over:
+            raise StudyDeclarationError("Tolerance needs at least one arm in `over`")
+        if not self.tolerance > 0:
+            raise StudyDeclarationError(f"Tolerance.tolerance must be > 0, got {self.tolerance!r}")
+
+    def arms(self) -> set[str]:
+        return set(self.over)
+
+    def describe(self) -> str:
+        return (f"tolerance check, no statistics: {self.metric} ≤ {self.tolerance:g} in every run of "
+                f"{', '.join(f'`{a}`' for a in self.over)}")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        values = {arm: values_by_replicate(runs, arm, self.metric) for arm in self.over}
+        ids = tuple(i for arm, v in values.items() for i in _run_ids(runs, [arm], v.index))
+        every = np.concatenate([v.to_numpy() for v in values.values()])
+        measured = {f"{arm} max": float(v.max()) if len(v) else math.nan for arm, v in values.items()}
+        if every.size == 0:
+            return no_evidence(self.describe(), 0, ids, measured)
+        worst = float(every.max())
+        empty = [arm for arm, v in values.items() if len(v) == 0]
+        complete = CheckResult("complete", "all", not empty, f"no finished run with {self.metric} in "
+                                                            f"{', '.join(f'`{a}`' for a in empty)}" if empty else
+                               f"{every.size} finished runs with {self.metric} across every listed arm")
+        return Evidence(self.describe(), worst, int(every.size), math.nan, math.nan, math.nan, ids, measured,
+                        None, "none: a tolerance check", 0.0, None, (complete,), bool(worst <= self.tolerance),
+                        f"largest value {worst:.3g} against the tolerance {self.tolerance:g}")
+
+
+@dataclass(frozen=True)
+class Faster(ClaimTest):
+    """``arm`` reaches a target in less of ``metric`` (steps, epochs…) than
+    ``baseline``, where runs that never reached it within the budget logged
+    ``<metric>_censored`` = 1 (their value is the cap, a lower bound). Per
+    replicate pair: faster, slower, or tied (both capped, or equal); an exact
+    sign test on the untied pairs each way (ties dropped: a permutation test
+    on ranks with ties). Effect: the share of untied pairs in which ``arm``
+    was faster, with the Clopper–Pearson interval that inverts the sign test;
+    the ratio of mean times is reported beside it as a bound where capped."""
+
+    metric: str
+    arm: str
+    baseline: str
+
+    def arms(self) -> set[str]:
+        return {self.arm, self.baseline}
+
+    @property
+    def censored_metric(self) -> str:
+        return f"{self.metric}_censored"
+
+    def describe(self) -> str:
+        return (f"exact sign test each way on replicate pairs, censoring-aware: does `{self.arm}` reach the target "
+                f"in fewer {self.metric} than `{self.baseline}` (a run that never reached it is capped: it ties "
+                f"with another capped run and loses to any that reached it); effect = share of untied pairs "
+                f"where `{self.arm}` was faster")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        x, y, ids, measured = _paired_arms(runs, self.arm, self.baseline, self.metric)
+        if len(x) < 2:
+            return no_evidence(self.describe(), len(x), ids, measured)
+        common = values_by_replicate(runs, self.arm, self.metric).index.intersection(
+            values_by_replicate(runs, self.baseline, self.metric).index)
+        cx = values_by_replicate(runs, self.arm, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
+        cy = values_by_replicate(runs, self.baseline, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
+        wins = int(np.sum((~cx & cy) | (~cx & ~cy & (x < y))))
+        losses = int(np.sum((cx & ~cy) | (~cx & ~cy & (x > y))))
+        untied, n = wins + losses, len(x)
+        checks = [CheckResult("censored", "all", True,
+                              f"`{self.arm}` {int(cx.sum())} of {n} runs capped, `{self.baseline}` {int(cy.sum())} of "
+                              f"{n}: capped runs tie with each other and lose to any that reached the target")]
+        if untied == 0:
+            checks.append(CheckResult("not-degenerate", "all", False, f"all {n} pairs tied (both capped, or equal): "
+                                                                       "no evidence either way"))
+        else:
+            checks.append(CheckResult("not-degenerate", "all", True,
+                                      f"{untied} untied pairs; the exact sign test's p cannot go below "
+                                      f"2^-{untied} = {0.5 ** untied:.3g}"))
+        ratio = float(np.mean(y) / np.mean(x))
+        if cx.any():
+            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}`: undetermined (`{self.arm}` was capped too)"
+        elif cy.any():
+            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}` ≥ {ratio:.3g}x (censored at the cap)"
+        else:
+            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}` = {ratio:.3g}x"
+        measured = {**measured, "faster pairs": float(wins), "slower pairs": float(losses), "tied pairs": float(n - untied)}
+        win_rate = wins / untied if untied else math.nan
+
+        def settle(alpha: float, which: str) -> int | None:
+            rate = win_rate if which == CLAIMED else 1.0 - win_rate
+            return stats.sign_test_pairs_needed(rate, (n - untied) / n, alpha) if untied else None
+
+        return Evidence(self.describe(), win_rate, n, stats.sign_test(wins, losses, "greater"),
+                        stats.sign_test(wins, losses, "less"), math.nan, ids, measured,
+                        lambda a: stats.clopper_pearson(wins, untied, 1.0 - a),
+                        "Clopper–Pearson interval of the share of untied pairs (inverts the sign test)", 0.5, settle,
+                        tuple(checks), None, note)
+
+
+@dataclass(frozen=True)
+class Trend(ClaimTest):
+    """``metric`` rises or falls along an ordered factor (e.g. batch size): per
+    replicate, the least-squares slope of the metric on the factor's value
+    (``log`` scale by default: the factor doubles from arm to arm); then a
+    one-sample t-test of the slopes against 0 each way."""
+
+    metric: str
+    levels: Mapping[str, float]        # arm -> the factor's value
+    direction: str = "decreasing"
+    scale: str = "log"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("decreasing", "increasing"):
+            raise StudyDeclarationError(f"Trend.direction must be decreasing or increasing, got {self.direction!r}")
+        if self.scale not in ("log", "linear"):
+            raise StudyDeclarationError(f"Trend.scale must be log or linear, got {self.scale!r}")
+        if len(self.levels) < 2:
+            raise StudyDeclarationError("Trend needs at least two levels")
+
+    def arms(self) -> set[str]:
+        return set(self.levels)
+
+    def describe(self) -> str:
+        axis = "log2 of the factor" if self.scale == "log" else "the factor"
+        return (f"per replicate, least-squares slope of {self.metric} on {axis} over "
+                f"{', '.join(f'`{a}`' for a in self.levels)}; one-sample t-test each way that the mean slope is "
+                f"{'negative' if self.direction == 'decreasing' else 'positive'}; effect = mean slope")
+
+    def slopes(self, runs: "pd.DataFrame") -> tuple[np.ndarray, tuple[str, ...]]:
+        import pandas as pd
+
+        frames = []
+        for arm, level in self.levels.items():
+            v = values_by_replicate(runs, arm, self.metric)
+            frames.append(pd.DataFrame({"replicate": v.index, "x": math.log2(level) if self.scale == "log" else level,
+                                        "y": v.to_numpy()}))
+        table = pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "x", "y"])
+        slopes = []
+        for _, group in table.groupby("replicate"):
+            if group["x"].nunique() >= 2:
+                slopes.append(float(np.polyfit(group["x"].to_numpy(float), group["y"].to_numpy(float), 1)[0]))
+        return np.array(slopes), _run_ids(runs, self.levels)
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        slopes, ids = self.slopes(runs)
+        measured = {arm: float(values_by_replicate(runs, arm, self.metric).mean()) for arm in self.levels}
+        if len(slopes) < 2:
+            return no_evidence(self.describe(), len(slopes), ids, measured)
+        claimed, opposite = ("less", "greater") if self.direction == "decreasing" else ("greater", "less")
+        support = stats.one_sample_t(slopes, 0.0, alternative=claimed)
+
+        def settle(alpha: float, which: str) -> int | None:
+            return stats.seeds_needed(slopes, alpha=alpha, alternative=claimed if which == CLAIMED else opposite)
+
+        scale = max(abs(v) for v in measured.values() if math.isfinite(v))  # slopes of rounding noise are ~0
+        return Evidence(self.describe(), support.effect, len(slopes), support.p_value,
+                        stats.one_sample_t(slopes, 0.0, alternative=opposite).p_value, math.nan, ids, measured,
+                        lambda a: stats.t_interval(slopes, 1.0 - a), "t-interval of the mean slope", 0.0, settle,
+                        (_spread_check({"slopes": slopes}, scale),))
+
+
+def _chi2_sd_bound(sd: float, dof: int, tail: float, side: str) -> float:
+    from scipy import stats as sps
+
+    if side == "lower":
+        return math.sqrt(dof / sps.chi2.ppf(1.0 - tail, dof)) * sd
+    return math.sqrt(dof / sps.chi2.ppf(tail, dof)) * sd
+
+
+@dataclass(frozen=True)
+class VarianceAbove(ClaimTest):
+    """The seed-to-seed SD of ``metric`` exceeds ``threshold`` in every listed
+    arm: chi-square test of the variance per arm (normal data), intersection-
+    union for support, Bonferroni for "contradicted" (SD significantly below).
+    Interval: chi-square bounds of the smallest SD, inverting both tests."""
+
+    metric: str
+    over: tuple[str, ...]
+    threshold: float
+
+    def arms(self) -> set[str]:
+        return set(self.over)
+
+    def describe(self) -> str:
+        return (f"chi-square test per arm that the seed-to-seed SD of {self.metric} exceeds {self.threshold:g} "
+                f"(arms {', '.join(self.over)}; support needs every arm: p = the largest; 'contradicted' if some "
+                f"arm's SD is significantly below, Bonferroni); effect = the smallest SD")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        from scipy import stats as sps
+
+        per_arm, ids = {}, []
+        for arm in self.over:
+            rows, column = finished_rows(runs, arm, self.metric)
+            per_arm[arm] = rows[column].to_numpy(dtype=float)
+            ids += list(rows["run_id"])
+        n = min(len(v) for v in per_arm.values())
+        measured = {f"{arm} SD": float(v.std(ddof=1)) if len(v) > 1 else math.nan for arm, v in per_arm.items()}
+        if n < 3:
+            return no_evidence(self.describe(), n, ids, measured)
+        k = len(per_arm)
+        sds = {arm: float(v.std(ddof=1)) for arm, v in per_arm.items()}
+        dofs = {arm: len(v) - 1 for arm, v in per_arm.items()}
+        above = {a: float(sps.chi2.sf(dofs[a] * sds[a] ** 2 / self.threshold ** 2, dofs[a])) for a in per_arm}
+        below = {a: float(sps.chi2.cdf(dofs[a] * sds[a] ** 2 / self.threshold ** 2, dofs[a])) for a in per_arm}
+        smallest = min(sds, key=sds.get)
+
+        def interval(a: float) -> tuple[float, float]:
+            return (min(_chi2_sd_bound(sds[g], dofs[g], a / 2, "lower") for g in per_arm),
+                    min(_chi2_sd_bound(sds[g], dofs[g], a / (2 * k), "upper") for g in per_arm))
+
+        def settle(alpha: float, which: str) -> int | None:  # log SD has SE ≈ 1/sqrt(2 dof)
+            worst = max(above, key=above.get) if which == CLAIMED else min(below, key=below.get)
+            distance = math.log(sds[worst] / self.threshold) * (1 if which == CLAIMED else -1)
+            level = alpha if which == CLAIMED else alpha / k
+            return stats.n_needed_by_se(distance, 1 / math.sqrt(2 * dofs[worst]), dofs[worst] + 1, level)
+
+        return Evidence(self.describe(), sds[smallest], n, max(above.values()), min(1.0, k * min(below.values())),
+                        math.nan, tuple(ids), measured, interval,
+                        "chi-square interval of the smallest SD (normal data; other end Bonferroni over arms)",
+                        self.threshold, settle, (_every_group_varies(per_arm),))
+
+
+@dataclass(frozen=True)
+class VarianceRatios(ClaimTest):
+    """Each source's variance (only that source varies, arm ``sources[s]``)
+    over the all-sources variance (arm ``all_arm``) exceeds ``floor``: an
+    F-test per source, intersection-union for support, Bonferroni for
+    "contradicted". These ratios need not sum to one: they are not a
+    decomposition of the variance."""
+
+    metric: str
+    all_arm: str
+    sources: Mapping[str, str]
+    floor: float
+
+    def arms(self) -> set[str]:
+        return {self.all_arm, *self.sources.values()}
+
+    def describe(self) -> str:
+        return (f"F-test per source that var({self.metric} | only that source varies) / var(all sources vary) > "
+                f"{self.floor:g} (sources {', '.join(self.sources)}; support needs every source: p = the largest; "
+                f"'contradicted' if some ratio is significantly below, Bonferroni); effect = the smallest ratio")
+
+    def shares(self, runs: "pd.DataFrame") -> dict[str, tuple[float, int, int]]:
+        """source -> (variance ratio, its numerator's and denominator's degrees of freedom)."""
+        base, column = finished_rows(runs, self.all_arm, self.metric)
+        everything = base[column].to_numpy(dtype=float)
+        out = {}
+        for source, arm in self.sources.items():
+            rows, _ = finished_rows(runs, arm, self.metric)
+            v = rows[column].to_numpy(dtype=float) if len(rows) else np.array([])
+            if len(v) < 3 or len(everything) < 3 or everything.var(ddof=1) == 0:
+                out[source] = (math.nan, len(v) - 1, len(everything) - 1)
+            else:
+                out[source] = (float(v.var(ddof=1) / everything.var(ddof=1)), len(v) - 1, len(everything) - 1)
+        return out
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        from scipy import stats as sps
+
+        shares = self.shares(runs)
+        ids = tuple(r for arm in sorted(self.arms()) for r in finished_rows(runs, arm, self.metric)[0]["run_id"])
+        measured = {f"{source} ratio": s[0] for source, s in shares.items()}
+        n = min([s[1] + 1 for s in shares.values()] + [len(finished_rows(runs, self.all_arm, self.metric)[0])])
+        if any(math.isnan(s[0]) for s in shares.values()):
+            return no_evidence(self.describe(), n, ids, measured)
+        k = len(shares)
+        above = {s: float(sps.f.sf(r / self.floor, d1, d2)) for s, (r, d1, d2) in shares.items()}
+        below = {s: float(sps.f.cdf(r / self.floor, d1, d2)) for s, (r, d1, d2) in shares.items()}
+        smallest = min(shares, key=lambda s: shares[s][0])
+
+        def interval(a: float) -> tuple[float, float]:
+            return (min(r / sps.f.ppf(1 - a / 2, d1, d2) for r, d1, d2 in shares.values()),
+                    min(r / sps.f.ppf(a / (2 * k), d1, d2) for r, d1, d2 in shares.values()))
+
+        def settle(alpha: float, which: str) -> int | None:  # log F ratio: SE ≈ sqrt(2/d1 + 2/d2)
+            s = max(above, key=above.get) if which == CLAIMED else min(below, key=below.get)
+            r, d1, d2 = shares[s]
+            distance = math.log(r / self.floor) * (1 if which == CLAIMED else -1)
+            return stats.n_needed_by_se(distance, math.sqrt(2 / d1 + 2 / d2), d1 + 1, alpha if which == CLAIMED
+                                        else alpha / k)
+
+        groups = {arm: finished_rows(runs, arm, self.metric)[0][f"metrics.{self.metric}"].to_numpy(dtype=float)
+                  for arm in self.sources.values()}
+        return Evidence(self.describe(), shares[smallest][0], n, max(above.values()), min(1.0, k * min(below.values())),
+                        math.nan, ids, measured, interval,
+                        "F interval of the smallest variance ratio (normal data; other end Bonferroni over sources)",
+                        self.floor, settle, (_every_group_varies(groups),))
+
+
+@dataclass(frozen=True)
+class Importance(ClaimTest):
+    """Hyperparameter importance (Optuna's fANOVA or PED-ANOVA, normalised to
+    sum 1) per repeated search, from the tuning runs of the arms whose name
+    starts with ``prefix``; one-sample t-tests over searches, as ``Bound``.
+
+    ``what="top"``: the summed importance of the two most important
+    hyperparameters exceeds ``bound``. ``what=(names…)``: each named
+    hyperparameter's importance lies below ``bound`` (every one: p = the largest).
+    """
+
+    metric: str
+    what: Any
+    bound: float
+    space: Callable[[Any], dict[str, Any]]
+    evaluator: str = "fanova"
+    direction: str = "maximize"
+    prefix: str = "hp-"
+    phase = "tune"
+
+    def arms(self) -> set[str]:
+        return set()  # the search arms are found by prefix, whatever the budget's number of searches
+
+    def describe(self) -> str:
+        scope = ("the summed importance of the two most important hyperparameters" if self.what == "top"
+                 else f"the importance of {' and of '.join(self.what)}")
+        side = "above" if self.what == "top" else "below"
+        return (f"{self.evaluator} importance (Optuna, normalised to sum 1) of {self.metric} per repeated search; "
+                f"one-sample t-test over searches that {scope} is {side} {self.bound:g}"
+                + ("" if self.what == "top" else " (every named one: p = the largest)"))
+
+    def vectors(self, runs: "pd.DataFrame") -> dict[str, dict[str, float]]:
+        from harness import importance
+
+        rows = runs[runs["arm"].str.startswith(self.prefix)] if len(runs) else runs
+        if rows.empty:
+            return {}
+        return importance.per_search(rows, importance.search_space(self.space), self.metric, self.direction,
+                                     self.evaluator)
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        vectors = self.vectors(runs)
+        ids = tuple(runs[runs["arm"].str.startswith(self.prefix) & (runs["status"] == STATUS_FINISHED)]["run_id"]) \
+            if len(runs) else ()
+        if self.what == "top":
+            values = {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
+        else:
+            values = {name: [v[name] for v in vectors.values()] for name in self.what}
+        measured = {k: float(np.mean(v)) if v else math.nan for k, v in values.items()}
+        if len(vectors) < 2:
+            return no_evidence(self.describe(), len(vectors), ids, measured)
+        return bound_evidence({k: np.array(v) for k, v in values.items()}, self.bound,
+                              "above" if self.what == "top" else "below", self.describe(), ids, measured)
+
+
+@dataclass(frozen=True)
+class RateAbove(ClaimTest):
+    """A rate of events exceeds ``null_rate``: ``outcomes(runs)`` returns one
+    boolean per independent trial (e.g. "p < 0.05" for each disjoint split of
+    identical runs); exact binomial test that the rate exceeds ``null_rate``
+    (support); "not reproduced" when it is significantly below ``margin``.
+    Interval: Clopper–Pearson, which inverts the one-sided binomial tests."""
+
+    outcomes: Callable[["pd.DataFrame"], tuple[list[bool], tuple[str, ...]]]
+    over: tuple[str, ...]
+    null_rate: float
+    margin: float
+    description: str
+    metric: str = ""
+
+    def arms(self) -> set[str]:
+        return set(self.over)
+
+    def describe(self) -> str:
+        return (f"{self.description}; one-sided exact binomial test that the rate exceeds {self.null_rate:g} "
+                f"(support) or is below {self.margin:g} ('not reproduced'); effect = the rate")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        from scipy import stats as sps
+
+        hits_list, ids = self.outcomes(runs)
+        n, hits = len(hits_list), int(sum(hits_list))
+        if n < 2:
+            return no_evidence(self.describe(), n, ids)
+        rate = hits / n
+
+        def settle(alpha: float, which: str) -> int | None:
+            distance = (rate - self.null_rate) * (1 if which == CLAIMED else -1)
+            return stats.n_needed_by_se(distance, math.sqrt(max(rate * (1 - rate), 1e-12) / n), n, alpha)
+
+        return Evidence(self.describe(), rate, n,
+                        float(sps.binomtest(hits, n, self.null_rate, alternative="greater").pvalue),
+                        float(sps.binomtest(hits, n, self.null_rate, alternative="less").pvalue),
+                        float(sps.binomtest(hits, n, self.margin, alternative="less").pvalue), ids,
+                        {"trials": float(n), "events": float(hits)},
+                        lambda a: stats.clopper_pearson(hits, n, 1.0 - a), "Clopper–Pearson interval of the rate",
+                        self.null_rate, settle,
+                        (CheckResult("not-degenerate", "all", True, f"{n} independent splits, {hits} events"),))
+
+
+@dataclass(frozen=True)
+class Extrapolated(ClaimTest):
+    """The large-``m`` limit of ``metric``: λ(m) = λ∞ + c/m fitted by least
+    squares over the arms' runs (``factors``: arm -> m); support: TOST that
+    λ∞ lies within ±``margin`` of ``value``; "contradicted": λ∞ lies
+    significantly beyond the margin. Both invert λ∞'s t-interval."""
+
+    metric: str
+    factors: Mapping[str, float]
+    value: float
+    margin: float
+
+    def arms(self) -> set[str]:
+        return set(self.factors)
+
+    def describe(self) -> str:
+        return (f"least-squares fit {self.metric}(m) = λ∞ + c/m over m = {sorted(self.factors.values())}; TOST that "
+                f"λ∞ is within ±{self.margin:g} of {self.value:.4g} (support); one-sided t-test that it lies beyond "
+                "the margin (contradicted); effect = λ∞")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        from scipy import stats as sps
+
+        rows = runs[runs["arm"].isin(list(self.factors)) & (runs["status"] == STATUS_FINISHED)]
+        column = f"metrics.{self.metric}"
+        rows = rows[rows[column].notna()] if column in rows else rows.iloc[0:0]
+        measured = {arm: float(rows[rows["arm"] == arm][column].mean()) for arm in self.factors if column in rows}
+        ids, n = tuple(rows["run_id"]), len(rows)
+        if n < 4 or rows["arm"].nunique() < 2:
+            return no_evidence(self.describe(), n, ids, measured)
+        inv = 1.0 / rows["arm"].map(self.factors).to_numpy(dtype=float)
+        lam = rows[column].to_numpy(dtype=float)
+        design = np.column_stack([np.ones(n), inv])
+        coef, *_ = np.linalg.lstsq(design, lam, rcond=None)
+        resid = lam - design @ coef
+        dof = n - 2
+        se = math.sqrt(max(float(resid @ resid) / dof, 0.0) * np.linalg.inv(design.T @ design)[0, 0])
+        limit, low, high = float(coef[0]), self.value - self.margin, self.value + self.margin
+        if se <= stats.SPREAD_RTOL * max(abs(limit), float(np.max(np.abs(lam)))):
+            return no_evidence(self.describe(), n, ids, measured,
+                               "the fit has no residual spread (the values lie exactly on the curve): no test")
+        p_inside = max(sps.t.sf((limit - low) / se, dof), sps.t.cdf((limit - high) / se, dof))
+        p_beyond = min(sps.t.sf((limit - high) / se, dof), sps.t.cdf((limit - low) / se, dof))
+
+        def interval(a: float) -> tuple[float, float]:
+            half = float(sps.t.ppf(1 - a / 2, dof)) * se
+            return limit - half, limit + half
+
+        def settle(alpha: float, which: str) -> int | None:
+            off = abs(limit - self.value)
+            return stats.n_needed_by_se(self.margin - off if which == CLAIMED else off - self.margin, se, n, alpha)
+
+        return Evidence(self.describe(), limit, n, float(p_inside), float(p_beyond), math.nan, ids, measured, interval,
+                        "t-interval of the fitted limit λ∞", self.value, settle)
+
+
+@dataclass(frozen=True)
+class BestOverGrid(ClaimTest):
+    """Per replicate, the best ``metric`` over a grid's runs whose factor is at
+    most ``cut`` against the best over the rest; paired t-test each way that
+    the small side is better, TOST within ±``margin`` for "not reproduced".
+    ``grid(runs)`` returns a DataFrame with columns factor, replicate, value,
+    run_id (one row per finished grid run)."""
+
+    grid: Callable[["pd.DataFrame"], "pd.DataFrame"]
+    cut: float
+    margin: float
+    label: str = "m"
+    metric: str = "test_error"
+
+    def arms(self) -> set[str]:
+        return set()  # the grid's arms are found by the study's ``grid`` function
+
+    def describe(self) -> str:
+        return (f"per replicate, the best {self.metric} over the grid with {self.label} ≤ {self.cut:g} minus the best "
+                f"with {self.label} > {self.cut:g}; paired t-test each way that it is negative; TOST with margin "
+                f"±{self.margin:g} for 'not reproduced'")
+
+    def per_replicate(self, runs: "pd.DataFrame"):
+        grid = self.grid(runs).dropna(subset=["value"])
+        small = grid[grid["factor"] <= self.cut].groupby("replicate")["value"].min()
+        large = grid[grid["factor"] > self.cut].groupby("replicate")["value"].min()
+        common = small.index.intersection(large.index)
+        return small.loc[common], large.loc[common], tuple(grid["run_id"])
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        small, large, ids = self.per_replicate(runs)
+        measured = {f"best {self.label}<={self.cut:g}": float(small.mean()) if len(small) else math.nan,
+                    f"best {self.label}>{self.cut:g}": float(large.mean()) if len(large) else math.nan}
+        if len(small) < 2:
+            return no_evidence(self.describe(), len(small), ids, measured)
+        return difference_evidence(small.to_numpy(), large.to_numpy(), lower_is_better=True, describe=self.describe(),
+                                   margin=self.margin, runs=ids, measured=measured)
