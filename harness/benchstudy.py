@@ -11,7 +11,8 @@ import os
 
 from harness.claimtests import Bound
 from harness.claims import Claim
-from harness.study import Arm, Budget, Study, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Study
 
 NAME = "bench-overhead"
 SETTINGS_ENV = "HARNESS_BENCH_TRIAL"  # "n_train,epochs,hidden": the size of one trial

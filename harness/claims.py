@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from harness.checks import Check, CheckResult, TunedAlike
-from harness.study import StudyDeclarationError
+from harness.design import StudyDeclarationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -32,7 +32,7 @@ from harness import stats
 from harness.checks import CheckResult
 from harness.claims import (CLAIMED, ClaimTest, Evidence, STATUS_FINISHED, finished_rows, no_evidence,
                             values_by_replicate)
-from harness.study import StudyDeclarationError
+from harness.design import StudyDeclarationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from typing import Sequence
 
-from harness.study import BUDGET_NAMES
+from harness.redact import redact
+from harness.design import BUDGET_NAMES
 
 LIST_KINDS = ("studies", "models", "datasets")
 
@@ -27,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add_stores(p: argparse.ArgumentParser) -> None:
         p.add_argument("--budget", default="quick", choices=BUDGET_NAMES,
                        help="smoke: machinery check (<1 min); quick: real verdicts (default); full: paper scale")
-        p.add_argument("--storage", help="Optuna storage: journal:/path (default: .harness/optuna.journal) "
-                                         "or postgresql://user@host/db")
+        p.add_argument("--storage", help="Optuna storage: journal:/path (default: $HARNESS_STORAGE, else "
+                                         ".harness/optuna.journal) or postgresql://user@host/db")
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
                                               "sqlite:///<project>/mlflow.db)")
         p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
@@ -52,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="quick", choices=BUDGET_NAMES)
     p.add_argument("--tracking-uri")
 
+    p = sub.add_parser("repair-journal", help="back up a damaged Optuna journal and truncate it to its last "
+                                              "complete record")
+    p.add_argument("path", metavar="PATH", help="the journal file (default storage: .harness/optuna.journal)")
+
     p = sub.add_parser("ui", help="the MLflow UI over the project's tracking store")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=5000)
@@ -61,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_list(kind: str | None) -> int:
     from harness import datasets, models
-    from harness.study import load_studies
+    from harness.discovery import load_studies
 
     if kind in (None, "studies"):
         registry = load_studies()
@@ -81,7 +87,7 @@ def cmd_list(kind: str | None) -> int:
 
 
 def _study_names(names: Sequence[str]) -> list[str]:
-    from harness.study import load_studies
+    from harness.discovery import load_studies
 
     registry = load_studies()
     if list(names) == ["all"]:
@@ -116,7 +122,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness import paths, report
-    from harness.study import get_study, load_studies
+    from harness.discovery import get_study, load_studies
     from harness.summary import print_summary
     from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
 
@@ -133,20 +139,61 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair_journal(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness import journal
+
+    path = Path(args.path.removeprefix("journal:")).expanduser()
+    backup, damage = journal.repair(path)
+    if damage is None:
+        print(f"{path}: every record is complete; nothing to repair")
+        return 0
+    lost = f" and {damage.dropped} complete record(s) after it" if damage.dropped else ""
+    print(f"{path}: kept {damage.record} record(s) ({damage.offset} bytes); removed the damaged record at byte "
+          f"{damage.offset} ({damage.what}){lost}, {damage.size - damage.offset} byte(s) in all.\n"
+          f"The original is in {backup}. Run the study again: trials whose record was lost run again.")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from harness import paths
     from harness.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(args.tracking_uri, paths.home())
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
-               "--port", str(args.port)]
-    print(f"MLflow UI on http://{args.host}:{args.port} over {uri} (Ctrl-C stops it)")
+    # the store's URI goes by environment, not argv: a password in it would show in `ps`
+    os.environ["MLFLOW_BACKEND_STORE_URI"] = uri
+    command = [sys.executable, "-m", "mlflow", "ui", "--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI on http://{args.host}:{args.port} over {redact(uri)} (Ctrl-C stops it)")
     os.execv(sys.executable, command)
     return 0  # not reached
 
 
+def _interrupt_on_signals(worker: bool) -> None:
+    """SIGTERM stops a study like Ctrl-C: the trials in flight fail (and run
+    again on resume), their runs end KILLED. A worker also ignores the signals
+    that follow the first (a terminal's Ctrl-C reaches it, then its parent's
+    SIGTERM), so that recording its trials is not cut short."""
+    import signal
+
+    def interrupt(signum, frame):
+        if worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+        if worker:
+            signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread (main() called from a thread): leave the signals alone
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "worker"):
+        _interrupt_on_signals(worker=args.command == "worker")
     try:
         if args.command == "list":
             return cmd_list(args.kind)
@@ -156,14 +203,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "repair-journal":
+            return cmd_repair_journal(args)
         return cmd_ui(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        # every message passes through redact(): a password in a storage or tracking URL is never printed
         if _is_input_error(exc) and not os.environ.get("HARNESS_DEBUG"):
-            print(f"harness: error: {exc}", file=sys.stderr)
+            print(f"harness: error: {redact(str(exc))}", file=sys.stderr)
             return 2
-        raise
+        print(redact("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
+        return 1
 
 
 def _is_input_error(exc: Exception) -> bool:
@@ -172,13 +223,15 @@ def _is_input_error(exc: Exception) -> bool:
     from harness.datasets import DataUnavailableError
     from harness.registry import UnknownNameError
     from harness.run import InputError
-    from harness.study import StudyDeclarationError
+    from harness.design import StudyDeclarationError
 
     known: tuple[type[BaseException], ...] = (UnknownNameError, StudyDeclarationError, InputError,
                                               DataUnavailableError, LookupError, ValueError)
     if "harness.tracking" in sys.modules:
         known += (sys.modules["harness.tracking"].TrackingError,)
+    if "harness.storage" in sys.modules:  # StorageError, and the journal's errors beneath it
+        known += (sys.modules["harness.storage"].StorageError, sys.modules["harness.journal"].JournalError)
     if "harness.sweep" in sys.modules:
         sweep = sys.modules["harness.sweep"]
-        known += (sweep.StorageError, sweep.TuningFailed, sweep.DesignChanged, sweep.TrackingLost)
+        known += (sweep.TuningFailed, sweep.DesignChanged, sweep.TrackingLost)
     return isinstance(exc, known)

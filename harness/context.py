@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from harness.seeding import TrialSeeds
-from harness.study import Arm, Budget
+from harness.design import Arm, Budget
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ class UnknownNameError(KeyError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, plural: str | None = None):
         self.kind = kind  # "dataset", "model", "study": used in messages
+        self.plural = plural or (kind[:-1] + "ies" if kind.endswith("y") else kind + "s")  # "studies", not "studys"
         self._entries: dict[str, T] = {}
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
@@ -48,7 +49,7 @@ class Registry(Generic[T]):
         known = ", ".join(sorted(self._entries)) or "(none registered)"
         close = difflib.get_close_matches(name, list(self._entries), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}"
+        return f"unknown {self.kind} {name!r}.{hint} Known {self.plural}: {known}"
 
     def names(self) -> list[str]:
         return sorted(self._entries)

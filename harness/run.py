@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import paths
-from harness.study import Study, get_study
+from harness.discovery import get_study
+from harness.study import Study
 
 
 @dataclass
@@ -38,7 +39,7 @@ class InputError(ValueError):
 def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
     from harness import datasets
-    from harness.sweep import open_storage
+    from harness.storage import open_storage
     from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
 
     study = get_study(request.study)
@@ -47,6 +48,8 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
         raise InputError(f"--workers must be a positive integer, got {request.workers!r}")
     if request.ensemble is not None and (not isinstance(request.ensemble, int) or request.ensemble < 1):
         raise InputError(f"--ensemble must be a positive integer (1: one trial at a time), got {request.ensemble!r}")
+    check_device(request.device)
+    check_registry_names(study, arms)
     for name in study.datasets:
         datasets.load(name)  # raises DataUnavailableError with the fix before any training
     check_tuning_space(study)
@@ -54,6 +57,46 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     uri = resolve_tracking_uri(request.tracking_uri, paths.home())
     check_tracking_uri(uri)
     return study, arms, Tracker(uri), uri
+
+
+def check_registry_names(study: Study, arms: list) -> None:
+    """Every arm's ``model`` and ``dataset`` names one the registries know
+    (else one line with the known names and the closest match), before any
+    compute instead of as every trial's failure."""
+    from harness import datasets, models
+
+    for arm in arms:
+        for key, registry in (("model", models.MODELS), ("dataset", datasets.DATASETS)):
+            name = arm.config.get(key)
+            if isinstance(name, str) and name not in registry:
+                raise InputError(f"study {study.name!r}, arm {arm.name!r}: {registry.unknown_message(name)}")
+
+
+def check_device(device: str | None) -> None:
+    """A device torch knows and this machine has (``--device`` or $HARNESS_DEVICE),
+    else one line that says which exist."""
+    name = device or os.environ.get("HARNESS_DEVICE")
+    if not name:
+        return
+    import torch
+
+    source = "--device" if device else "HARNESS_DEVICE"
+    try:
+        chosen = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"{source} {name!r} is not a torch device ({' '.join(str(exc).split())}); use cpu, cuda, "
+                         "cuda:N or mps") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"{source} {name!r}: CUDA is not available on this machine; use cpu")
+        if chosen.index is not None and chosen.index >= count:
+            raise InputError(f"{source} {name!r}: this machine has {count} CUDA device(s) (cuda:0 to "
+                             f"cuda:{count - 1})")
+    elif chosen.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"{source} {name!r}: MPS is not available on this machine; use cpu")
+    elif chosen.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"{source} {name!r}: the harness trains on cpu, cuda or mps, not {chosen.type}")
 
 
 def check_tuning_space(study: Study) -> None:
@@ -142,41 +185,65 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
 
 
 def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, uri: str):
-    """N worker processes on this machine; this process shows their progress."""
-    from optuna.trial import TrialState
+    """N worker processes on this machine; this process shows their progress.
 
+    The storage URL and tracking URI reach the workers through their
+    environment ($HARNESS_STORAGE, $MLFLOW_TRACKING_URI), never their command
+    line: a password in either would be visible to every user in ``ps``."""
     from harness.sweep import SweepOutcome
 
     ostudy, finished = runner.enqueue(arms)
-    failed_before = len(ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+    failed_before = _failed(ostudy)
     command = [sys.executable, "-m", "harness", "worker", request.study, "--budget", request.budget,
-               "--tracking-uri", uri, "--threads", str(threads), "--storage",
-               request.storage or paths.default_storage()]
+               "--threads", str(threads)]
     if request.device:
         command += ["--device", request.device]
     if request.ensemble:
         command += ["--ensemble", str(request.ensemble)]
-    procs = [subprocess.Popen(command) for _ in range(request.workers)]
+    env = {**os.environ, "HARNESS_STORAGE": runner.storage_url, "MLFLOW_TRACKING_URI": uri}
+    procs = [subprocess.Popen(command, env=env) for _ in range(request.workers)]
     bar = _bar(total, request.study, request.progress)
     bar.update(finished)
     done = finished
     try:
         while any(p.poll() is None for p in procs):
             time.sleep(1.0)
-            now = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            now = _complete(ostudy)
             bar.update(now - done)
             done = now
     except KeyboardInterrupt:
+        # workers take SIGTERM as Ctrl-C: each fails its trials in flight and closes their runs; wait for that
         for p in procs:
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         raise
     bar.close()
     failed_workers = [p.returncode for p in procs if p.returncode]
     if failed_workers:
         raise RuntimeError(f"{len(failed_workers)} worker process(es) exited with errors {failed_workers}")
-    complete = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    failed = len(ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
-    return SweepOutcome(completed=complete - finished, failed=failed - failed_before, skipped=finished)
+    return SweepOutcome(completed=_complete(ostudy) - finished, failed=_failed(ostudy) - failed_before,
+                        skipped=finished)
+
+
+def _complete(ostudy) -> int:
+    """Keys complete (a key counts once)."""
+    from optuna.trial import TrialState
+
+    return len({t.user_attrs.get("key") for t in ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))})
+
+
+def _failed(ostudy) -> int:
+    """Failed trials, not counting queued duplicates failed unrun at claim time."""
+    from optuna.trial import TrialState
+
+    return sum("duplicate_of" not in t.user_attrs
+               for t in ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
 
 
 def _bar(total: int, label: str, enabled: bool):

@@ -122,10 +122,12 @@ class MlflowServer:
     def start(self, timeout: float = 120.0) -> "MlflowServer":
         self.artifacts.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        # the backend URI goes by environment, not argv: a password in it would show in `ps`
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.backend, "--serve-artifacts",
+            [sys.executable, "-m", "mlflow", "server", "--serve-artifacts",
              "--artifacts-destination", str(self.artifacts), "--host", self.host, "--port", str(self.port),
-             "--workers", "1"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+             "--workers", "1"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "MLFLOW_BACKEND_STORE_URI": self.backend})
         deadline = time.time() + timeout  # ~15 s here: imports, database migrations, uvicorn
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -172,6 +174,17 @@ def stop_group(pid: int, timeout: float = 20.0) -> None:
         pass
 
 
+def _is_mlflow_server(pid: int) -> bool:
+    """Whether ``pid`` is still an ``mlflow server`` (Linux: from /proc; elsewhere, trust the state file)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self/cmdline").exists():
+        return True
+    try:
+        return b"mlflow" in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
 def _check(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
@@ -208,7 +221,9 @@ def down() -> bool:
     if not state.exists():
         return False
     info = json.loads(state.read_text())
-    stop_group(int(info["mlflow_pid"]))
+    pid = int(info["mlflow_pid"])
+    if _is_mlflow_server(pid):  # a stale state file (after a reboot) may name a pid some other program now has
+        stop_group(pid)
     Postgres(Path(info["pg_root"]), int(info["pg_port"]), info["host"]).stop()
     state.unlink()
     return True

@@ -1,134 +1,22 @@
 """What a study declares: claims, arms, budgets, an optional tuning phase and
 the trial function that trains and measures one (arm, replicate).
 
-Declarations are plain frozen dataclasses, validated when the study is
-registered so that a malformed study fails at import with a message naming the
-field, never halfway through a sweep. Nothing here imports torch: listing
-studies must stay instant.
+``Study`` gathers the parts of ``harness.design`` (re-exported here, so a study
+module imports its whole vocabulary from one place) and checks them against
+each other. Finding and registering studies is ``harness.discovery``'s job.
+Nothing here imports torch: listing studies must stay instant.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from harness.registry import Registry
+from harness.design import (BUDGET_NAMES, NAME_PATTERN, Arm, Budget, Ensemble, StudyDeclarationError,  # noqa: F401
+                            Tuning, check_name)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from harness.claims import Claim
     from harness.context import TrialContext
-
-BUDGET_NAMES = ("smoke", "quick", "full")
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # safe in paths, URLs and MLflow names
-
-
-class StudyDeclarationError(ValueError):
-    """A study, arm, budget or claim declaration that cannot run."""
-
-
-def check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise StudyDeclarationError(
-            f"invalid {kind} name {name!r}: use lowercase letters, digits and '-' "
-            "(at most 63 characters, no path separators)"
-        )
-    return name
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One condition of the fixed design, e.g. ``deep-ae-30`` or ``pca-30``.
-
-    ``config`` is what the study's trial function receives; it is logged as
-    MLflow params. ``seed_group`` gives the arm its own init/noise seeds (see
-    ``harness.seeding``); empty means paired with every other arm.
-    ``max_replicates`` lets an arm that feeds only a figure run fewer seeds.
-    """
-
-    name: str
-    config: Mapping[str, Any] = field(default_factory=dict)
-    seed_group: str = ""
-    max_replicates: int | None = None  # cap below the budget's replicates (e.g. for a descriptive curve)
-
-    def __post_init__(self) -> None:
-        check_name("arm", self.name)
-        if self.max_replicates is not None and self.max_replicates < 1:
-            raise StudyDeclarationError(f"arm {self.name!r}: max_replicates must be >= 1")
-
-    def replicates(self, budget: "Budget") -> int:
-        return min(budget.replicates, self.max_replicates or budget.replicates)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much compute a tier spends.
-
-    ``replicates`` seeds per arm; ``settings`` are study-specific knobs (epochs,
-    training-set size...) that the trial function reads; ``tuning_trials`` is
-    the number of TPE trials per tuned arm (0 skips tuning).
-    """
-
-    replicates: int
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    tuning_trials: int = 0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.replicates, int) or self.replicates < 1:
-            raise StudyDeclarationError(f"a budget needs replicates >= 1, got {self.replicates!r}")
-        if not isinstance(self.tuning_trials, int) or self.tuning_trials < 0:
-            raise StudyDeclarationError(f"tuning_trials must be >= 0, got {self.tuning_trials!r}")
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self.settings[key]
-        except KeyError:
-            raise KeyError(f"budget has no setting {key!r}; it has {sorted(self.settings)}") from None
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """A search per arm on a validation split, before the replicates run.
-
-    ``space(trial)`` suggests hyperparameters with Optuna's define-by-run API
-    and returns them as a dict; ``metric`` is the validation metric the trial
-    function returns, minimised unless ``direction == "maximize"``. The best
-    values are merged into the arm's config for every replicate. The search is
-    TPE unless an arm's config says ``"sampler": "random"`` (the seeds study
-    compares the two); either sampler is seeded from (study, arm).
-    """
-
-    arms: tuple[str, ...]
-    space: Callable[[Any], dict[str, Any]]
-    metric: str
-    direction: str = "minimize"
-
-    SAMPLERS = ("tpe", "random")
-
-    def __post_init__(self) -> None:
-        if self.direction not in ("minimize", "maximize"):
-            raise StudyDeclarationError(f"tuning direction must be minimize or maximize, got {self.direction!r}")
-
-
-@dataclass(frozen=True)
-class Ensemble:
-    """How a study trains many same-shaped trials at once (``harness.ensemble``).
-
-    ``key(config, budget)`` names the model shape and schedule a trial needs
-    (its arm's config with tuned hyperparameters merged); trials whose keys are
-    equal can train as one batched model, ``None`` means "train alone".
-    ``run(contexts)`` trains the trials of one group together and returns, per
-    context and in order, its final metrics or the exception that failed it.
-    Each member is still its own Optuna trial and MLflow run; the sweep groups
-    queued trials by key, at most ``max_members`` at a time.
-    """
-
-    key: Callable[[Mapping[str, Any], Budget], str | None]
-    run: Callable[[list["TrialContext"]], list[Any]]
-    max_members: int = 128
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.max_members, int) or self.max_members < 1:
-            raise StudyDeclarationError(f"Ensemble.max_members must be >= 1, got {self.max_members!r}")
 
 
 @dataclass(frozen=True)
@@ -215,35 +103,3 @@ class Study:
             )
         return arms
 
-
-STUDIES: Registry[Study] = Registry("study")
-
-
-def register(study: Study) -> Study:
-    """Register a study declaration; each module in ``studies/`` calls this."""
-    STUDIES.add(study.name, study)
-    return study
-
-
-STUDY_MODULES_ENV = "HARNESS_STUDY_MODULES"  # extra, comma-separated modules that register studies
-
-
-def load_studies() -> Registry[Study]:
-    """Import every module of the ``studies`` package so that it registers,
-    plus any modules named in $HARNESS_STUDY_MODULES (studies kept outside
-    this repository, and the tests' own tiny study)."""
-    import importlib
-    import os
-    import pkgutil
-
-    import studies
-
-    names = [f"studies.{m.name}" for m in pkgutil.iter_modules(studies.__path__) if not m.name.startswith("_")]
-    names += [n.strip() for n in os.environ.get(STUDY_MODULES_ENV, "").split(",") if n.strip()]
-    for name in names:
-        importlib.import_module(name)  # a module registers once: Python caches imports
-    return STUDIES
-
-
-def get_study(name: str) -> Study:
-    return load_studies().get(name)

@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from harness.redact import BadURL, parse_url, redact, without_userinfo
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -48,7 +50,9 @@ def resolve_tracking_uri(explicit: str | None, root: Path) -> str:
 
 
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
-    """Fail before any compute if the store cannot be written or reached."""
+    """Fail before any compute if the store cannot be written or reached.
+    Every message names the URI with its password redacted."""
+    shown = redact(uri)
     if uri.startswith("sqlite:///"):
         path = Path(uri[len("sqlite:///"):])
         if not path.is_absolute():
@@ -61,18 +65,32 @@ def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
         if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise TrackingError(f"tracking store {path} is not writable: fix its permissions or pass "
                                 "--tracking-uri with a writable location")
-    elif uri.startswith(("http://", "https://")):
-        try:
-            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
-                response.read()
-        except (urllib.error.URLError, OSError) as exc:
-            raise TrackingError(f"tracking server {uri} is unreachable ({exc}): start it (see README, "
-                                "'Several machines') or pass --tracking-uri") from None
-    elif uri.startswith("file:") or "://" not in uri:
-        raise TrackingError(f"tracking URI {uri!r}: MLflow 3 disables the file store by default; use "
+        return
+    if uri.startswith("file:") or "://" not in uri:
+        raise TrackingError(f"tracking URI {shown!r}: MLflow 3 disables the file store by default; use "
                             "sqlite:////absolute/path/mlflow.db or an http:// server")
+    try:
+        parse_url(uri, "tracking URI")
+    except BadURL as exc:
+        raise TrackingError(str(exc)) from None
+    if uri.startswith(("http://", "https://")):
+        # urllib reads no credentials from a URL ("http://u:pw@host" would be host "u:pw@host", port "pw@host"):
+        # strip them and send them as basic auth, as MLflow's client does
+        bare, credentials = without_userinfo(uri)
+        request = urllib.request.Request(bare.rstrip("/") + "/health")
+        if credentials:
+            import base64
+
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read()
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise TrackingError(f"tracking server {shown} is unreachable ({redact(str(exc))}): start it (see "
+                                "README, 'Several machines') or pass --tracking-uri") from None
     elif uri.split("://", 1)[0].split("+")[0] not in ("postgresql", "mysql", "mssql", "databricks"):
-        raise TrackingError(f"tracking URI {uri!r}: unsupported scheme; use sqlite:////absolute/path/mlflow.db, "
+        raise TrackingError(f"tracking URI {shown!r}: unsupported scheme; use sqlite:////absolute/path/mlflow.db, "
                             "http://host:port (an mlflow server) or a database URL such as postgresql://…")
 
 
@@ -85,7 +103,8 @@ class Tracker:
     def __init__(self, uri: str):
         from mlflow import MlflowClient
 
-        self.uri = uri
+        self.uri = redact(uri)  # for messages and reports: the password never leaves the process
+        self._uri = uri
         self.client = MlflowClient(tracking_uri=uri)
 
     # -- experiments and the parent run ---------------------------------
@@ -111,8 +130,8 @@ class Tracker:
         """Artifacts beside a SQLite store (``<folder>/mlartifacts/<study>``);
         MLflow's own default is ``./mlruns`` under whatever the working
         directory happens to be. A server chooses its own location."""
-        if self.uri.startswith("sqlite:///"):
-            return (Path(self.uri[len("sqlite:///"):]).parent / "mlartifacts" / study).resolve().as_uri()
+        if self._uri.startswith("sqlite:///"):
+            return (Path(self._uri[len("sqlite:///"):]).parent / "mlartifacts" / study).resolve().as_uri()
         return None
 
     def parent_run(self, study: str, budget: str, tags: Mapping[str, str]) -> str:
@@ -212,6 +231,25 @@ class Tracker:
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
+
+    def close_if_running(self, run_id: str, status: str, reason: str) -> bool:
+        """End a run left open by a worker that died or was failed as stale,
+        with the reason as its ``fail_reason`` tag; False when it was already closed."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            return False
+        self.log_tags(run_id, {TAG + "fail_reason": redact(reason)})
+        self.finish(run_id, status)
+        return True
+
+    def open_trial_runs(self, study: str, optuna_study: str) -> list[str]:
+        """Ids of the trial runs of one Optuna study (``optuna.study`` tag) still RUNNING."""
+        experiment = self.experiment_id(study, create=False)
+        if experiment is None:
+            return []
+        runs = self.client.search_runs(
+            [experiment], filter_string=f"attributes.status = 'RUNNING' and tags.`optuna.study` = '{optuna_study}'",
+            max_results=1000)
+        return [run.info.run_id for run in runs]
 
     def download(self, run_id: str, path: str, destination: Path) -> Path:
         destination.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.provenance import PROJECT_ROOT
-from harness.study import BUDGET_NAMES
+from harness.design import BUDGET_NAMES
 
 # Keys whose values differ between two honest runs of the same code (time
 # stamps, store locations, run ids, machine and library versions); skipped

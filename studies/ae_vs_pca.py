@@ -21,7 +21,8 @@ from typing import Any
 from harness.checks import Converged, NoBottleneck, Trained, TunedAlike
 from harness.claimtests import Better, Bound
 from harness.claims import Claim
-from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 
 CODE = 30
 FASHION = "fashion-mnist"

@@ -21,7 +21,8 @@ import math
 from harness.checks import AboveChance, Converged, Trained
 from harness.claimtests import Better, Bound, Extrapolated, Faster, Similar, Tolerance
 from harness.claims import Claim, arm_mean
-from harness.study import Arm, Budget, Study, StudyDeclarationError, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Study, StudyDeclarationError
 
 FASHION = "fashion-mnist"
 TARGET_ACCURACY = 0.80  # BN-FASTER's pre-registered target: test accuracy of the 3x100 sigmoid MLP

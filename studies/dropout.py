@@ -23,7 +23,8 @@ import time
 from harness.checks import Converged, Trained, TunedAlike
 from harness.claimtests import Better, Bound, Faster, Similar
 from harness.claims import Claim, arm_mean
-from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 
 FASHION = "fashion-mnist"
 HIDDEN = (512, 512)

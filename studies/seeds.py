@@ -32,7 +32,8 @@ from typing import Any
 
 from harness.claimtests import Better, BestOverGrid, Importance, RateAbove, Similar, VarianceAbove, VarianceRatios
 from harness.claims import CLAIMED, Claim, finished_rows
-from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning
 
 NAME = "seeds"
 MNIST1D, FASHION = "mnist1d", "fashion-mnist"
@@ -360,7 +361,7 @@ def effects_table(fig_ctx) -> list[str]:
     """The other studies' claimed effects beside seed noise, read from the
     tracking store: each claim's effect against the seed-to-seed SD of its own
     metric within its own arms, and against SEED-SENS's accuracy SD."""
-    from harness.study import load_studies
+    from harness.discovery import load_studies
     from harness.tracking import latest_per_trial
 
     sens = fig_ctx.finished[fig_ctx.finished["arm"].isin(SENS_ARMS)]

@@ -13,7 +13,7 @@ from harness import stats
 from harness.checks import CheckResult, TunedAlike, Trained
 from harness.claims import Claim, Evidence, arm_mean, decide, directional_p
 from harness.claimtests import Better, Bound, difference_evidence
-from harness.study import StudyDeclarationError
+from harness.design import StudyDeclarationError
 
 METRIC = "mse"
 COL = f"metrics.{METRIC}"

@@ -18,7 +18,7 @@ from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
 from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, Importance, RateAbove, Similar,
                                 Tolerance, Trend, VarianceAbove, VarianceRatios, bound_evidence, difference_evidence)
-from harness.study import StudyDeclarationError
+from harness.design import StudyDeclarationError
 
 M = "mse"
 COL = f"metrics.{M}"

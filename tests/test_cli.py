@@ -99,3 +99,50 @@ def test_run_then_report_regenerates_without_training(home):
 def test_report_without_runs_says_what_to_do(home):
     result = run_cli(home, "report", "tiny", "--budget", "smoke")
     assert result.returncode == 2 and "harness run tiny --budget smoke" in result.stderr
+
+
+def test_a_password_in_a_storage_url_is_never_printed_and_the_real_cause_is(bare_home):
+    home = bare_home
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--storage",
+                     "postgresql+psycopg2://u:secret@127.0.0.1:1/db")
+    assert result.returncode == 2
+    assert "secret" not in result.stderr + result.stdout
+    assert "postgresql+psycopg2://u:***@127.0.0.1:1/db" in result.stderr
+    assert "Connection refused" in result.stderr and "Failed to import DB access module" not in result.stderr
+    assert "Traceback" not in result.stderr
+    # a worker, too
+    result = run_cli(home, "worker", "tiny", "--budget", "smoke", HARNESS_STORAGE="postgresql://u:secret@127.0.0.1:1/db")
+    assert result.returncode == 2 and "secret" not in result.stderr and "u:***@127.0.0.1:1" in result.stderr
+
+
+def test_a_tracking_url_with_credentials_and_no_port_gets_a_clear_redacted_error(bare_home):
+    home = bare_home
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri", "http://u:secretpw@127.0.0.1:9")
+    assert result.returncode == 2 and "unreachable" in result.stderr
+    assert "secretpw" not in result.stderr and "http://u:***@127.0.0.1:9" in result.stderr
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri", "http://u:secretpw@127.0.0.1")
+    assert "nonnumeric port" not in result.stderr and "secretpw" not in result.stderr + result.stdout
+    if result.returncode:  # nothing answers on port 80 here: the error names the redacted URL
+        assert "http://u:***@127.0.0.1" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri", "http://u:secretpw@127.0.0.1:x5")
+    assert result.returncode == 2 and "port 'x5' is not a number" in result.stderr
+    assert "secretpw" not in result.stderr
+
+
+def test_an_unexpected_error_prints_a_redacted_traceback(bare_home):
+    code = ("from harness.cli import main\n"
+            "import harness.cli as cli\n"
+            "def boom(args):\n"
+            "    raise RuntimeError('lost postgresql://u:secret@db/x')\n"
+            "cli.cmd_report = boom\n"
+            "raise SystemExit(main(['report', 'tiny']))\n")
+    result = subprocess.run([sys.executable, "-c", code], env=harness_env(bare_home), capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert "postgresql://u:***@db/x" in result.stderr and "secret" not in result.stderr
+
+
+def test_a_bad_device_is_one_clear_line(bare_home):
+    result = run_cli(bare_home, "run", "tiny", "--budget", "smoke", "--device", "gpu7")
+    assert result.returncode == 2 and "--device 'gpu7' is not a torch device" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (bare_home / "mlflow.db").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.study import load_studies
+from harness.discovery import load_studies
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")

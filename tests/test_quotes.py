@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.study import load_studies
+from harness.discovery import load_studies
 
 SOURCE = Path(__file__).resolve().parent.parent / "studies" / "sources" / "seed-articles.txt"
 

@@ -102,3 +102,8 @@ def test_names_sorted_iter_len_contains():
     assert "mid" in reg
     assert "missing" not in reg
     assert 3 not in reg
+
+
+def test_unknown_study_message_spells_the_plural():
+    with pytest.raises(Exception, match="Known studies: "):
+        Registry("study").get("nope")

@@ -8,7 +8,8 @@ import pytest
 from harness.claimtests import Better
 from harness.claims import Claim
 from harness.run import InputError, RunRequest, check_tuning_space, prepare
-from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning, get_study
+from harness.discovery import get_study
+from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 from harness.tracking import study_runs
 
 CLAIM = Claim(id="X", quote="q", article="a", section="s", source="src", source_numbers="n", measure="m",
@@ -89,3 +90,26 @@ def test_study_runs_is_the_public_dataframe(home):
     assert {"run_id", "arm", "replicate", "status", "metrics.test_error", "params.seed.init",
             "tags.harness.dataset_digest"} <= set(frame.columns)
     assert study_runs("tiny", "quick").empty
+
+
+def test_unknown_model_or_dataset_names_in_arms_fail_before_compute():
+    from harness.run import check_registry_names
+
+    study = make()
+    with pytest.raises(InputError, match=r"arm 'a': unknown model 'deep-aee'\. Did you mean 'deep-ae'\?"):
+        check_registry_names(study, [Arm("a", {"model": "deep-aee"})])
+    with pytest.raises(InputError, match=r"arm 'b': unknown dataset 'fashion-mnistt'"):
+        check_registry_names(study, [Arm("a", {"model": "deep-ae"}), Arm("b", {"dataset": "fashion-mnistt"})])
+    check_registry_names(study, [Arm("a", {"model": "pca", "dataset": "digits"}), Arm("b", {"width": 2})])
+    check_registry_names(get_study("ae-vs-pca"), get_study("ae-vs-pca").design("quick"))  # the real studies pass
+
+
+def test_bad_devices_are_input_errors():
+    from harness.run import check_device
+
+    with pytest.raises(InputError, match="is not a torch device"):
+        check_device("gpu")
+    with pytest.raises(InputError, match="CUDA is not available|CUDA device"):
+        check_device("cuda:99")
+    check_device("cpu")
+    check_device(None)

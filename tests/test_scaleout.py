@@ -129,7 +129,8 @@ def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = f"{home}/.harness/optuna.journal"
     deadline = time.time() + 120
-    while time.time() < deadline and "COMPLETE" not in _journal_states(journal):
+    # a trial complete and the next one training (its run created: the previous run is closed by then)
+    while time.time() < deadline and not {"COMPLETE", "RUNNING+run"} <= _journal_states(journal, with_runs=True):
         time.sleep(0.3)
     server.stop(timeout=0)  # the tracking server dies while the next trial trains
     _, stderr = run.communicate(timeout=120)
@@ -149,19 +150,26 @@ def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_
     finished_keys = sorted(t.user_attrs["key"] for t in final if t.state == TrialState.COMPLETE)
     assert finished_keys == DESIGN
     assert {t.number for t in complete} <= {t.number for t in final if t.state == TrialState.COMPLETE}
+    server.start()
+    runs = Tracker(server.url).runs("tiny", "smoke")
+    server.stop(timeout=2)
+    assert "RUNNING" not in set(runs["status"])
 
 
 def _journal(path: str):
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
 
 
-def _journal_states(path: str) -> set[str]:
+def _journal_states(path: str, with_runs: bool = False) -> set[str]:
+    """The states of the tiny study's trials; with ``with_runs``, "RUNNING+run" for a running trial whose run exists."""
     if not os.path.exists(path):
         return set()
     try:
-        return {t.state.name for t in optuna.load_study(study_name="tiny.smoke", storage=_journal(path)).get_trials()}
+        trials = optuna.load_study(study_name="tiny.smoke", storage=_journal(path)).get_trials()
     except KeyError:
         return set()
+    return {t.state.name + ("+run" if with_runs and t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
+                            else "") for t in trials}
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -211,3 +219,54 @@ def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(mlflow_serv
         for run in runs:
             inputs = tracker.client.get_run(run).inputs.dataset_inputs
             assert [i.dataset.name for i in inputs] == ["race"]
+
+
+def test_two_workers_enqueueing_at_once_on_postgres_queue_each_key_once(home, postgres):
+    """The enqueue race on PostgreSQL: the queue lock is a pg_advisory_lock."""
+    from test_workers import SlowReader, in_threads, make_runner
+
+    from harness.discovery import get_study
+    from harness.tracking import default_tracking_uri
+
+    storage = postgres.create_database("enqueue_race")
+    parent = Tracker(default_tracking_uri(home)).parent_run("tiny", "smoke", {})
+    rendezvous = __import__("threading").Barrier(2)
+    runners = [make_runner(storage=storage, cls=SlowReader, parent=parent) for _ in range(2)]
+    for r in runners:
+        r.rendezvous = rendezvous
+    arms = get_study("tiny").design("smoke")
+    in_threads(*[lambda r=r: r.enqueue(arms) for r in runners])
+    assert keys_by_state(storage, "tiny.smoke") == {"WAITING": DESIGN}
+    ostudy = runners[0].design_study()
+    outcomes = in_threads(*[lambda r=r: r.work(ostudy, arms, {}) for r in runners])
+    assert sum(o.completed for o in outcomes) == 4
+    assert keys_by_state(storage, "tiny.smoke") == {"COMPLETE": DESIGN}
+
+
+def test_the_postgres_queue_lock_excludes_other_sessions_until_released(postgres):
+    import threading
+
+    from harness.queue_lock import QueueLock
+    from harness.storage import open_storage
+
+    url = postgres.create_database("advisory")
+    waited: list[str] = []
+    first = QueueLock(url, open_storage(url), announce=None)
+    second = QueueLock(url, open_storage(url), announce=waited.append, announce_after=0.1)
+    order: list[str] = []
+
+    def take_second():
+        with second.hold("s.smoke", "tuning"):
+            order.append("second")
+
+    with first.hold("s.smoke", "enqueueing"):
+        with first.hold("s.smoke"):  # re-entrant within a thread
+            pass
+        thread = threading.Thread(target=take_second)
+        thread.start()
+        time.sleep(1.0)
+        order.append("first released")
+    thread.join(timeout=30)
+    assert order == ["first released", "second"] and waited == ["waiting for another worker tuning (s.smoke)"]
+    with first.hold("other.smoke"):  # another study's lock is independent
+        pass

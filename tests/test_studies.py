@@ -10,7 +10,7 @@ import pytest
 from harness import paths
 from harness.claims import VERDICTS
 from harness.run import RunRequest, run_study
-from harness.study import load_studies
+from harness.discovery import load_studies
 from harness.tracking import Tracker, default_tracking_uri
 
 STUDIES = [name for name in load_studies().names()]

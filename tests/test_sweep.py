@@ -179,7 +179,8 @@ def test_a_tuning_phase_that_always_fails_stops_with_the_reasons(home, monkeypat
 def test_a_changed_protocol_is_not_resumed_but_a_new_arm_is_welcome(home):
     import dataclasses
 
-    from harness.study import Arm, Budget, get_study
+    from harness.discovery import get_study
+    from harness.study import Arm, Budget
     from harness.sweep import DesignChanged, Runner, SweepOptions
 
     run_study(RunRequest("tiny", "smoke", progress=False))
@@ -188,10 +189,10 @@ def test_a_changed_protocol_is_not_resumed_but_a_new_arm_is_welcome(home):
     parent = tracker.find_parent("tiny", "smoke")
     longer = dataclasses.replace(study, budgets={**study.budgets, "smoke": Budget(replicates=2, settings={"epochs": 3})})
     runner = Runner(longer, SweepOptions("smoke"), tracker, parent)
-    with pytest.raises(DesignChanged, match=r"\['narrow', 'wide'\] changed"):
+    with pytest.raises(DesignChanged, match=r"\['narrow', 'wide'\].* changed"):
         runner.enqueue(longer.design("smoke"))
     wider = dataclasses.replace(study, arms=lambda b: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 64})])
-    with pytest.raises(DesignChanged, match=r"\['wide'\] changed"):
+    with pytest.raises(DesignChanged, match=r"\['wide'\].* changed"):
         Runner(wider, SweepOptions("smoke"), tracker, parent).enqueue(wider.design("smoke"))
     more = dataclasses.replace(study, arms=lambda b: [*study.design("smoke"), Arm("widest", {"width": 64})])
     ostudy, finished = Runner(more, SweepOptions("smoke"), tracker, parent).enqueue(more.design("smoke"))
@@ -261,3 +262,30 @@ def test_two_harness_runs_of_one_study_at_once_run_each_key_once(home):
     assert len(trials) == 4  # nothing enqueued twice, nothing run twice
     runs = child_runs()
     assert len(runs) == 4 and runs.groupby(["arm", "replicate"]).size().max() == 1
+
+
+def test_sigterm_to_a_worker_fails_its_trial_and_closes_its_run(home):
+    """SIGTERM (a scheduler, `kill`, the parent of `--workers`) is handled like Ctrl-C."""
+    worker = subprocess.Popen([sys.executable, "-m", "harness", "worker", "tiny", "--budget", "smoke"], cwd=home,
+                              env=harness_env(home, TINY_SLEEP="5"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    running = []
+    while time.time() < deadline and not running:
+        time.sleep(0.3)
+        try:
+            running = [t for t in design_trials() if t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs]
+        except KeyError:  # the study is not created yet
+            continue
+    assert running, "the worker never started a trial"
+    time.sleep(0.5)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 130, stderr[-2000:]
+    trials = {t.number: t for t in design_trials()}
+    stopped = trials[running[0].number]
+    assert stopped.state == TrialState.FAIL and "interrupted" in stopped.user_attrs["fail_reason"]
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+    runs = child_runs()
+    assert list(runs[runs["run_id"] == stopped.user_attrs["mlflow_run_id"]]["status"]) == ["KILLED"]
+    assert "RUNNING" not in set(runs["status"])

@@ -11,7 +11,8 @@ import time
 
 from harness.claimtests import Better, Similar
 from harness.claims import Claim
-from harness.study import Arm, Budget, Ensemble, Study, Tuning, register
+from harness.discovery import register
+from harness.study import Arm, Budget, Ensemble, Study, Tuning
 
 
 def _faults() -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""The parts of a study's design: arms, budgets, the tuning phase, ensembles,
+and the error a malformed declaration raises.
+
+Plain frozen dataclasses, validated on construction, so a malformed study fails
+at import with a message naming the field, never halfway through a sweep. This
+module imports nothing of the harness: claims, trial contexts and studies all
+build on it, and none of them on each other through it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+BUDGET_NAMES = ("smoke", "quick", "full")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # safe in paths, URLs and MLflow names
+
+
+class StudyDeclarationError(ValueError):
+    """A study, arm, budget or claim declaration that cannot run."""
+
+
+def check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise StudyDeclarationError(
+            f"invalid {kind} name {name!r}: use lowercase letters, digits and '-' "
+            "(at most 63 characters, no path separators)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One condition of the fixed design, e.g. ``deep-ae-30`` or ``pca-30``.
+
+    ``config`` is what the study's trial function receives; it is logged as
+    MLflow params. ``seed_group`` gives the arm its own init/noise seeds (see
+    ``harness.seeding``); empty means paired with every other arm.
+    ``max_replicates`` lets an arm that feeds only a figure run fewer seeds.
+    """
+
+    name: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    seed_group: str = ""
+    max_replicates: int | None = None  # cap below the budget's replicates (e.g. for a descriptive curve)
+
+    def __post_init__(self) -> None:
+        check_name("arm", self.name)
+        if self.max_replicates is not None and self.max_replicates < 1:
+            raise StudyDeclarationError(f"arm {self.name!r}: max_replicates must be >= 1")
+
+    def replicates(self, budget: "Budget") -> int:
+        return min(budget.replicates, self.max_replicates or budget.replicates)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much compute a tier spends.
+
+    ``replicates`` seeds per arm; ``settings`` are study-specific knobs (epochs,
+    training-set size...) that the trial function reads; ``tuning_trials`` is
+    the number of TPE trials per tuned arm (0 skips tuning).
+    """
+
+    replicates: int
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    tuning_trials: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.replicates, int) or self.replicates < 1:
+            raise StudyDeclarationError(f"a budget needs replicates >= 1, got {self.replicates!r}")
+        if not isinstance(self.tuning_trials, int) or self.tuning_trials < 0:
+            raise StudyDeclarationError(f"tuning_trials must be >= 0, got {self.tuning_trials!r}")
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.settings[key]
+        except KeyError:
+            raise KeyError(f"budget has no setting {key!r}; it has {sorted(self.settings)}") from None
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A search per arm on a validation split, before the replicates run.
+
+    ``space(trial)`` suggests hyperparameters with Optuna's define-by-run API
+    and returns them as a dict; ``metric`` is the validation metric the trial
+    function returns, minimised unless ``direction == "maximize"``. The best
+    values are merged into the arm's config for every replicate. The search is
+    TPE unless an arm's config says ``"sampler": "random"`` (the seeds study
+    compares the two); either sampler is seeded from (study, arm).
+    """
+
+    arms: tuple[str, ...]
+    space: Callable[[Any], dict[str, Any]]
+    metric: str
+    direction: str = "minimize"
+
+    SAMPLERS = ("tpe", "random")
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("minimize", "maximize"):
+            raise StudyDeclarationError(f"tuning direction must be minimize or maximize, got {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """How a study trains many same-shaped trials at once (``harness.ensemble``).
+
+    ``key(config, budget)`` names the model shape and schedule a trial needs
+    (its arm's config with tuned hyperparameters merged); trials whose keys are
+    equal can train as one batched model, ``None`` means "train alone".
+    ``run(contexts)`` trains the trials of one group together and returns, per
+    context and in order, its final metrics or the exception that failed it.
+    Each member is still its own Optuna trial and MLflow run; the sweep groups
+    queued trials by key, at most ``max_members`` at a time.
+    """
+
+    key: Callable[[Mapping[str, Any], Budget], str | None]
+    run: Callable[[list[Any]], list[Any]]  # list[TrialContext] -> metrics or exceptions
+    max_members: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_members, int) or self.max_members < 1:
+            raise StudyDeclarationError(f"Ensemble.max_members must be >= 1, got {self.max_members!r}")

@@ -1,0 +1,213 @@
+"""The queue of a study's fixed design: one Optuna trial per (arm, replicate)
+key, enqueued and claimed so that no key runs twice to completion.
+
+- ``enqueue`` queues every key not complete, queued or running, under the
+  study's queue lock (``harness.queue_lock``): Optuna does not de-duplicate
+  enqueues, and reading the taken keys then enqueueing the rest are two steps.
+  Re-queueing a dead worker's trial (failed by pid on this host, or by a stale
+  heartbeat on an RDB storage) happens under the same lock.
+- ``claim`` takes queued trials by moving them WAITING → RUNNING in the
+  storage, a transition exactly one worker wins; a claimed copy of a key that
+  another trial already holds is failed as a duplicate, not run.
+- runs left open for finished trials (a worker killed between telling Optuna
+  and closing the run, or a dead worker's) are closed on the next enqueue.
+
+Optuna's storage-level API (trial ids, ``set_trial_state_values``) is used
+here and in ``harness.storage``. ``TrialQueue`` is the queue half of
+``harness.sweep.Runner``: it expects ``study``, ``options``, ``budget``,
+``storage``, ``lock``, ``tracker`` and ``worker`` on the instance, and
+``check_design`` (the pre-registration check, in ``Runner``).
+"""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Callable
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.storage import fail_stale, heartbeats_enabled
+from harness.study import Arm
+
+
+class DesignChanged(RuntimeError):
+    """An arm's config or the budget's settings differ from those its finished
+    trials ran with: resuming would mix two protocols in one verdict."""
+
+
+def trial_key(arm: str, replicate: int) -> str:
+    return f"{arm}/r{replicate}"
+
+
+def optuna_study_name(study: str, budget: str, suffix: str = "") -> str:
+    return f"{study}.{budget}" + (f".{suffix}" if suffix else "")
+
+
+class TrialQueue:
+    """Enqueue, claim and de-duplicate the fixed design's trials (the queue half of ``Runner``)."""
+
+    def design_study(self) -> optuna.Study:
+        return optuna.create_study(study_name=optuna_study_name(self.study.name, self.options.budget),
+                                   storage=self.storage, load_if_exists=True)
+
+    def enqueue(self, arms: list[Arm]) -> tuple[optuna.Study, int]:
+        """Queue every (arm, replicate) not finished, queued or running; return
+        the study and how many keys were already finished. Under the study's
+        queue lock: two workers enqueueing at once queue each key once."""
+        ostudy = self.design_study()
+        with self.lock.hold(ostudy.study_name, "enqueueing"):
+            self.check_design(ostudy, arms)
+            self.fail_orphans(ostudy)
+            self.close_stray_runs(ostudy)
+            taken, finished = self.taken_keys(ostudy)
+            for arm in arms:
+                for replicate in range(arm.replicates(self.budget)):
+                    key = trial_key(arm.name, replicate)
+                    if key not in taken:
+                        ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
+        return ostudy, finished
+
+    def taken_keys(self, ostudy: optuna.Study) -> tuple[set[str], int]:
+        """Keys complete, queued or running (not to be queued again), and how many are complete."""
+        taken: set[str] = set()
+        complete: set[str] = set()
+        for t in ostudy.get_trials(deepcopy=False):
+            key = t.user_attrs.get("key")
+            if key and t.state in (TrialState.COMPLETE, TrialState.WAITING, TrialState.RUNNING):
+                taken.add(key)
+                if t.state == TrialState.COMPLETE:
+                    complete.add(key)
+        return taken, len(complete)
+
+    def fail_orphans(self, ostudy: optuna.Study) -> None:
+        """RUNNING trials whose worker process on this host is gone (SIGKILL,
+        power loss) are marked FAILED so that the next enqueue re-queues them;
+        on an RDB storage, so are trials of any host whose heartbeat went stale
+        (and Optuna queues those again at once). Their MLflow runs, if still
+        open, end KILLED with the reason. Under the study's queue lock."""
+        with self.lock.hold(ostudy.study_name, "re-queueing dead workers' trials"):
+            self._close_runs(fail_stale(ostudy, self.storage), "its heartbeat went stale (worker gone)")
+            host = socket.gethostname()
+            for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                owner = t.user_attrs.get("worker", "")
+                name, _, pid = owner.partition(":")
+                if name == host and pid.isdigit() and not _pid_alive(int(pid)):
+                    try:
+                        self.storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {owner} died")
+                        self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    except UpdateFinishedTrialError:  # another worker got there first
+                        continue
+                    self._close_runs([t], f"worker {owner} died")
+
+    def close_stray_runs(self, ostudy: optuna.Study) -> None:
+        """Close the MLflow runs left RUNNING for trials that are finished: a
+        worker killed (or a tracking store lost) between telling Optuna and
+        closing the run. A COMPLETE trial's run holds all its results and ends
+        FINISHED; a FAILED trial's ends FAILED with the trial's reason."""
+        try:
+            open_runs = self.tracker.open_trial_runs(self.study.name, ostudy.study_name)
+        except Exception:  # the tracking store is down: the trials are what resume uses
+            return
+        if not open_runs:
+            return
+        by_run = {t.user_attrs.get("mlflow_run_id"): t for t in ostudy.get_trials(deepcopy=False)}
+        for run_id in open_runs:
+            trial = by_run.get(run_id)
+            if trial is None or not trial.state.is_finished():
+                continue  # its worker may still be on it
+            try:
+                if trial.state == TrialState.COMPLETE:
+                    self.tracker.finish(run_id, "FINISHED")
+                else:
+                    self.tracker.close_if_running(run_id, "FAILED", trial.user_attrs.get("fail_reason", "its trial failed"))
+            except Exception:
+                return
+
+    def _close_runs(self, trials: list[FrozenTrial], reason: str) -> None:
+        """End the still-open MLflow runs of trials failed on a dead worker's behalf."""
+        for t in trials:
+            run_id = t.user_attrs.get("mlflow_run_id")
+            if run_id:
+                try:
+                    self.tracker.close_if_running(run_id, "KILLED", reason)
+                except Exception:  # the tracking store is down: the run stays open, the trial is what resume uses
+                    pass
+
+    def claim(self, ostudy: optuna.Study, key_of: Callable[[str], str | None] = lambda arm: None,
+              limit: int = 1) -> list[optuna.Trial]:
+        """Take queued trials: one, or up to ``limit`` whose arms share an
+        ensemble key (``key_of(arm name)``, None: alone). Empty when the queue
+        is. The WAITING → RUNNING transition succeeds for exactly one worker
+        (and claims are made under the study's queue lock); a claimed trial whose key another trial already holds is failed as a
+        duplicate and not returned (``drop_duplicates``)."""
+        # Under the queue lock: Optuna's RDB storage makes the transition atomic with SELECT … FOR UPDATE,
+        # which SQLite ignores (two workers both "won" one trial there); and a stale trial is failed and
+        # re-queued in two steps.
+        with self.lock.hold(ostudy.study_name, "claiming"):
+            if heartbeats_enabled(self.storage):  # dead workers' trials come back as WAITING retries
+                self._close_runs(fail_stale(ostudy, self.storage), "its heartbeat went stale (worker gone)")
+            while True:
+                taken: list[optuna.Trial] = []
+                group_key = None
+                for t in ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                    key = key_of(t.user_attrs["arm"])
+                    if taken and (key is None or key != group_key):
+                        continue
+                    if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                        trial = optuna.Trial(ostudy, t._trial_id)
+                        trial.set_user_attr("worker", self.worker)
+                        taken.append(trial)
+                        group_key = key
+                        if key is None or len(taken) >= limit:
+                            break
+                kept = self.drop_duplicates(ostudy, taken)
+                if kept or not taken:  # all duplicates: look again, the queue may hold more
+                    return kept
+
+    def drop_duplicates(self, ostudy: optuna.Study, claimed: list[optuna.Trial]) -> list[optuna.Trial]:
+        """Fail each claimed trial whose key another trial holds: a COMPLETE
+        one, or a RUNNING one claimed before it (earlier start, then lower
+        number; both workers read the same stored values, so they agree which
+        copy runs). The failed copy gets ``fail_reason`` "duplicate of trial N"
+        and ``duplicate_of`` N, and no MLflow run: it counts as no result."""
+        if not claimed:
+            return claimed
+        holders: dict[str, list[FrozenTrial]] = {}
+        for t in ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+            holders.setdefault(t.user_attrs.get("key"), []).append(t)
+        by_id = {t._trial_id: t for group in holders.values() for t in group}
+        kept = []
+        for trial in claimed:
+            mine = by_id.get(trial._trial_id) or self.storage.get_trial(trial._trial_id)
+            others = [t for t in holders.get(mine.user_attrs.get("key"), []) if t._trial_id != trial._trial_id]
+            complete = [t.number for t in others if t.state == TrialState.COMPLETE]
+            earlier = [t.number for t in others if t.state == TrialState.RUNNING and _claim_order(t) < _claim_order(mine)]
+            original = min(complete) if complete else min(earlier, default=None)
+            if original is None:
+                kept.append(trial)
+                continue
+            try:
+                self.storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"duplicate of trial {original}")
+                self.storage.set_trial_user_attr(trial._trial_id, "duplicate_of", original)
+                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                pass
+        return kept
+
+
+def _claim_order(trial: FrozenTrial) -> tuple:
+    """Which of two claimed copies of a key came first: earlier start, then lower number."""
+    start = trial.datetime_start.timestamp() if trial.datetime_start else float("inf")
+    return (start, trial.number)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
