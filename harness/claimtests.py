@@ -676,8 +676,9 @@ class RateAbove(ClaimTest):
         return set(self.over)
 
     def describe(self) -> str:
-        return (f"{self.description}; one-sided exact binomial test that the rate exceeds {self.null_rate:g} "
-                f"(support) or is below {self.margin:g} ('not reproduced'); effect = the rate")
+        return (f"{self.description}; one-sided exact binomial tests that the rate exceeds {self.null_rate:g} "
+                f"(support) or falls below it ('contradicted'), and that it is below {self.margin:g} "
+                f"('not reproduced'); effect = the rate")
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         from scipy import stats as sps
