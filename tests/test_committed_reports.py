@@ -1,0 +1,43 @@
+"""The committed reports keep the promises of the verdict rule (README,
+"Verdicts"): every claim records its checks, no p-value is exactly 0, and the
+interval shown agrees with the verdict. (That they are what the committed
+code produces is `make verify-reports`' job: it reruns every study.)"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+DOCUMENTS = sorted(REPORTS.glob("*/verdicts.json"))
+
+
+def _claims():
+    for path in DOCUMENTS:
+        doc = json.loads(path.read_text())
+        for claim in doc["claims"]:
+            yield pytest.param(doc, claim, id=f"{doc['study']}/{claim['id']}")
+
+
+def test_there_are_committed_reports():
+    assert DOCUMENTS, "reports/*/verdicts.json: the quick-tier reports are committed"
+
+
+@pytest.mark.parametrize("doc, claim", list(_claims()))
+def test_committed_claim_keeps_the_rules(doc, claim):
+    assert doc["budget"] == "quick", "committed reports come from the quick tier"
+    assert claim["checks"], "a claim without checks"
+    for p in (claim["p_value"], *claim["p_raw"].values()):
+        assert p != 0.0, "a p-value of exactly 0"
+    if claim["ci"] is None:
+        return
+    lo = -math.inf if claim["ci"][0] is None else claim["ci"][0]
+    hi = math.inf if claim["ci"][1] is None else claim["ci"][1]
+    excludes = not (lo <= claim["null"] <= hi)
+    if claim["verdict"] == "inconclusive":
+        assert not excludes, "an inconclusive claim whose interval excludes the null"
+    if claim["verdict"] in ("reproduced", "contradicted"):
+        assert excludes, "a directional verdict whose interval contains the null"
+    assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - claim["alpha"])
