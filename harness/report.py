@@ -287,7 +287,9 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
                   f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} (directional, Holm-adjusted within the study; "
                   f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
     else:
-        why = "the comparison is invalid" if c["reason"].startswith("invalid") else "no test was run"
+        why = ("the comparison is invalid" if c["reason"].startswith("invalid")
+               else "a tolerance check has no statistics" if c["reason"].startswith("tolerance check")
+               else "no test was run")
         result = f"effect {_fmt(c['effect'])}, n = {c['n']}, budget `{c['budget']}`; no interval shown: {why}."
     if c.get("effect_note"):
         result += f" {c['effect_note']}."
