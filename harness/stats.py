@@ -166,7 +166,6 @@ def is_constant(x: np.ndarray, scale: float | None = None) -> bool:
     return bool(np.ptp(x) <= SPREAD_RTOL * magnitude)
 
 
-_is_constant = is_constant
 
 
 def _degenerate_p(shift: float, alternative: str, n: int) -> tuple[float, float]:
@@ -223,7 +222,7 @@ def t_interval(values: ArrayLike, level: float = 0.95) -> tuple[float, float]:
     x = _as_1d(values, "values", min_len=2)
     _check_level(level)
     mean = float(np.mean(x))
-    if _is_constant(x):
+    if is_constant(x):
         return (mean, mean) if 0.5 ** x.size < (1.0 - level) / 2.0 else (-math.inf, math.inf)
     # special.stdtrit is scipy.stats.t.ppf without its ~0.2 ms of argument handling per call
     half = float(special.stdtrit(x.size - 1, 0.5 + level / 2.0)) * float(np.std(x, ddof=1)) / math.sqrt(x.size)
@@ -331,7 +330,7 @@ def paired_t(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided") -> Test
     _check_alternative(alternative)
     d = _paired(a, b, min_len=2)
     mean_d = float(np.mean(d))
-    if _is_constant(d, _pair_scale(a, b)):
+    if is_constant(d, _pair_scale(a, b)):
         statistic, p = _degenerate_p(mean_d, alternative, d.size)
     else:
         statistic, p = _t_test(d, 0.0, alternative)
@@ -359,7 +358,7 @@ def wilcoxon(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided") -> Test
 
     _check_alternative(alternative)
     d = _paired(a, b, min_len=2)
-    if _is_constant(d, _pair_scale(a, b)):
+    if is_constant(d, _pair_scale(a, b)):
         statistic, p = _degenerate_p(float(d[0]), alternative, d.size)
     else:
         res = sps.wilcoxon(d, alternative=alternative)
@@ -454,7 +453,7 @@ def one_sample_t(values: ArrayLike, mu: float, alternative: str = "two-sided") -
     if not math.isfinite(mu):
         raise ValueError(f"mu must be finite, got {mu}")
     mean = float(np.mean(x))
-    if _is_constant(x):
+    if is_constant(x):
         statistic, p = _degenerate_p(mean - float(mu), alternative, x.size)
     else:
         statistic, p = _t_test(x, float(mu), alternative)
@@ -503,7 +502,7 @@ def tost_one_sample(
 
     n = int(x.size)
     mean = float(np.mean(x))
-    if _is_constant(x):
+    if is_constant(x):
         inside = low < mean < high
         stat = math.inf if inside else -math.inf
         return TestResult("tost", stat, 0.5 ** n if inside else 1.0, mean, t_interval(x, 1.0 - 2.0 * alpha), n)
