@@ -59,9 +59,19 @@ class CheckContext:
         return self.runs[(self.runs["arm"] == arm) & (self.runs["status"] == STATUS_FINISHED)]
 
     def curves(self, arm: str, metric: str) -> list[tuple[str, list[float]]]:
-        """(run id, values in step order) of each finished run of the arm."""
-        return [(run_id, [v for _, v in sorted(self.history(run_id, metric))])
-                for run_id in self.finished(arm)["run_id"]]
+        """(run id, one value per step in step order) of each finished run of the arm.
+
+        A step logged twice (the final metric re-logged at the last epoch) counts
+        once, with its last logged value: whether the store kept the duplicate
+        (it drops exact ones with the same timestamp) must not move "the last k
+        evaluations" of a convergence check."""
+        out = []
+        for run_id in self.finished(arm)["run_id"]:
+            by_step: dict[int, float] = {}
+            for step, value in self.history(run_id, metric):  # log order: a later value wins
+                by_step[step] = value
+            out.append((run_id, [by_step[step] for step in sorted(by_step)]))
+        return out
 
 
 class Check:

@@ -256,7 +256,12 @@ class Tracker:
         return Path(self.client.download_artifacts(run_id, path, str(destination)))
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
-        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+        """(step, value) in the order they were logged. A value logged twice at
+        one step (a final metric re-logged at the last epoch) appears twice,
+        except where the store dropped an exact duplicate (same timestamp):
+        readers keep the last value per step (``CheckContext.curves``)."""
+        logged = sorted(self.client.get_metric_history(run_id, key), key=lambda m: (m.timestamp, m.step))
+        return [(m.step, m.value) for m in logged]
 
     # -- reading back ------------------------------------------------------
     def runs(self, study: str, budget: str | None = None) -> "pd.DataFrame":

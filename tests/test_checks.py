@@ -131,6 +131,23 @@ def test_converged_still_improving_fails_with_the_percentage():
     assert "the most over 2 runs" in r.detail
 
 
+def test_converged_counts_a_relogged_final_step_once():
+    # The dropout study logs its final test_error again at the last epoch's step; the
+    # store keeps the copy or drops it (same timestamp). Either way the check must see
+    # the same last 3 evaluations: verify-reports saw 21.48% vs 10.02% before.
+    runs = make_runs({"a": 1})
+    values = [0.30, 0.20, 0.18, 0.17, 0.16]
+    plain = CheckContext(runs, lambda run_id, key: [(step, v) for step, v in enumerate(values, 1)])
+    doubled = CheckContext(runs, lambda run_id, key: [(step, v) for step, v in enumerate(values, 1)] + [(5, 0.16)])
+    assert plain.curves("a", "val") == doubled.curves("a", "val") == [("a-0", values)]
+    [a] = Converged("val", last=3, tolerance=0.01).run(plain, ["a"])
+    [b] = Converged("val", last=3, tolerance=0.01).run(doubled, ["a"])
+    assert a == b and "still improving 25.00%" in a.detail     # (0.20 - 0.16) / 0.16
+    # a step logged twice with different values keeps the later one
+    relogged = CheckContext(runs, lambda run_id, key: [(1, 0.3), (2, 0.25), (2, 0.2)])
+    assert relogged.curves("a", "val") == [("a-0", [0.3, 0.2])]
+
+
 def test_converged_higher_is_better():
     runs = make_runs({"a": 1})
     rising = {("a-0", "acc"): [0.5, 0.6, 0.7, 0.8]}
