@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
@@ -59,8 +60,13 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 
 def configure_torch(threads: int) -> None:
+    """Threads, deterministic kernels, and full float32 on CUDA: cuDNN's
+    convolutions default to TF32 (a 10-bit mantissa) on Ampere and later,
+    which would make a GPU run a different experiment from the CPU's."""
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
 
 def as_tensor(array: np.ndarray, device: torch.device | str) -> torch.Tensor:
@@ -80,6 +86,226 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How long to train and when to look.
+
+    ``epochs`` or ``steps`` (exactly one): passes over the data, or optimiser
+    steps (a step schedule runs on through as many shuffled passes as it
+    needs). ``drop_last`` skips an epoch's short last batch (batch norm needs
+    m >= 2). ``eval_every`` counts epochs or steps; the last one is always
+    evaluated, and ``eval_at_start`` adds point 0, before any step.
+    ``shuffle=False`` keeps the rows in order (full-batch gradient descent).
+    """
+
+    batch_size: int
+    epochs: int | None = None
+    steps: int | None = None
+    drop_last: bool = False
+    shuffle: bool = True
+    eval_every: int = 1
+    eval_at_start: bool = False
+    time_epochs: bool = False    # log epoch_seconds (training only, evaluation excluded) each evaluated epoch
+
+    def __post_init__(self) -> None:
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError("a schedule needs exactly one of epochs or steps")
+        length = self.epochs if self.epochs is not None else self.steps
+        if length < 1 or self.batch_size < 1 or self.eval_every < 1:
+            raise ValueError(f"epochs/steps, batch_size and eval_every must be >= 1, "
+                             f"got {length}, {self.batch_size}, {self.eval_every}")
+        if self.time_epochs and self.steps is not None:
+            raise ValueError("time_epochs needs an epoch schedule")
+
+    @property
+    def unit(self) -> str:
+        return "epoch" if self.epochs is not None else "step"
+
+    @property
+    def length(self) -> int:
+        return self.epochs if self.epochs is not None else self.steps
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when ``metric`` (returned by ``evaluate``, on a validation split)
+    has not improved by more than ``min_delta`` for ``patience`` evaluations.
+    The run then logs ``stopped_early`` = 1, which the ``converged`` validity
+    check accepts in place of a flat tail."""
+
+    metric: str
+    patience: int
+    lower_is_better: bool = True
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience}")
+
+
+@dataclass
+class TrainResult:
+    points: list[int] = field(default_factory=list)          # the epoch or step of each evaluation
+    train_loss: list[float] = field(default_factory=list)    # at each point: its epoch's mean, or the steps' since the last
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)  # when the schedule times epochs
+    stopped_early: bool = False
+    best_point: int | None = None                            # where the early-stopping metric was best
+
+    def curve(self, key: str) -> list[float]:
+        return [e[key] for e in self.evaluations if key in e]
+
+
+# -- the seeding rule and the divergence rule, shared with the batched trainer (harness.ensemble) ----
+def cpu_generator(seed: int) -> torch.Generator:
+    """A private CPU generator: minibatch order (from the *data_order* seed) is
+    drawn from one, so it is the same on every device and unaffected by
+    whatever else draws random numbers."""
+    return torch.Generator(device="cpu").manual_seed(seed)
+
+
+def seed_training(ctx: TrialContext) -> torch.Generator:
+    """The one seeding rule of a training run: the order generator from
+    *data_order*, and torch's global RNG re-seeded with *noise* (dropout masks,
+    injected noise). The model was built before, under *init* (``build_model``)."""
+    order = cpu_generator(ctx.seeds.data_order)
+    torch.manual_seed(ctx.seeds.noise)
+    return order
+
+
+def divergence(mean_loss: float, unit: str, point: int) -> str | None:
+    """The one divergence rule: a non-finite mean loss since the last look. The
+    reason names where it was seen (no per-step host sync, so not the step)."""
+    if math.isfinite(mean_loss):
+        return None
+    return f"training loss became {mean_loss} in {unit} {point}" if unit == "epoch" else \
+        f"training loss became {mean_loss} by step {point}"
+
+
+def _epoch_batches(n: int, schedule: Schedule, order: torch.Generator, device: torch.device):
+    """One pass: the minibatch index tensors of an epoch."""
+    permutation = torch.randperm(n, generator=order).to(device) if schedule.shuffle else torch.arange(n, device=device)
+    stop = n - schedule.batch_size + 1 if schedule.drop_last else n
+    if stop <= 0:
+        raise ValueError(f"batch_size {schedule.batch_size} exceeds the {n} training rows (drop_last)")
+    return [permutation[start:start + schedule.batch_size] for start in range(0, stop, schedule.batch_size)]
+
+
+def train(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    ctx: TrialContext,
+    evaluate: Callable[[int], Mapping[str, float]] | None = None,
+    on_eval: Callable[[int], None] | None = None,
+    after_step: Callable[[], None] | None = None,
+    early_stopping: EarlyStopping | None = None,
+) -> TrainResult:
+    """The harness's training loop; every study trains through it.
+
+    At each evaluation point (see ``Schedule``) it logs ``train_loss`` (the
+    mean over the epoch just finished, or over the steps since the previous
+    point; summed in float64 on the device, read once per point: the only
+    host sync), then ``evaluate(point)``'s metrics (model in
+    eval mode, no gradients), then ``epoch_seconds`` when timed; then calls
+    ``on_eval(point)`` in training mode (probes that need gradients). After each
+    optimiser step it calls ``after_step()`` (e.g. a max-norm projection).
+
+    Raises TrialDiverged at the first point whose mean loss is not finite, before
+    logging it. With ``early_stopping`` it stops at the point where the metric
+    has not improved for ``patience`` evaluations, and logs ``stopped_early``.
+    """
+    order = seed_training(ctx)
+    device = inputs.device
+    n = inputs.shape[0]
+    result = TrainResult()
+    best, stale = math.inf, 0
+    sign = 1.0 if early_stopping is None or early_stopping.lower_is_better else -1.0
+
+    def look(point: int, total: torch.Tensor, steps: int, seconds: float | None) -> bool:
+        """Log one evaluation point; True when early stopping says stop."""
+        nonlocal best, stale
+        row: dict[str, float] = {}
+        if steps:
+            mean = float(total) / steps                     # the host sync, once per point
+            reason = divergence(mean, schedule.unit, point)
+            if reason:
+                raise TrialDiverged(reason)
+            result.train_loss.append(mean)
+            row["train_loss"] = mean
+        evaluation: dict[str, float] = {}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                evaluation = dict(evaluate(point))
+            model.train()
+        row.update(evaluation)
+        if seconds is not None:
+            row["epoch_seconds"] = seconds
+            result.epoch_seconds.append(seconds)
+        result.points.append(point)
+        result.evaluations.append(evaluation)
+        if row:
+            ctx.log_metrics(row, point)
+        if on_eval is not None:
+            on_eval(point)
+        if early_stopping is None or early_stopping.metric not in evaluation:
+            return False
+        value = sign * evaluation[early_stopping.metric]
+        if value < best - early_stopping.min_delta:
+            best, stale, result.best_point = value, 0, point
+            return False
+        stale += 1
+        result.stopped_early = stale >= early_stopping.patience
+        return result.stopped_early
+
+    model.train()
+    if schedule.eval_at_start and look(0, torch.zeros((), dtype=torch.float64, device=device), 0, None):
+        return _finish(result, early_stopping, ctx, 0)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    steps_since = step = epoch = 0
+    bar = iter(ctx.progress(range(schedule.length), total=schedule.length, desc=f"{schedule.unit}s"))
+    while True:
+        epoch += 1
+        started = time.perf_counter()
+        if schedule.unit == "epoch":  # an epoch's train_loss is its own mean, also when epochs go unlogged
+            total, steps_since = torch.zeros_like(total), 0
+        for index in _epoch_batches(n, schedule, order, device):
+            loss = loss_fn(model(inputs[index]), targets[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step()
+            total += loss.detach().to(torch.float64)
+            steps_since += 1
+            step += 1
+            if schedule.unit == "step":
+                next(bar, None)
+                if step % schedule.eval_every == 0 or step == schedule.length:
+                    stop = look(step, total, steps_since, None)
+                    total, steps_since = torch.zeros_like(total), 0
+                    if stop or step == schedule.length:
+                        return _finish(result, early_stopping, ctx, step)
+        if schedule.unit == "epoch":
+            next(bar, None)
+            if epoch % schedule.eval_every == 0 or epoch == schedule.length:
+                seconds = time.perf_counter() - started if schedule.time_epochs else None
+                stop = look(epoch, total, steps_since, seconds)
+                total, steps_since = torch.zeros_like(total), 0
+                if stop or epoch == schedule.length:
+                    return _finish(result, early_stopping, ctx, epoch)
+
+
+def _finish(result: TrainResult, early_stopping: EarlyStopping | None, ctx: TrialContext, point: int) -> TrainResult:
+    if early_stopping is not None:
+        ctx.log_metric("stopped_early", float(result.stopped_early), point)
+    return result
+
+
 def fit(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -90,47 +316,14 @@ def fit(
     evaluate: Callable[[int], Mapping[str, float]] | None = None,
     log_every: int = 1,
 ) -> list[float]:
-    """Minibatch training; logs ``train_loss`` (mean over the epoch's steps)
-    and whatever ``evaluate(epoch)`` returns, every ``log_every`` epochs and
-    at the last (step = epoch). Full-batch runs of thousands of "epochs" log
-    sparsely so the run stays light in the tracking store.
-
-    Raises TrialDiverged at the end of the first epoch whose mean loss is
-    non-finite, naming the epoch (checked per epoch, not per step, to avoid a
-    device sync on every step).
-    """
+    """``train`` with an optimiser built from ``cfg`` and one evaluation every
+    ``log_every`` epochs and at the last (step = epoch): full-batch runs of
+    thousands of "epochs" look sparsely, so the run stays light in the
+    tracking store. Returns the mean training loss at each evaluated epoch."""
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
-    order = torch.Generator(device="cpu").manual_seed(ctx.seeds.data_order)
-    torch.manual_seed(ctx.seeds.noise)
-    optimizer = make_optimizer(model, cfg)
-    n = inputs.shape[0]
-    losses = []
-    for epoch in ctx.progress(range(1, cfg.epochs + 1), total=cfg.epochs):
-        model.train()
-        permutation = torch.randperm(n, generator=order).to(inputs.device)
-        total = torch.zeros((), device=inputs.device)
-        steps = 0
-        for start in range(0, n, cfg.batch_size):
-            index = permutation[start : start + cfg.batch_size]
-            loss = loss_fn(model(inputs[index]), targets[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-            steps += 1
-        epoch_loss = float(total) / steps  # one device sync per epoch, not per step
-        if not math.isfinite(epoch_loss):
-            raise TrialDiverged(f"training loss became {epoch_loss} in epoch {epoch}")
-        losses.append(epoch_loss)
-        if epoch % log_every and epoch != cfg.epochs:
-            continue
-        ctx.log_metric("train_loss", epoch_loss, epoch)
-        if evaluate is not None:
-            model.eval()
-            with torch.no_grad():
-                ctx.log_metrics(evaluate(epoch), epoch)
-    return losses
+    schedule = Schedule(batch_size=cfg.batch_size, epochs=cfg.epochs, eval_every=log_every)
+    return train(model, inputs, targets, loss_fn, make_optimizer(model, cfg), schedule, ctx, evaluate).train_loss
 
 
 @torch.no_grad()

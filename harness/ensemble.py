@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.engine import cpu_generator, divergence
 from harness.nets import MLP
 
 # in place: a layer's matmul output is not needed by its backward, so the activation may overwrite it
@@ -236,10 +237,6 @@ class _Optimizer:
             p.sub_((buf / denom) * (self.lr / correction1))  # addcdiv's order: (m / denom) * step
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator(device="cpu").manual_seed(seed)
-
-
 def _dropout_mask(generators: Sequence[torch.Generator], shape: tuple[int, int], retain: float,
                   device: torch.device) -> torch.Tensor:
     """Inverted-dropout masks ``[K, B, width]``, each member's drawn from its own generator."""
@@ -276,8 +273,8 @@ def train(
                         for m in members]).to(device)                          # [K, n_rows]: each member's data
     model = EnsembleNet(shape, [m.init for m in members], device)
     optimizer = _Optimizer(model, members, shape.optimizer)
-    orders = [_generator(m.data_order) for m in members]
-    noises = [_generator(m.noise) for m in members]
+    orders = [cpu_generator(m.data_order) for m in members]
+    noises = [cpu_generator(m.noise) for m in members]
     K = len(members)
     widths = [shape.in_features, *shape.hidden]
     retain = [shape.retain_input] + [shape.retain_hidden] * len(shape.hidden)
@@ -289,7 +286,7 @@ def train(
         for epoch in progress(range(1, shape.epochs + 1)):
             permutation = torch.stack([torch.randperm(n_rows, generator=g) for g in orders]).to(device)
             order = rows.gather(1, permutation)                                    # [K, n_rows] rows of x_train
-            total = torch.zeros(K, device=device)
+            total = torch.zeros(K, dtype=torch.float64, device=device)  # summed as engine.train sums
             steps = 0
             for start in range(0, n_rows, shape.batch_size):
                 index = order[:, start:start + shape.batch_size]                   # [K, B]
@@ -302,7 +299,7 @@ def train(
                 optimizer.zero_grad()
                 losses.sum().backward()  # block-diagonal: member k's gradient is that of its own loss
                 optimizer.step()
-                total += losses.detach()
+                total += losses.detach().to(torch.float64)
                 steps += 1
             epoch_loss = total / steps  # one device sync per epoch
             for k, value in enumerate(epoch_loss.tolist()):
@@ -311,7 +308,7 @@ def train(
                 if math.isfinite(value):
                     results[k].train_loss.append(value)
                 else:
-                    results[k].diverged = f"training loss became {value} in epoch {epoch}"
+                    results[k].diverged = divergence(value, "epoch", epoch)
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
     if x_test is not None and y_test is not None:

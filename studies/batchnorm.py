@@ -89,53 +89,21 @@ def _accuracy(model, x, y) -> float:
     return acc
 
 
-def _batches(n: int, batch: int, ctx):
-    """An endless stream of minibatch indices, epoch by epoch, from the data-order seed."""
-    import torch
-
-    order = torch.Generator().manual_seed(ctx.seeds.data_order)
-    while True:
-        permutation = torch.randperm(n, generator=order)
-        for start in range(0, n - batch + 1, batch):  # full batches only: BN needs m >= 2
-            yield permutation[start : start + batch].to(ctx.device)
-
-
-def _step(model, optimizer, loss_fn, x, y) -> float:
-    from harness.engine import TrialDiverged
-
-    loss = loss_fn(model(x), y)
-    value = float(loss.detach())
-    if not math.isfinite(value):
-        raise TrialDiverged(f"training loss became {value}")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return value
-
-
 def _train_classifier(ctx, model, x, y, steps: int, batch: int, lr: float, momentum: float = 0.0,
                       eval_every: int = 0, x_test=None, y_test=None, on_eval=None) -> list[float]:
-    """SGD for ``steps`` minibatches; logs train_loss (mean since the last
-    evaluation) and test_acc every ``eval_every`` steps; returns the accuracies."""
+    """SGD for ``steps`` full minibatches (BN needs m >= 2) through the harness's
+    training loop; logs train_loss (mean since the last evaluation) and test_acc
+    every ``eval_every`` steps and calls ``on_eval(step)`` after each; returns
+    the accuracies."""
     import torch
 
-    torch.manual_seed(ctx.seeds.noise)
+    from harness import engine
+
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    loss_fn = torch.nn.functional.cross_entropy
-    stream = _batches(x.shape[0], batch, ctx)
-    accuracies, running = [], []
-    model.train()
-    for step in ctx.progress(range(1, steps + 1), total=steps, desc="steps"):
-        index = next(stream)
-        running.append(_step(model, optimizer, loss_fn, x[index], y[index]))
-        if eval_every and (step % eval_every == 0 or step == steps):
-            accuracy = _accuracy(model, x_test, y_test)
-            accuracies.append(accuracy)
-            ctx.log_metrics({"train_loss": sum(running) / len(running), "test_acc": accuracy}, step)
-            running = []
-            if on_eval:
-                on_eval(step)
-    return accuracies
+    schedule = engine.Schedule(batch_size=batch, steps=steps, drop_last=True, eval_every=eval_every)
+    result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
+                          evaluate=lambda step: {"test_acc": _accuracy(model, x_test, y_test)}, on_eval=on_eval)
+    return result.curve("test_acc")
 
 
 # -- BN-FASTER, BN-SMOOTH, BN-ICS (MLP) ------------------------------------------------------
@@ -232,18 +200,17 @@ def _dln_trial(ctx) -> dict[str, float]:
     optimizer = torch.optim.SGD(model.parameters(), lr=budget["dln_lr"])
     layers = weight_layers(model)
     cosines, shifts_seen = [], []
-    model.train()
-    for step in ctx.progress(range(budget["dln_steps"] + 1), total=budget["dln_steps"] + 1, desc="steps"):
-        if step % budget["dln_probe_every"] == 0:
-            shifts = probes.internal_covariate_shift(model, layers, loss_fn, x, targets, budget["dln_lr"])[1:]
-            cos = [s.cosine for s in shifts if math.isfinite(s.cosine)]
-            cosines.append(float(np.mean(cos)) if cos else math.nan)
-            shifts_seen.append(float(np.mean([s.ics for s in shifts])))
-            ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1]}, step)
-        if step < budget["dln_steps"]:
-            loss = _step(model, optimizer, loss_fn, x, targets)
-            if step % budget["dln_probe_every"] == 0:
-                ctx.log_metric("train_loss", loss, step)
+
+    def probe(step: int) -> None:  # at step 0 (initialisation), every dln_probe_every steps and at the end
+        shifts = probes.internal_covariate_shift(model, layers, loss_fn, x, targets, budget["dln_lr"])[1:]
+        cos = [s.cosine for s in shifts if math.isfinite(s.cosine)]
+        cosines.append(float(np.mean(cos)) if cos else math.nan)
+        shifts_seen.append(float(np.mean([s.ics for s in shifts])))
+        ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1]}, step)
+
+    schedule = engine.Schedule(batch_size=x.shape[0], steps=budget["dln_steps"], shuffle=False,
+                               eval_every=budget["dln_probe_every"], eval_at_start=True)  # full-batch gradient descent
+    engine.train(model, x, targets, loss_fn, optimizer, schedule, ctx, on_eval=probe)
     return {"ics_cos_median": float(np.nanmedian(cosines)), "ics_median": float(np.median(shifts_seen))}
 
 

@@ -17,9 +17,6 @@ fresh seeds.
 """
 from __future__ import annotations
 
-import math
-import time
-
 from harness.checks import Converged, Trained, TunedAlike
 from harness.claimtests import Better, Bound, Faster, Similar
 from harness.claims import Claim, arm_mean
@@ -82,43 +79,25 @@ def _error(model, x, y) -> float:
         return float((batched(model, x).argmax(1) != y).float().mean())
 
 
-def _train(ctx, model, x, y, x_eval, y_eval, epochs: int, max_norm: float | None = None) -> dict[str, float]:
-    """SGD with momentum; per epoch: train_loss (running mean), train_error,
-    test_error (or val_error while tuning), epoch_seconds (training only)."""
+def _train(ctx, model, x, y, x_eval, y_eval, epochs: int, max_norm: float | None = None) -> dict[str, list[float]]:
+    """SGD with momentum through the harness's training loop; per epoch:
+    train_loss (the epoch's mean), train_error, test_error (or val_error while
+    tuning), epoch_seconds (training only); max-norm after every step."""
     import torch
 
+    from harness import engine
     from harness.dropnets import apply_max_norm
-    from harness.engine import TrialDiverged
 
-    order = torch.Generator().manual_seed(ctx.seeds.data_order)
-    torch.manual_seed(ctx.seeds.noise)  # dropout masks
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     eval_key = "val_error" if ctx.tuning else "test_error"
-    history: dict[str, list[float]] = {"train_loss": [], "train_error": [], eval_key: [], "epoch_seconds": []}
-    for epoch in ctx.progress(range(1, epochs + 1), total=epochs):
-        model.train()
-        started, total, steps = time.perf_counter(), 0.0, 0
-        permutation = torch.randperm(x.shape[0], generator=order).to(x.device)
-        for start in range(0, x.shape[0], BATCH):
-            index = permutation[start : start + BATCH]
-            loss = torch.nn.functional.cross_entropy(model(x[index]), y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if max_norm:
-                apply_max_norm(model, max_norm)
-            total += float(loss.detach())
-            steps += 1
-        seconds = time.perf_counter() - started
-        if not math.isfinite(total):
-            raise TrialDiverged(f"training loss became {total} in epoch {epoch}")
-        # train error on (at most) the first 2000 training images: the gap's estimate, at a fifth of the cost
-        row = {"train_loss": total / steps, "train_error": _error(model, x[:2000], y[:2000]),
-               eval_key: _error(model, x_eval, y_eval), "epoch_seconds": seconds}
-        for key, value in row.items():
-            history[key].append(value)
-        ctx.log_metrics(row, epoch)
-    return history
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    schedule = engine.Schedule(batch_size=BATCH, epochs=epochs, time_epochs=True)
+    # train error on (at most) the first 2000 training images: the gap's estimate, at a fifth of the cost
+    result = engine.train(
+        model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
+        evaluate=lambda epoch: {"train_error": _error(model, x[:2000], y[:2000]), eval_key: _error(model, x_eval, y_eval)},
+        after_step=(lambda: apply_max_norm(model, max_norm)) if max_norm else None)
+    return {"train_loss": result.train_loss, "train_error": result.curve("train_error"),
+            eval_key: result.curve(eval_key), "epoch_seconds": result.epoch_seconds}
 
 
 def _mlp_trial(ctx) -> dict[str, float]:
