@@ -33,6 +33,9 @@ logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 TAG = "harness."  # prefix of every tag the harness writes
 BATCH_LIMIT = 1000  # MLflow's log_batch cap on metrics per call
 PARAM_BATCH_LIMIT = 100  # and on params (and tags) per call
+# MLflow 3's UI opens an experiment with no kind in its GenAI layout ("Evaluation runs"); this tag,
+# read by the UI itself, opens the harness's experiments on their training runs.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 class TrackingError(RuntimeError):
@@ -111,6 +114,8 @@ class Tracker:
     def experiment_id(self, study: str, create: bool = True) -> str | None:
         experiment = self.client.get_experiment_by_name(study)
         if experiment is not None:
+            if create and EXPERIMENT_KIND[0] not in experiment.tags:  # a store written before the tag existed
+                self.client.set_experiment_tag(experiment.experiment_id, *EXPERIMENT_KIND)
             return experiment.experiment_id
         if not create:
             return None
@@ -118,7 +123,7 @@ class Tracker:
 
         try:
             return self.client.create_experiment(study, artifact_location=self._artifact_location(study),
-                                                 tags={TAG + "study": study})
+                                                 tags={TAG + "study": study, EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
         except MlflowException:
             # workers on several machines may create it at the same moment: one wins, the others use it
             experiment = self.client.get_experiment_by_name(study)

@@ -179,6 +179,18 @@ def test_experiment_created_once(tracker):
     assert tracker.client.get_experiment(first).tags[TAG + "study"] == "trk-exp"
 
 
+def test_experiments_open_on_training_runs_in_the_mlflow_ui(tracker):
+    """MLflow 3's UI shows an experiment without a kind in its GenAI layout
+    ("Evaluation runs"); the kind tag the UI reads makes it a training experiment."""
+    new = tracker.experiment_id("trk-kind")
+    assert tracker.client.get_experiment(new).tags["mlflow.experimentKind"] == "custom_model_development"
+    # an experiment from a store written before the tag gets it the next time a run writes there
+    old = tracker.client.create_experiment("trk-kind-old")
+    assert "mlflow.experimentKind" not in tracker.client.get_experiment(old).tags
+    assert tracker.experiment_id("trk-kind-old") == old
+    assert tracker.client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_parent_run_reused_per_budget(tracker):
     smoke = tracker.parent_run("trk-parent", "smoke", {"harness.git": "abc"})
     assert tracker.parent_run("trk-parent", "smoke", {}) == smoke
