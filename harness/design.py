@@ -8,8 +8,10 @@ build on it, and none of them on each other through it.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 BUDGET_NAMES = ("smoke", "quick", "full")
@@ -57,13 +59,17 @@ class Arm:
 class Budget:
     """How much compute a tier spends.
 
-    ``replicates`` seeds per arm; ``settings`` are study-specific knobs (epochs,
-    training-set size...) that the trial function reads; ``tuning_trials`` is
-    the number of TPE trials per tuned arm (0 skips tuning).
+    ``replicates`` seeds per arm; ``settings`` are the study's knobs (epochs,
+    training-set size, learning rates...) that the trial function reads as
+    ``ctx.budget["name"]``: a typed (frozen) dataclass instance, one class per
+    study with every field documented, or a plain mapping. Every setting is
+    logged as an MLflow param ``settings.<name>`` on each trial's run and is
+    part of the design fingerprint. ``tuning_trials`` is the number of TPE
+    trials per tuned arm (0 skips tuning).
     """
 
     replicates: int
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Any = field(default_factory=dict)
     tuning_trials: int = 0
 
     def __post_init__(self) -> None:
@@ -71,12 +77,24 @@ class Budget:
             raise StudyDeclarationError(f"a budget needs replicates >= 1, got {self.replicates!r}")
         if not isinstance(self.tuning_trials, int) or self.tuning_trials < 0:
             raise StudyDeclarationError(f"tuning_trials must be >= 0, got {self.tuning_trials!r}")
+        typed = dataclasses.is_dataclass(self.settings) and not isinstance(self.settings, type)
+        if not (typed or isinstance(self.settings, Mapping)):
+            raise StudyDeclarationError(f"budget settings must be a dataclass instance or a mapping, "
+                                        f"got {type(self.settings).__name__}")
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """Every setting by name (a typed dataclass's fields, in order), read-only."""
+        if isinstance(self.settings, Mapping):
+            return MappingProxyType(dict(self.settings))
+        return MappingProxyType({f.name: getattr(self.settings, f.name) for f in dataclasses.fields(self.settings)})
 
     def __getitem__(self, key: str) -> Any:
+        values = self.values
         try:
-            return self.settings[key]
+            return values[key]
         except KeyError:
-            raise KeyError(f"budget has no setting {key!r}; it has {sorted(self.settings)}") from None
+            raise KeyError(f"budget has no setting {key!r}; it has {sorted(values)}") from None
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,16 @@ def git_commit() -> str:
 
 
 def study_source_files(study) -> list[Path]:
-    """The files that define a study: the module of its trial function, or every
-    ``.py`` file of its package when that module is a package's ``__init__``."""
+    """The files that define a study: every ``.py`` file of its package when its
+    trial function lives in a study package (``studies/<name>/``, whose
+    ``__init__`` is the declaration), else the one module that holds it."""
     module = sys.modules.get(getattr(study.run_trial, "__module__", ""), None)
     path = Path(getattr(module, "__file__", "") or "")
     if not path.is_file():
         return []
-    if path.name == "__init__.py":
+    package = getattr(module, "__package__", "") or ""
+    # a sub-package such as studies.dropout is a study; a top-level package (studies, a plug-in's) is not
+    if path.name == "__init__.py" or ("." in package and (path.parent / "__init__.py").is_file()):
         return sorted(path.parent.rglob("*.py"))
     return [path]
 

@@ -235,7 +235,7 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
         lines += [f"> **Exploratory:** {provenance.get('why', 'no provenance recorded')}, so the protocol cannot be "
                   "checked against one commit. Re-run from a clean checkout for pre-registered verdicts.", ""]
     budget = study.budget(doc["budget"])
-    settings = ", ".join(f"{k}={v}" for k, v in budget.settings.items())
+    settings = ", ".join(f"{k}={v}" for k, v in budget.values.items())
     lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
               f"{f', {budget.tuning_trials} tuning trials per tuned arm' if budget.tuning_trials else ''}; "
               f"settings: {settings}.", "", "## Verdicts", "",

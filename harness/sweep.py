@@ -104,7 +104,7 @@ class Runner(TrialQueue):
         """What an arm's trials depend on: its config, seed group, the budget's
         settings and the study's source (pre-registration: an edited protocol is
         a new design, never resumed into the old one)."""
-        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.settings),
+        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.values),
                   "source": provenance.study_source_hash(self.study)}
         return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -287,6 +287,7 @@ class Runner(TrialQueue):
                            artifact_dir=scratch, phase=phase, hyperparams=dict(hyperparams),
                            show_progress=self.options.show_progress)
         self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
+                                         **{f"settings.{k}": v for k, v in self.budget.values.items()},
                                          **{f"hp.{k}": v for k, v in hyperparams.items()},
                                          **seeds.as_params(), "arm": arm.name, "replicate": replicate})
         return _Pending(trial, ctx, run_id, scratch)

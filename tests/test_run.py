@@ -70,7 +70,7 @@ def test_ae_vs_pca_budgets_are_possible_and_a_too_large_one_is_not():
     study = get_study("ae-vs-pca")
     for budget in ("smoke", "quick", "full"):
         assert study.design(budget)
-    huge = dataclasses.replace(study.budgets["quick"], settings={**study.budgets["quick"].settings, "n_train": 59_000})
+    huge = dataclasses.replace(study.budgets["quick"], settings={**study.budgets["quick"].values, "n_train": 59_000})
     broken = dataclasses.replace(study, budgets={**study.budgets, "quick": huge})
     with pytest.raises(StudyDeclarationError, match="Fashion-MNIST has 60000"):
         broken.design("quick")

@@ -47,6 +47,7 @@ def test_design_runs_once_per_key_with_one_mlflow_run_each(home):
         assert row["tags.optuna.trial_number"] == str(t.number)
         assert row["run_name"] == f"{t.user_attrs['arm']} r{t.user_attrs['replicate']}"
         assert row["params.seed.init"].isdigit() and "params.seed.data_order" in row
+        assert row["params.settings.epochs"] == "2"  # every budget setting the trial may read is a param
     assert {c["id"] for c in document["claims"]} == {"TINY-WIDE", "TINY-SAME"}
     assert (home / "reports" / "tiny" / "report.md").exists()
 

@@ -1,0 +1,42 @@
+"""harness.design: a study's parts, checked on construction."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness.design import Budget, StudyDeclarationError
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    epochs: int
+    lr: float = 0.1
+
+
+def test_typed_settings_read_like_a_mapping_and_keep_the_dataclass():
+    budget = Budget(replicates=2, settings=Settings(epochs=3))
+    assert budget["epochs"] == 3 and budget["lr"] == 0.1
+    assert dict(budget.values) == {"epochs": 3, "lr": 0.1}
+    assert budget.settings == Settings(epochs=3)
+    with pytest.raises(KeyError, match=r"no setting 'batch'; it has \['epochs', 'lr'\]"):
+        budget["batch"]
+    with pytest.raises(TypeError):
+        budget.values["epochs"] = 4  # read-only: a tier's settings are its pre-registered design
+
+
+def test_a_typed_setting_missing_from_a_tier_fails_at_declaration():
+    with pytest.raises(TypeError, match="epochs"):
+        Budget(replicates=2, settings=Settings())  # the study module fails at import, before any compute
+
+
+def test_replace_keeps_typed_settings_consistent():
+    budget = dataclasses.replace(Budget(replicates=2, settings=Settings(epochs=3)), replicates=4)
+    assert budget.replicates == 4 and budget["epochs"] == 3 and budget.settings == Settings(epochs=3)
+
+
+def test_settings_must_be_a_dataclass_or_a_mapping():
+    with pytest.raises(StudyDeclarationError, match="dataclass instance or a mapping"):
+        Budget(replicates=1, settings=[("epochs", 3)])
+    with pytest.raises(StudyDeclarationError, match="dataclass instance or a mapping"):
+        Budget(replicates=1, settings=Settings)   # the class, not an instance
