@@ -17,11 +17,12 @@ FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 # the registry's names, for `make help` (`harness list` imports no torch: instant)
 STUDIES      = $(shell test -x $(HARNESS) && $(HARNESS) list studies 2>/dev/null | sed -n 's/^  \([a-z0-9-]*\) .*/\1/p')
 
-.PHONY: help setup data test test-all reproduce report verify-reports ui bench services services-down dashboard clean FORCE
+.PHONY: help setup data test check reproduce report verify-reports ui bench services services-down dashboard clean FORCE
 
 help:
 	@echo "make reproduce     set up, run every study at BUDGET=$(BUDGET), write reports/"
-	@echo "make test          set up, run the test suite (make test-all: slow tests too)"
+	@echo "make test          set up, run the complete test suite (what CI runs)"
+	@echo "make check         the fast tests only (no end-to-end runs, subprocesses or services), for everyday work"
 	@echo "make study-NAME    one study ($(or $(STUDIES),see: harness list studies))"
 	@echo "make report        regenerate reports from the tracking store, no training"
 	@echo "make verify-reports  rerun HEAD's studies (quick) in a temporary clone; exit 1 if a committed verdicts.json drifts"
@@ -53,8 +54,8 @@ data:
 test: setup
 	$(BIN)/python -m pytest -q
 
-test-all: setup
-	$(BIN)/python -m pytest -q -m ""
+check: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 reproduce: setup
 	$(HARNESS) run all --budget $(BUDGET) --workers $(WORKERS)

@@ -7,6 +7,8 @@ import pytest
 
 from harness import bench
 
+pytestmark = pytest.mark.slow  # the benchmark runner: in `make test`, not `make check`
+
 
 def test_bench_writes_ratios_with_command_and_machine(tmp_path, capsys):
     out = tmp_path / "bench.md"

@@ -25,6 +25,8 @@ from harness import stats
 from harness.claims import ALPHA, CLAIMED, POWER, decide
 from harness.claimtests import bound_evidence, difference_evidence
 
+pytestmark = pytest.mark.slow  # simulations through the verdict rule: in `make test`, not `make check`
+
 SIMULATIONS = 2000
 MC_SE = math.sqrt(ALPHA * (1 - ALPHA) / SIMULATIONS)
 

@@ -728,6 +728,7 @@ def search_runs(n_searches: int = 3, trials: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow  # fANOVA over searches
 def test_importance_is_a_bound_test_over_searches():
     runs = search_runs()
     top = Importance("acc", "top", 0.5, space, evaluator="ped-anova")

@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import harness_env, run_cli
+
+pytestmark = pytest.mark.slow  # each test starts `python -m harness`: in `make test`, not `make check`
 
 HEAVY = ("torch", "mlflow", "sklearn", "pandas")
 

@@ -17,6 +17,7 @@ def test_dropconnect_with_p_one_is_the_plain_layer():
     assert torch.equal(layer(x), plain(x))
 
 
+@pytest.mark.slow  # many sampled masks
 def test_dropconnect_drops_weights_in_training_and_uses_the_mean_in_eval():
     torch.manual_seed(0)
     layer = DropConnectLinear(50, 3, p=0.5, bias=False)
@@ -28,6 +29,7 @@ def test_dropconnect_drops_weights_in_training_and_uses_the_mean_in_eval():
     assert samples.std(0).min() > 0  # training outputs vary with the mask
 
 
+@pytest.mark.slow  # many sampled masks
 def test_weight_scaling_equals_the_expectation_of_mc_averaging_on_a_linear_layer():
     """For a linear map, the mean over dropout masks of W·(m ⊙ x)/p is W·x, which
     is what weight scaling computes: compare with a large MC average of logits."""

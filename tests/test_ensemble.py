@@ -43,6 +43,7 @@ def assert_same(a, b, tolerance=MEMBER_TOLERANCE):
     assert abs(a.test_accuracy - b.test_accuracy) <= tolerance
 
 
+@pytest.mark.slow  # trains every member twice
 @pytest.mark.parametrize("optimizer,retain,bootstrap", [("sgd", 1.0, False), ("adam", 1.0, False),
                                                          ("sgd", 0.8, False), ("sgd", 1.0, True)],
                          ids=["sgd", "adam", "dropout", "bootstrap"])
@@ -72,6 +73,7 @@ def test_members_start_from_the_single_run_initialisation():
             assert torch.equal(w[k], layer.weight.t()) and torch.equal(b[k, 0], layer.bias)
 
 
+@pytest.mark.slow  # trains every member twice
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_a_one_member_ensemble_matches_the_plain_module_path(data, optimizer, tmp_path):
     """The K=1 ensemble follows engine.fit (nn.Module + torch.optim) step for step."""
@@ -103,6 +105,7 @@ def images():
     return tuple(torch.tensor(a) for a in (d.x_train[:256], d.y_train[:256], d.x_test[:128], d.y_test[:128]))
 
 
+@pytest.mark.slow  # trains every member twice
 def test_cnn_members_with_grouped_convolutions_equal_their_single_runs(images, tmp_path):
     """The small CNN: member k of a grouped-convolution ensemble against the
     K=1 ensemble, and the K=1 ensemble against engine.fit on SmallCNN."""
@@ -135,6 +138,7 @@ def test_cnn_shape_is_checked():
         Shape(64, 10, (32,), channels=(4,), in_shape=(1, 8, 8))
 
 
+@pytest.mark.slow  # trains every member twice
 def test_a_diverging_member_diverges_alone(data):
     x, y, xt, yt = data
     shape = Shape(12, 4, (16,), epochs=3, batch_size=32)

@@ -13,6 +13,8 @@ from conftest import run_cli
 from harness.journal import JournalCorrupted, find_damage
 from harness.storage import open_storage
 
+pytestmark = pytest.mark.slow  # subprocess runs on damaged journals: in `make test`, not `make check`
+
 DESIGN = ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
 
 

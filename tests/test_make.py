@@ -35,7 +35,8 @@ def test_make_study_passes_budget_and_workers():
     ("reproduce", "harness run all --budget quick"),
     ("report", "harness report --budget quick"),
     ("verify-reports", "-m harness.verify"),
-    ("test", "-m pytest"),
+    ("test", "-m pytest -q\n"),
+    ("check", '-m pytest -q -m "not slow"'),
 ])
 def test_readme_targets_run_their_commands(target, command):
     assert command in dry_run(target)

@@ -66,7 +66,6 @@ def test_tracker_uri_shown_in_reports_is_redacted():
 
 
 def test_a_failure_reason_with_a_password_is_stored_redacted(home):
-    from harness.run import RunRequest, run_study
     from harness.discovery import get_study
     from harness.sweep import Runner, SweepOptions
     from harness.tracking import Tracker, default_tracking_uri
@@ -86,6 +85,7 @@ def test_a_failure_reason_with_a_password_is_stored_redacted(home):
     assert set(runs["tags.harness.fail_reason"]) == reasons
 
 
+@pytest.mark.slow  # starts worker processes
 def test_workers_get_the_storage_and_tracking_uri_by_environment_not_argv(home, monkeypatch):
     """`--workers N` starts `harness worker` processes: nothing secret-bearing on their command line."""
     import os

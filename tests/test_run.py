@@ -81,6 +81,7 @@ def test_prepare_rejects_bad_workers(home):
         prepare(RunRequest("tiny", "smoke", workers=0))
 
 
+@pytest.mark.slow  # runs a study
 def test_study_runs_is_the_public_dataframe(home):
     from harness.run import run_study
 

@@ -27,6 +27,8 @@ from conftest import harness_env, run_cli
 from harness import services
 from harness.tracking import Tracker
 
+pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server: in `make test`, not `make check`
+
 
 def _available() -> str:
     import importlib.util

@@ -13,6 +13,8 @@ from harness.run import RunRequest, run_study
 from harness.discovery import load_studies
 from harness.tracking import Tracker, default_tracking_uri
 
+pytestmark = pytest.mark.slow  # every study end to end: in `make test`, not `make check`
+
 STUDIES = [name for name in load_studies().names()]
 
 

@@ -21,6 +21,8 @@ from harness.run import RunRequest, run_study
 from harness.sweep import open_storage
 from harness.tracking import Tracker, default_tracking_uri
 
+pytestmark = pytest.mark.slow  # sweeps end to end, with subprocesses and signals: in `make test`, not `make check`
+
 
 def design_trials(study="tiny", budget="smoke"):
     storage = open_storage(None)
@@ -100,9 +102,11 @@ def test_ctrl_c_keeps_finished_trials_and_resume_completes(home, monkeypatch):
 
 
 def test_sigint_to_a_real_process_then_resume(home):
-    """A user's Ctrl-C: SIGINT to `harness run` mid-study."""
+    """A user's Ctrl-C: SIGINT to `harness run` mid-study. Each trial sleeps 1.5 s so
+    that the signal lands mid-study even on a loaded machine (at 0.5 s, with three
+    test runs sharing 2 cores, the study once finished before the poll saw 2 keys)."""
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "tiny", "--budget", "full", "--no-progress"],
-                            cwd=home, env=harness_env(home, TINY_SLEEP="0.5"), stdout=subprocess.PIPE,
+                            cwd=home, env=harness_env(home, TINY_SLEEP="1.5"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:

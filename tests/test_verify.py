@@ -212,6 +212,7 @@ def test_all_mixed_with_names_and_a_used_keep_folder_are_refused(tmp_path, capfd
     assert "must be a new or empty folder" in capfd.readouterr().err
 
 
+@pytest.mark.slow  # clones a repository and runs a study
 def test_a_failed_harness_run_is_a_setup_error_with_its_exit_status(tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("HARNESS_STUDY_MODULES", raising=False)
     repo = make_repo(tmp_path / "repo", {"no-such-study": {"budget": "smoke"}}, code=True)
@@ -221,6 +222,7 @@ def test_a_failed_harness_run_is_a_setup_error_with_its_exit_status(tmp_path, ca
     assert "the harness run failed with exit status 2; nothing was compared" in err
 
 
+@pytest.mark.slow  # clones a repository and runs a study
 def test_the_clones_code_is_what_imports(tmp_path, monkeypatch):
     repo = make_repo(tmp_path / "repo", {}, code=True)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # even with this project ahead on the user's path
@@ -241,6 +243,7 @@ def run_verify(repo: Path, keep: Path, monkeypatch) -> int:
     return verify.main(["--source", str(repo), "--studies", "tiny", "--budget", "smoke", "--keep", str(keep)])
 
 
+@pytest.mark.slow  # clones a repository and runs a study
 def test_clone_run_and_compare_names_a_tampered_verdict(tmp_path, capfd, monkeypatch):
     """~20 s: one smoke run of the tiny study. The committed verdict is one no
     run can produce; the working tree is broken on purpose to show that only

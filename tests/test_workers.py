@@ -20,6 +20,8 @@ from harness.discovery import get_study
 from harness.sweep import STALE_REASON, Runner, SweepOptions
 from harness.tracking import Tracker, default_tracking_uri
 
+pytestmark = pytest.mark.slow  # several workers on real storages: in `make test`, not `make check`
+
 DESIGN = ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
 
 

@@ -1,13 +1,33 @@
-"""A tiny study for the tests: synthetic data, a small MLP, seconds per run.
+"""A template for a new study, and the tiny study the tests run (seconds per run).
 
-Loaded through $HARNESS_STUDY_MODULES. Failures and slowness are injected
-with environment variables so that a subprocess can be steered too:
-TINY_FAIL="arm/rREPLICATE=exception|nan|interrupt,…" and TINY_SLEEP=seconds.
+To start a study, copy this file's first half (down to "test-only" below) into
+``studies/<name>/__init__.py`` and grow it into the shape of ``studies/dropout/``:
+
+1. **Settings** (``settings.py`` in a package): a frozen dataclass with every knob the
+   trial reads, typed and commented. Tier-dependent fields come first; protocol
+   constants are fields with defaults. Each tier is one instance; every field is
+   logged as the MLflow param ``settings.<name>`` and is part of the design
+   fingerprint, so no hyperparameter hides as a literal in trial code.
+2. **Arms**: the fixed design, one ``Arm(name, config)`` per condition. ``config`` is
+   what the trial reads as ``ctx.config`` and is logged as params ``config.*``.
+3. **The trial** (``trials.py``): ``run_trial(ctx)`` trains one (arm, replicate) through
+   ``harness.engine.train`` (``fit`` is its one-line form) and returns final metrics;
+   per-epoch metrics go through ``ctx.log_metric``. Seeds come from ``ctx.seeds``
+   (``build_model`` and the loop apply them); NaN raises ``TrialDiverged``.
+4. **Claims**: the sentence verbatim (a test checks it against the seed text), its
+   primary source and numbers, what we measure, a test from ``harness.claimtests``, and
+   the validity checks its arms must pass (``harness.checks``: trained, converged...).
+5. **Budgets**: ``smoke`` (a machinery check), ``quick`` (real verdicts), ``full``.
+
+Register it with ``register(Study(...))``; ``harness list studies`` then shows it and
+``make study-<name>`` runs it. A module outside ``studies/`` registers when named in
+``$HARNESS_STUDY_MODULES`` (how the tests load this one).
 """
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from harness.claimtests import Better, Similar
 from harness.claims import Claim
@@ -15,9 +35,16 @@ from harness.discovery import register
 from harness.study import Arm, Budget, Ensemble, Study, Tuning
 
 
-def _faults() -> dict[str, str]:
-    spec = os.environ.get("TINY_FAIL", "")
-    return dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+@dataclass(frozen=True)
+class Settings:
+    epochs: int                  # passes over the 256 training rows
+    n_train: int = 256           # synthetic data: rows, features, classes
+    n_test: int = 128
+    dim: int = 8
+    classes: int = 3
+    batch: int = 64
+    lr: float = 1e-2             # SGD step size unless the arm is tuned
+    lr_range: tuple[float, float] = (1e-3, 1e-1)  # the tuned arm's search range (log scale)
 
 
 def run_trial(ctx):
@@ -26,19 +53,16 @@ def run_trial(ctx):
     from harness import datasets, engine
     from harness.models import MODELS
 
-    fault = _faults().get(f"{ctx.arm.name}/r{ctx.replicate}")
-    if fault == "exception":
-        raise RuntimeError("injected failure")
-    if fault == "interrupt":
-        raise KeyboardInterrupt
-    time.sleep(float(os.environ.get("TINY_SLEEP", "0")))
-    data = datasets.load("synthetic", n_train=256, n_test=128, dim=8, classes=3)
+    _inject_faults(ctx)                      # test-only: drop this line in a real study
+    s = ctx.budget
+    data = datasets.load("synthetic", n_train=s["n_train"], n_test=s["n_test"], dim=s["dim"], classes=s["classes"])
     ctx.use_dataset("synthetic", data.digest, data.source)
     x, y = engine.as_tensor(data.x_train, ctx.device), engine.as_tensor(data.y_train, ctx.device)
     xt, yt = engine.as_tensor(data.x_test, ctx.device), engine.as_tensor(data.y_test, ctx.device)
-    model = engine.build_model(lambda: MODELS.get("mlp")(in_features=8, classes=3, hidden=(ctx.config["width"],)), ctx)
-    lr = 1e6 if fault == "nan" else float(ctx.config.get("lr", 1e-2))
-    train = engine.TrainConfig(epochs=ctx.budget["epochs"], batch_size=64, lr=lr, optimizer="sgd")
+    model = engine.build_model(lambda: MODELS.get("mlp")(in_features=s["dim"], classes=s["classes"],
+                                                         hidden=(ctx.config["width"],)), ctx)
+    lr = _fault_lr(ctx) or float(ctx.config.get("lr", s["lr"]))
+    train = engine.TrainConfig(epochs=s["epochs"], batch_size=s["batch"], lr=lr, optimizer="sgd")
     engine.fit(model, x, y, torch.nn.functional.cross_entropy, train, ctx)
     with torch.no_grad():
         error = float((model(xt).argmax(1) != yt).float().mean())
@@ -58,14 +82,36 @@ STUDY = register(Study(
     arms=lambda budget: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 32})],
     run_trial=run_trial,
     datasets=("synthetic",),
-    tuning=Tuning(arms=("wide",), space=lambda t: {"lr": t.suggest_float("lr", 1e-3, 1e-1, log=True)},
+    tuning=Tuning(arms=("wide",), space=lambda t: {"lr": t.suggest_float("lr", *Settings.lr_range, log=True)},
                   metric="val_error"),
     budgets={
-        "smoke": Budget(replicates=2, settings={"epochs": 2}),
-        "quick": Budget(replicates=3, settings={"epochs": 3}, tuning_trials=2),
-        "full": Budget(replicates=4, settings={"epochs": 5}, tuning_trials=3),
+        "smoke": Budget(replicates=2, settings=Settings(epochs=2)),
+        "quick": Budget(replicates=3, settings=Settings(epochs=3), tuning_trials=2),
+        "full": Budget(replicates=4, settings=Settings(epochs=5), tuning_trials=3),
     },
 ))
+
+
+# -- test-only from here: fault injection, and a second study trained as ensembles -------------------
+# Failures and slowness are injected with environment variables so that a subprocess can be steered too:
+# TINY_FAIL="arm/rREPLICATE=exception|nan|interrupt,…" and TINY_SLEEP=seconds.
+def _faults() -> dict[str, str]:
+    spec = os.environ.get("TINY_FAIL", "")
+    return dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+
+
+def _inject_faults(ctx) -> None:
+    fault = _faults().get(f"{ctx.arm.name}/r{ctx.replicate}")
+    if fault == "exception":
+        raise RuntimeError("injected failure")
+    if fault == "interrupt":
+        raise KeyboardInterrupt
+    time.sleep(float(os.environ.get("TINY_SLEEP", "0")))
+
+
+def _fault_lr(ctx) -> float | None:
+    """An absurd learning rate for a replicate told to go NaN."""
+    return 1e6 if _faults().get(f"{ctx.arm.name}/r{ctx.replicate}") == "nan" else None
 
 
 # -- a study that trains its trials as ensembles (harness.ensemble) --------------------------------

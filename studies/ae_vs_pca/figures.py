@@ -1,0 +1,109 @@
+"""The ae-vs-pca study's figures, drawn from the tracking store alone."""
+from __future__ import annotations
+
+from studies.ae_vs_pca.settings import Settings
+
+
+def figures(fig_ctx) -> list:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    import numpy as np
+
+    runs = fig_ctx.finished
+    out = []
+
+    def arm_values(arm: str, metric: str):
+        rows = runs[runs["arm"] == arm]
+        column = f"metrics.{metric}"
+        return rows[column].dropna().to_numpy() if column in rows else np.array([])
+
+    # 1. Reconstructions of the same test images.
+    pictures = {}
+    for arm in ("pca-30", "deep-ae-30"):
+        rows = runs[(runs["arm"] == arm) & (runs["replicate"] == 0)]
+        if not rows.empty:
+            try:
+                pictures[arm] = np.load(fig_ctx.artifact(rows.iloc[0]["run_id"], "reconstructions.npz"))
+            except Exception:  # an artifact missing from an old run: draw what we have
+                pass
+    if len(pictures) == 2:
+        original = pictures["pca-30"]["original"]
+        rows_ = [("original", original), ("PCA-30", pictures["pca-30"]["reconstruction"]),
+                 ("deep AE-30", pictures["deep-ae-30"]["reconstruction"])]
+        fig, axes = plt.subplots(3, len(original), figsize=(len(original) * 0.9, 3))
+        for r, (label, images) in enumerate(rows_):
+            for c, image in enumerate(images):
+                axes[r, c].imshow(image.reshape(28, 28), cmap="gray", vmin=0, vmax=1)
+                axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+            axes[r, 0].set_ylabel(label, fontsize=8)
+        out.append(fig_ctx.save(fig, "reconstructions.png",
+                                "The first ten Fashion-MNIST test images, and their reconstructions by PCA-30 and "
+                                "by the deep autoencoder with a 30-d code (replicate 0)."))
+
+    # 2. Error against code size.
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    pca_curve = [(k, arm_values("pca-30", f"test_sse_k{k}")) for k in Settings.pca_k_grid]
+    pca_curve = [(k, v.mean()) for k, v in pca_curve if len(v)]
+    if pca_curve:
+        ax.plot(*zip(*pca_curve), "o-", label="PCA")
+    ae_points = []
+    for arm in sorted(set(runs["arm"])):
+        if arm.startswith("deep-ae-") and arm[8:].isdigit():
+            values = arm_values(arm, "test_sse")
+            if len(values):
+                ae_points.append((int(arm[8:]), values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0))
+    if ae_points:
+        ae_points.sort()
+        ks, means, sds = zip(*ae_points)
+        ax.errorbar(ks, means, yerr=sds, fmt="s-", capsize=3, label="deep AE (784-512-256-128-k)")
+    ax.set_xscale("log")
+    ax.set_xlabel("code size k")
+    ax.set_ylabel("squared error per test image")
+    ax.legend()
+    out.append(fig_ctx.save(fig, "error_vs_code_size.png",
+                            "Reconstruction error on the Fashion-MNIST test set against code size: PCA fitted on "
+                            "the same training subset, and the deep AE (mean ± SD over replicates)."))
+
+    # 3. Depth at matched parameter counts.
+    groups = [("~100k", ["linear-ae-30", "shallow-ae-100k", "deep-ae-100k"]), ("~1.1M", ["shallow-ae-1m", "deep-ae-30"])]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    position = 0
+    ticks = []
+    for size, group in groups:
+        for arm in group:
+            values = arm_values(arm, "test_sse")
+            if len(values):
+                ax.bar(position, values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else 0, capsize=3)
+                ax.scatter(np.full(len(values), position), values, color="k", s=6, zorder=3)
+            ticks.append((position, f"{arm}\n({size})"))
+            position += 1
+        position += 0.5
+    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=7)
+    ax.set_ylabel("squared error per test image")
+    out.append(fig_ctx.save(fig, "depth.png", "Linear, shallow and deep autoencoders with a 30-d code at matched "
+                            "parameter counts (bars: mean ± SD; dots: replicates)."))
+
+    # 4. Linear AE: recovered principal directions against the eigengap.
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for arm, _, _ in Settings.subspace_arms:
+        rows = runs[runs["arm"] == arm]
+        if rows.empty:
+            continue
+        run_id = rows.iloc[0]["run_id"]
+        angles = dict(fig_ctx.tracker.metric_history(run_id, "direction_angle_deg"))
+        gaps = dict(fig_ctx.tracker.metric_history(run_id, "relative_eigengap"))
+        steps = sorted(set(angles) & set(gaps))
+        ax.scatter([gaps[s] for s in steps], [max(angles[s], 1e-3) for s in steps], s=12, label=arm)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on a short log range
+    ax.set_xlabel("relative eigengap (λi − λi+1) / λi")
+    ax.set_ylabel("angle to principal direction i (°)")
+    ax.legend(fontsize=7)
+    out.append(fig_ctx.save(fig, "recovered_directions.png",
+                            "Principal directions recovered from the linear AE's decoder by SVD, angle to the true "
+                            "direction against its relative eigengap (replicate 0): small gaps converge slowly."))
+    return out

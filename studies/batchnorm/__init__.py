@@ -1,0 +1,277 @@
+"""Study ``batchnorm``: speed, smoothness, covariate shift, noise, explosion
+at initialization, inference statistics and small batches.
+
+Claims (see shared/claims.md): BN-FASTER and BN-STABLE, BN-SMOOTH, BN-ICS (an MLP and a
+deep linear network), BN-NOISY, BN-EXPLODE (growth rate > 1, falling with the
+batch size, its large-batch limit, and trainability with and without skips),
+BN-INFERENCE (population statistics, determinism) and BN-NONIID.
+
+Protocol: Fashion-MNIST subsets on CPU. The speed, smoothness and ICS claims
+share one training run per arm: Ioffe & Szegedy's MNIST check (784-100-100-100-10
+sigmoid MLP, batch 60, SGD), with and without BN and with BN at 5x the learning
+rate, probed every few hundred steps on a fixed batch (harness.probes). The
+noise claim uses a small CNN (conv-BN-ReLU blocks) instead of VGG-16. The
+explosion claims use wide (1000) deep (40) BN-ReLU networks at initialization
+on Gaussian inputs. Budgets state every size.
+"""
+from __future__ import annotations
+
+from harness.checks import AboveChance, Converged, Trained
+from harness.claimtests import Better, Bound, Extrapolated, Faster, Similar, Tolerance
+from harness.claims import Claim
+from harness.discovery import register
+from harness.study import Arm, Budget, Study, StudyDeclarationError
+from studies.batchnorm import figures, notes, trials
+from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings, stability_arm
+
+NOISY_MARGIN = 0.02     # accuracy: noisy BN "similar" to BN means within ±2 points
+STABLE_LR = 2.0         # BN-STABLE's pre-registered comparison: 20x mlp_lr (one of Settings.stability_lrs)
+
+
+# -- the fixed design -------------------------------------------------------------------------------
+def arms(budget: Budget) -> list[Arm]:
+    mlp_lr = budget["mlp_lr"]
+    design = [
+        Arm("mlp", {"kind": "mlp", "norm": "none", "lr": mlp_lr}),
+        Arm("mlp-bn", {"kind": "mlp", "norm": "bn", "lr": mlp_lr}),
+        Arm("mlp-bn-5x", {"kind": "mlp", "norm": "bn", "lr": 5 * mlp_lr}),
+        Arm("dln", {"kind": "dln", "norm": "none"}),
+        Arm("dln-bn", {"kind": "dln", "norm": "bn"}),
+        Arm("cnn", {"kind": "cnn", "norm": "none"}),
+        Arm("cnn-bn", {"kind": "cnn", "norm": "bn"}),
+        Arm("cnn-noisy-bn", {"kind": "cnn", "norm": "noisy-bn"}),
+        Arm("deep-bn", {"kind": "untrainable", "residual": False}),
+        Arm("deep-bn-residual", {"kind": "untrainable", "residual": True}),
+        Arm("inference", {"kind": "inference"}),
+    ]
+    design += [Arm(f"explode-relu-b{b}", {"kind": "explode", "act": "relu", "batch": b})
+               for b in budget["explode_batches"]]
+    design += [Arm("explode-linear-b128", {"kind": "explode", "act": "linear", "batch": 128}),
+               Arm("explode-relu-residual-b128", {"kind": "explode", "act": "relu", "batch": 128, "residual": True})]
+    design += [Arm(f"noniid-{norm}-b{b}", {"kind": "noniid", "norm": norm, "batch": b})
+               for norm in ("none", "bn") for b in budget["noniid_batches"]]
+    design += [Arm(stability_arm(name, lr), {"kind": "stability", "norm": norm, "lr": lr})
+               for lr in budget["stability_lrs"] for name, norm in (("mlp", "none"), ("mlp-bn", "bn"))]
+    return design
+
+
+# -- claims ---------------------------------------------------------------------------------------
+ARTICLE = "Batch normalization"
+IOFFE = "Ioffe & Szegedy 2015, \"Batch normalization: accelerating deep network training by reducing internal covariate shift\", ICML"
+SANTURKAR = "Santurkar, Tsipras, Ilyas & Madry 2018, \"How does batch normalization help optimization?\", NeurIPS"
+YANG = ("Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, \"A mean field theory of batch normalization\", "
+        "ICLR")
+EXPLODE_QUOTE = ("More precisely, if the network has L layers, then the gradient of the first layer weights has norm "
+                 ">cλL for some λ>1,c>0 depending only on the nonlinearity.")
+
+CLAIMS = (
+    Claim(
+        id="BN-FASTER",
+        quote=("Batch normalization (also known as batch norm) is a method used to make training of artificial neural "
+               "networks faster and more stable through normalization of the layers' inputs by re-centering and "
+               "re-scaling."),
+        article=ARTICLE, section="(lead)", source=IOFFE,
+        source_numbers=("Inception to 72.2% accuracy: 31.0M steps without BN, 13.3M with BN, 2.1M with BN and 5x the "
+                        "learning rate (\"14 times fewer\"); MNIST check: 3 hidden layers x 100 sigmoid units, batch 60."),
+        measure=(f"SGD steps (batch 60, lr {Settings.mlp_lr}) for the 784-100-100-100-10 sigmoid MLP to reach {Settings.target_accuracy:.0%} "
+                 "Fashion-MNIST test accuracy, evaluated every interval; paired by seed."),
+        test=Faster("steps_to_target", "mlp-bn", "mlp"),
+        checks=(Trained("train_loss", fell_by=0.1),),
+        notes=notes.speed_note,
+    ),
+    Claim(
+        id="BN-STABLE",
+        quote=("Batch normalization (also known as batch norm) is a method used to make training of artificial neural "
+               "networks faster and more stable through normalization of the layers' inputs by re-centering and "
+               "re-scaling."),
+        article=ARTICLE, section="(lead)", source=IOFFE,
+        source_numbers=("§4.2.1: with BN, learning rates up to 30x the baseline's trained Inception; the paper gives "
+                        "no divergence rates."),
+        measure=(f"Share of runs that diverge or end above the initial loss (ln 10) when the BN-FASTER MLP is trained "
+                 f"at lr {STABLE_LR:g} (20x), with BN against without; paired by seed. Other rates in the notes."),
+        test=Better("unstable", stability_arm("mlp-bn", STABLE_LR), stability_arm("mlp", STABLE_LR)),
+        notes=notes.stability_note,
+    ),
+    Claim(
+        id="BN-SMOOTH",
+        quote=("One alternative explanation, is that the improvement with batch normalization is instead due to it "
+               "producing a smoother parameter space and smoother gradients, as formalized by a smaller Lipschitz "
+               "constant."),
+        article=ARTICLE, section="Theory › Smoothness", source=SANTURKAR,
+        source_numbers=("Fig. 4 (VGG on CIFAR-10): with BN, smaller loss variation along the gradient, better gradient "
+                        "predictiveness and a lower effective β-smoothness throughout training."),
+        measure=("Median over training of the effective β-smoothness max_η ‖∇L(w) − ∇L(w − η∇L)‖ / ‖η∇L‖ on a fixed "
+                 "batch, η from 0.25 to 4 times the learning rate, same MLP runs as BN-FASTER."),
+        test=Better("beta_smoothness_median", "mlp-bn", "mlp"),
+        checks=(Trained("train_loss", fell_by=0.1),),
+        notes=notes.smooth_note,
+    ),
+    Claim(
+        id="BN-ICS-MLP",
+        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
+               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
+               "are not reducing internal covariate shift."),
+        article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
+        source_numbers="Fig. 5: cos(G, G′) is lower, and ‖G − G′‖ higher, with BN, for VGG and for a 25-layer DLN.",
+        measure=("Median over training of cos(G, G′) averaged over layers 2–4 (Def. 2.1: G′ after the earlier layers' "
+                 "SGD update on the same batch), sigmoid MLP without vs with BN."),
+        test=Better("ics_cos_median", "mlp", "mlp-bn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1),),
+    ),
+    Claim(
+        id="BN-ICS-DLN",
+        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
+               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
+               "are not reducing internal covariate shift."),
+        article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
+        source_numbers="Fig. 5: the 25-layer deep linear network, trained with full-batch gradient descent.",
+        measure="Median over training of the mean cos(G, G′) over layers 2–25 of a 25-layer linear network, full-batch GD.",
+        test=Better("ics_cos_median", "dln", "dln-bn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1),),
+    ),
+    Claim(
+        id="BN-NOISY-SIMILAR",
+        quote=("One experiment trained a VGG-16 network under 3 different training regimes: standard (no batch norm), "
+               "batch norm, and batch norm with noise added to each layer during training. In the third model, the "
+               "noise has non-zero mean and non-unit variance, i.e. it explicitly introduces covariate shift. Despite "
+               "this, it showed similar accuracy to the second model, …"),
+        article=ARTICLE, section="Theory", source=SANTURKAR,
+        source_numbers="Fig. 2 (VGG-16, CIFAR-10): standard, BN and noisy BN reach similar test accuracy (~0.8-0.9).",
+        measure=(f"Test accuracy of a small CNN with BN and with noisy BN (per-activation, per-sample noise with a "
+                 f"random non-zero mean and non-unit variance, redrawn every step); equivalence margin ±{NOISY_MARGIN}."),
+        test=Similar("test_acc", "cnn-noisy-bn", "cnn-bn", margin=NOISY_MARGIN),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("test_acc", lower_is_better=False)),
+    ),
+    Claim(
+        id="BN-NOISY-BEATS-STANDARD",
+        quote="… and both performed better than the first, suggesting that covariate shift is not the reason that batch norm improves performance.",
+        article=ARTICLE, section="Theory", source=SANTURKAR,
+        source_numbers="Fig. 2: both BN variants above the standard network.",
+        measure="Test accuracy of the noisy-BN CNN against the CNN without BN (the weaker of the two BN arms' claims).",
+        test=Better("test_acc", "cnn-noisy-bn", "cnn", lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("test_acc", lower_is_better=False)),
+    ),
+    Claim(
+        id="BN-EXPLODE",
+        quote=("Even though batchnorm was originally introduced to alleviate gradient vanishing or explosion problems, "
+               "a deep batchnorm network in fact suffers from gradient explosion at initialization time, no matter what "
+               "it uses for nonlinearity. … " + EXPLODE_QUOTE),
+        article=ARTICLE, section="Theory › Vanishing/exploding gradients", source=YANG,
+        source_numbers="Theorem: gradient norms grow as λ^L with λ > 1 for any nonlinearity, at any finite batch size.",
+        measure=("λ = exp(−slope) of log ‖∇W_l‖ against depth l over the middle layers of a 40-layer, 1000-wide "
+                 "BN network at initialization (Gaussian inputs), ReLU at m = 8…512 and linear at m = 128."),
+        test=Bound("lambda", 1.0, side="above", over=EXPLODE_ARMS + ("explode-linear-b128",)),
+        notes=notes.explode_note,
+    ),
+    Claim(
+        id="BN-EXPLODE-BATCH",
+        quote="For any fixed nonlinearity, λ decreases as the batch size increases.",
+        article=ARTICLE, section="Theory › Vanishing/exploding gradients", source=YANG,
+        source_numbers="λ is a decreasing function of the batch size (Theorem 3.10 and Fig. 2 there).",
+        measure="λ of the ReLU network at m = 512 against m = 8, paired by seed.",
+        test=Better("lambda", "explode-relu-b512", "explode-relu-b8"),
+    ),
+    Claim(
+        id="BN-EXPLODE-LIMIT",
+        quote="For example, for ReLU, λ decreases to π/(π−1)≈1.467 as the batch size tends to infinity.",
+        article=ARTICLE, section="Theory › Vanishing/exploding gradients", source=YANG,
+        source_numbers=f"π/(π−1) ≈ {RELU_LIMIT:.4f} for ReLU in the infinite-batch limit.",
+        measure=("λ of the gradient norm at m = 8, 32, 128, 512 (width 1000 > m), extrapolated to m → ∞ by "
+                 "λ(m) = λ∞ + c/m; pre-registered margin ±0.1."),
+        test=Extrapolated("lambda", {a: int(a.rsplit("b", 1)[1]) for a in EXPLODE_ARMS}, RELU_LIMIT, 0.1),
+        notes=notes.limit_note,
+    ),
+    Claim(
+        id="BN-UNTRAINABLE",
+        quote="Practically, this means deep batchnorm networks are untrainable.",
+        article=ARTICLE, section="Theory › Vanishing/exploding gradients", source=YANG,
+        source_numbers="Deep BN networks without skips fail to train at large depth (their Fig. 1, depth ≥ 50 or so).",
+        measure=("Test accuracy of a 40-layer, 128-wide BN-ReLU network after SGD (momentum 0.9, lr 0.01); "
+                 "pre-registered: 'untrainable' means below 50% on 10 classes."),
+        test=Bound("test_acc", 0.5, side="below", over=("deep-bn",)),
+    ),
+    Claim(
+        id="BN-SKIP-RELIEF",
+        quote="This is only relieved by skip connections in the fashion of residual networks.",
+        article=ARTICLE, section="Theory › Vanishing/exploding gradients", source=YANG,
+        source_numbers="Residual connections remove the explosion (their §6).",
+        measure="Test accuracy of the same 40-layer BN-ReLU network with a skip around every block, against without.",
+        test=Better("test_acc", "deep-bn-residual", "deep-bn", lower_is_better=False),
+        checks=(AboveChance("test_acc", chance=0.1, margin=0.1, arms=("deep-bn-residual",)),),
+    ),
+    Claim(
+        id="BN-INFERENCE",
+        quote=("The population mean, E[x(k)], and variance, Var[x(k)], are computed as: … E[x(k)]=EB[μB(k)], and "
+               "Var[x(k)]=mm−1EB[(σB(k))2]."),
+        article=ARTICLE, section="Procedures › Inference", source=IOFFE,
+        source_numbers="Algorithm 2: E[x] = E_B[μ_B], Var[x] = m/(m−1)·E_B[σ_B²].",
+        measure=("Largest relative difference between torch's BatchNorm running variance (cumulative, momentum=None) "
+                 "and m/(m−1) times the mean biased batch variance over the batches it saw (float64, m = 16)."),
+        test=Tolerance("var_rel_error", 1e-9, over=("inference",)),
+        notes=notes.inference_note,
+    ),
+    Claim(
+        id="BN-INFERENCE-DETERMINISTIC",
+        quote=("Instead, the normalization step in this stage is computed with the population statistics such that the "
+               "output could depend on the input in a deterministic manner."),
+        article=ARTICLE, section="Procedures › Inference", source=IOFFE,
+        source_numbers="§3.1: at inference the output depends only on the input.",
+        measure="Largest change of an example's eval-mode BN output when other examples join its batch.",
+        test=Tolerance("eval_batch_dependence", 1e-12, over=("inference",)),
+    ),
+    Claim(
+        id="BN-NONIID",
+        quote=("Using batch normalization causes the items in a batch to no longer be iid, which can lead to "
+               "difficulties in training due to lower quality gradient estimation."),
+        article=ARTICLE, section="Theory", source=IOFFE,
+        source_numbers="(no number in the primary source; batch renormalization, Ioffe 2017, targets small batches)",
+        measure=("Test accuracy of a 784-100-100-10 ReLU MLP after one epoch at batch size 2 (lr scaled as √m), "
+                 "without vs with BN."),
+        test=Better("test_acc", "noniid-none-b2", "noniid-bn-b2", lower_is_better=False),
+        checks=(AboveChance("test_acc", chance=0.1, margin=0.1),),
+    ),
+)
+
+
+# -- budgets -------------------------------------------------------------------------------------
+def check_budget(budget: Budget) -> None:
+    if budget["probe_every"] % budget["eval_every"]:
+        raise StudyDeclarationError("probe_every must be a multiple of eval_every (probes run at evaluations)")
+    if 2 not in budget["noniid_batches"]:
+        raise StudyDeclarationError("BN-NONIID compares at batch size 2: noniid_batches must include 2")
+    if STABLE_LR not in budget["stability_lrs"]:
+        raise StudyDeclarationError(f"BN-STABLE compares at lr {STABLE_LR:g}: stability_lrs must include it")
+    if not set(Settings.explode_batches) <= set(budget["explode_batches"]):
+        raise StudyDeclarationError(f"the BN-EXPLODE claims name the arms at m = {Settings.explode_batches}: "
+                                    "explode_batches must include them")
+
+
+STUDY = register(Study(
+    name="batchnorm",
+    title="Batch normalization",
+    summary=__doc__.split("\n\n", 1)[1],
+    claims=CLAIMS,
+    arms=arms,
+    run_trial=trials.run_trial,
+    figures=figures.figures,
+    datasets=(trials.DATASET,),
+    root_seed=2015,
+    check=check_budget,
+    budgets={
+        "smoke": Budget(replicates=2, settings=Settings(
+            n_train=1000, n_test=500, mlp_steps=60, eval_every=20, probe_every=20,
+            dln_n=200, dln_width=16, dln_steps=10, dln_probe_every=5, cnn_epochs=1,
+            explode_width=64, explode_depth=12, explode_skip=2, deep_width=32, deep_steps=20,
+            inference_batches=20, noniid_batches=(2, 32), noniid_n=500, noniid_epochs=1)),
+        "quick": Budget(replicates=5, settings=Settings(
+            n_train=10_000, n_test=2000, mlp_steps=3000, eval_every=100, probe_every=500,
+            dln_n=1000, dln_width=32, dln_steps=200, dln_probe_every=50, cnn_epochs=2,
+            explode_width=1000, explode_depth=40, explode_skip=5, deep_width=128, deep_steps=500,
+            inference_batches=200, noniid_batches=(2, 8, 32, 128), noniid_n=4000, noniid_epochs=1)),
+        "full": Budget(replicates=10, settings=Settings(
+            n_train=60_000, n_test=10_000, mlp_steps=20_000, eval_every=200, probe_every=1000,
+            dln_n=2000, dln_width=64, dln_steps=1000, dln_probe_every=100, cnn_epochs=10,
+            explode_width=1000, explode_depth=40, explode_skip=5, deep_width=256, deep_steps=3000,
+            inference_batches=1000, noniid_batches=(2, 4, 8, 16, 32, 64, 128, 256), noniid_n=20_000, noniid_epochs=2)),
+    },
+))

@@ -1,0 +1,74 @@
+"""The batchnorm study's report notes: the numbers behind each verdict, in words."""
+from __future__ import annotations
+
+from harness.claims import arm_mean
+from harness.claimtests import Extrapolated
+from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings, stability_arm
+
+
+def speed_note(runs) -> list[str]:
+    base, bn, fast = (arm_mean(runs, a, "steps_to_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x"))
+    reached = {a: arm_mean(runs, a, "reached_target") for a in ("mlp", "mlp-bn", "mlp-bn-5x")}
+    return [f"Steps to {Settings.target_accuracy:.0%} test accuracy (mean): no BN {base:.0f}, BN {bn:.0f}, "
+            f"BN at 5x lr {fast:.0f}; speed-up {base / bn:.2f}x and {base / fast:.2f}x, against the paper's 31.0M/13.3M = 2.3x and "
+            f"31.0M/2.1M = 14.8x on Inception. Share of runs that reached the target: "
+            + ", ".join(f"`{a}` {v:.0%}" for a, v in reached.items())
+            + " (a run that never reached it counts the whole step budget, which understates the faster arm).",
+            "'More stable' is tested separately: BN-STABLE."]
+
+
+def stability_note(runs) -> list[str]:
+    rates = "; ".join(f"lr {lr:g}: no BN {arm_mean(runs, stability_arm('mlp', lr), 'unstable'):.0%} unstable "
+                      f"(test acc {arm_mean(runs, stability_arm('mlp', lr), 'test_acc'):.3f}), BN "
+                      f"{arm_mean(runs, stability_arm('mlp-bn', lr), 'unstable'):.0%} "
+                      f"({arm_mean(runs, stability_arm('mlp-bn', lr), 'test_acc'):.3f})" for lr in Settings.stability_lrs)
+    spread = {a: runs[(runs["arm"] == a) & (runs["status"] == "FINISHED")]["metrics.test_acc"].std() for a in ("mlp", "mlp-bn")}
+    return [f"Share of unstable runs by learning rate — {rates}.",
+            f"Seed-to-seed SD of the final test accuracy at lr {Settings.mlp_lr}: no BN {spread['mlp']:.4f}, BN {spread['mlp-bn']:.4f}."]
+
+
+def smooth_note(runs) -> list[str]:
+    return [f"Medians over training, no BN vs BN: loss variation {arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs "
+            f"{arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}; gradient predictiveness "
+            f"{arm_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs {arm_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}. "
+            "These are the raw measures: BN makes the loss invariant to the scale of the weights before it, so they "
+            "also move with the weight norm."]
+
+
+def explode_note(runs) -> list[str]:
+    parts = [f"m={b}: λ {arm_mean(runs, f'explode-relu-b{b}', 'lambda'):.4f}, λ of the squared norm "
+             f"{arm_mean(runs, f'explode-relu-b{b}', 'lambda_sq'):.4f}" for b in Settings.explode_batches]
+    return ["ReLU, by batch size — " + "; ".join(parts) + f". π/(π−1) = {RELU_LIMIT:.4f}.",
+            f"Controls at m=128: linear activation λ {arm_mean(runs, 'explode-linear-b128', 'lambda'):.4f}; residual "
+            f"ReLU λ {arm_mean(runs, 'explode-relu-residual-b128', 'lambda'):.4f}."]
+
+
+def limit_note(runs) -> list[str]:
+    batches = {a: int(a.rsplit("b", 1)[1]) for a in EXPLODE_ARMS}
+    norm = Extrapolated("lambda", batches, RELU_LIMIT, 0.1).evaluate(runs)
+    squared = Extrapolated("lambda_sq", batches, RELU_LIMIT, 0.1).evaluate(runs)
+    if norm.interval is None or squared.interval is None:
+        return []
+
+    def within(e) -> str:
+        return "within" if abs(e.effect - RELU_LIMIT) < 0.1 else "outside"
+
+    verdict = {
+        ("outside", "within"): f"The seed text's {RELU_LIMIT:.3f} describes the growth of the squared gradient norm, "
+                               "not of the norm it names.",
+        ("within", "outside"): f"The seed text's {RELU_LIMIT:.3f} describes the growth of the norm, as it says.",
+        ("within", "within"): "Both fits fall within the margin: this budget cannot tell norm from square.",
+        ("outside", "outside"): "Neither fit falls within the margin.",
+    }
+    sq_ci, norm_ci = squared.interval(0.05), norm.interval(0.05)
+    return [f"Norm or square? The same fit on the squared gradient norm gives λ∞ = {squared.effect:.4f} "
+            f"[{sq_ci[0]:.4f}, {sq_ci[1]:.4f}] (95%, {within(squared)} ±0.1 of {RELU_LIMIT:.4f}); on the norm "
+            f"λ∞ = {norm.effect:.4f} [{norm_ci[0]:.4f}, {norm_ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. "
+            + verdict[(within(norm), within(squared))]]
+
+
+def inference_note(runs) -> list[str]:
+    return [f"Without the m/(m−1) factor the running variance would be off by "
+            f"{arm_mean(runs, 'inference', 'var_rel_error_without_factor'):.3g} (relative), i.e. 1/(m−1) for m = 16. "
+            f"In train mode an example's output changes with its batch by up to "
+            f"{arm_mean(runs, 'inference', 'train_batch_dependence'):.3g}."]

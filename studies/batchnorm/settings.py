@@ -1,0 +1,81 @@
+"""Every knob of the batchnorm study's trials, typed; one instance per budget
+tier in ``studies/batchnorm/__init__.py``. Trial code reads them as
+``ctx.budget["name"]``; each is logged as the MLflow param ``settings.<name>``
+and is part of the design fingerprint. Fields with defaults are the protocol
+(the same in every tier). Below the class: the names the declaration, the
+notes and the figures share (no sibling module imports ``__init__``)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # -- how much: differs by tier
+    n_train: int                         # Fashion-MNIST training images (MLP, CNN, deep net, inference features)
+    n_test: int                          # test images (the fixed test subset)
+    mlp_steps: int                       # SGD steps of the BN-FASTER MLP (and of the stability runs)
+    eval_every: int                      # steps between the MLP's test-accuracy evaluations
+    probe_every: int                     # steps between landscape / ICS probes (a multiple of eval_every)
+    dln_n: int                           # training images of the deep linear network (one full batch)
+    dln_width: int
+    dln_steps: int                       # full-batch gradient-descent steps
+    dln_probe_every: int                 # steps between its ICS probes (also at step 0 and at the end)
+    cnn_epochs: int                      # BN-NOISY's CNN
+    explode_width: int                   # BN-EXPLODE's network at initialization: width x depth BN layers
+    explode_depth: int                   # (also the depth of BN-UNTRAINABLE's deep net)
+    explode_skip: int                    # layers left out at each end of the growth-rate fit
+    deep_width: int                      # BN-UNTRAINABLE / BN-SKIP-RELIEF's deep net
+    deep_steps: int
+    inference_batches: int               # batches BatchNorm's running statistics see (BN-INFERENCE)
+    noniid_batches: tuple[int, ...]      # BN-NONIID's batch sizes (2 is the tested one)
+    noniid_n: int                        # training images of the BN-NONIID MLP
+    noniid_epochs: int
+    # -- the protocol: the same in every tier
+    # BN-FASTER / BN-SMOOTH / BN-ICS-MLP: Ioffe & Szegedy's MNIST check, 784-100-100-100-10 sigmoid, batch 60, SGD
+    mlp_hidden: tuple[int, ...] = (100, 100, 100)
+    mlp_act: str = "sigmoid"
+    mlp_batch: int = 60
+    mlp_lr: float = 0.1                  # the no-BN and BN arms; the "5x" arm uses 5 times it
+    target_accuracy: float = 0.80        # BN-FASTER's pre-registered target test accuracy
+    probe_batch: int = 60                # the one fixed batch (the first rows) every probe uses
+    probe_eta_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # landscape step sizes, times the arm's lr
+    stability_lrs: tuple[float, ...] = (0.5, 2.0, 8.0)  # BN-STABLE: 5x, 20x, 80x mlp_lr (the claim tests 2.0)
+    # BN-ICS-DLN: Santurkar et al.'s deep linear network, full-batch GD on MSE to one-hot targets
+    dln_depth: int = 25
+    dln_lr: float = 0.01
+    # BN-NOISY: a small CNN of conv-BN-ReLU blocks, SGD with momentum, evaluated every epoch
+    cnn_channels: tuple[int, ...] = (8, 16)
+    cnn_batch: int = 128
+    cnn_lr: float = 0.05
+    cnn_momentum: float = 0.9
+    # BN-EXPLODE: ReLU networks at initialization at these batch sizes (linear and residual controls at 128)
+    explode_batches: tuple[int, ...] = (8, 32, 128, 512)
+    # BN-UNTRAINABLE / BN-SKIP-RELIEF: BN-ReLU deep net, SGD with momentum
+    deep_act: str = "relu"
+    deep_batch: int = 128
+    deep_lr: float = 0.01
+    deep_momentum: float = 0.9
+    deep_evals: int = 5                  # test-accuracy evaluations over training (every deep_steps // deep_evals)
+    # BN-INFERENCE: BatchNorm1d on a random projection of the pixels
+    inference_batch: int = 16            # m, the batch size whose m/(m-1) factor is tested
+    inference_features: int = 64         # projected features (raw pixels include constant-zero ones)
+    inference_scale: float = 28.0        # the projection is divided by this
+    dependence_probe: tuple[int, int] = (10, 50)  # examples probed, examples then joining their batch (and the last)
+    gap_batch_sizes: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128)  # train-mode vs eval-mode output gap, by batch size
+    gap_batches: int = 20                # batches averaged per size (fewer when the data run out)
+    # BN-NONIID: 784-100-100-10 ReLU MLP, plain SGD, lr scaled as sqrt(m / noniid_lr_batch)
+    noniid_hidden: tuple[int, ...] = (100, 100)
+    noniid_act: str = "relu"
+    noniid_lr: float = 0.01              # at batch size noniid_lr_batch
+    noniid_lr_batch: int = 2
+
+
+RELU_LIMIT = math.pi / (math.pi - 1)  # ≈ 1.467, the seed text's large-batch λ for ReLU (BN-EXPLODE-LIMIT)
+EXPLODE_ARMS = tuple(f"explode-relu-b{b}" for b in Settings.explode_batches)  # BN-EXPLODE's ReLU arms, by batch size
+
+
+def stability_arm(name: str, lr: float) -> str:
+    """The arm of a BN-STABLE run: ``name`` ("mlp" or "mlp-bn") trained at ``lr``."""
+    return f"stable-{name}-lr{int(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)

@@ -1,0 +1,312 @@
+"""The batchnorm study's trials: the BN-FASTER MLP with its landscape and ICS
+probes, its large-learning-rate runs, a deep linear network, a small CNN with
+and without (noisy) BN, deep BN networks at initialization and in training,
+BatchNorm's running statistics, and small-batch MLPs, all trained by the
+harness's one loop (``harness.engine.train``). Every hyperparameter comes from
+the arm's config or the tier's ``Settings`` (``settings.py``)."""
+from __future__ import annotations
+
+import math
+
+DATASET = "fashion-mnist"
+
+
+def run_trial(ctx) -> dict[str, float]:
+    kind = ctx.config["kind"]
+    return {"mlp": _mlp_trial, "dln": _dln_trial, "cnn": _cnn_trial, "explode": _explode_trial,
+            "untrainable": _untrainable_trial, "inference": _inference_trial, "noniid": _noniid_trial,
+            "stability": _stability_trial}[kind](ctx)
+
+
+# -- shared pieces ------------------------------------------------------------------------
+def _data(ctx, n_train: int):
+    """The replicate's training subset and the fixed test subset, as tensors."""
+    from harness import engine
+
+    arrays = ctx.data_split(DATASET, n_train, n_test=ctx.budget["n_test"])
+    return tuple(engine.as_tensor(a, ctx.device) for a in arrays)
+
+
+def _accuracy(model, x, y) -> float:
+    import torch
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(x).argmax(1) == y).float().mean())
+    model.train(was_training)
+    return acc
+
+
+def _train_classifier(ctx, model, x, y, steps: int, batch: int, lr: float, momentum: float = 0.0,
+                      eval_every: int = 0, x_test=None, y_test=None, on_eval=None) -> list[float]:
+    """SGD (plain unless ``momentum``) for ``steps`` full minibatches (BN needs
+    m >= 2) through the harness's training loop; logs train_loss (mean since
+    the last evaluation) and test_acc every ``eval_every`` steps and calls
+    ``on_eval(step)`` after each; returns the accuracies."""
+    import torch
+
+    from harness import engine
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    schedule = engine.Schedule(batch_size=batch, steps=steps, drop_last=True, eval_every=eval_every)
+    result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
+                          evaluate=lambda step: {"test_acc": _accuracy(model, x_test, y_test)}, on_eval=on_eval)
+    return result.curve("test_acc")
+
+
+def _mlp(ctx):
+    """The BN-FASTER MLP (784-100-100-100-10 sigmoid), with the arm's normalization."""
+    from harness import engine
+    from harness.models import MODELS
+
+    budget = ctx.budget
+    return engine.build_model(lambda: MODELS.get("norm-mlp")(hidden=budget["mlp_hidden"], act=budget["mlp_act"],
+                                                             norm=ctx.config["norm"]), ctx)
+
+
+# -- BN-FASTER, BN-SMOOTH, BN-ICS (MLP) ------------------------------------------------------
+def _mlp_trial(ctx) -> dict[str, float]:
+    import numpy as np
+    import torch
+
+    from harness import probes
+    from harness.nets import weight_layers
+
+    cfg, budget = ctx.config, ctx.budget
+    x, y, xt, yt = _data(ctx, budget["n_train"])
+    model = _mlp(ctx)
+    probe_x, probe_y = x[: budget["probe_batch"]], y[: budget["probe_batch"]]  # one fixed batch for every probe
+    loss_fn = torch.nn.functional.cross_entropy
+    layers = weight_layers(model)
+    etas = tuple(cfg["lr"] * f for f in budget["probe_eta_factors"])  # step sizes around the training step
+    seen: dict[str, list[float]] = {"loss_range": [], "grad_predictiveness": [], "beta_smoothness": [],
+                                    "ics": [], "ics_cos": []}
+    per_layer_cos: list[list[float]] = []
+
+    def probe(step: int) -> None:
+        if step % budget["probe_every"]:
+            return
+        land = probes.landscape(model, loss_fn, probe_x, probe_y, etas)
+        shifts = probes.internal_covariate_shift(model, layers, loss_fn, probe_x, probe_y, cfg["lr"])[1:]
+        values = {"loss_range": land.loss_range, "grad_predictiveness": land.grad_predictiveness,
+                  "beta_smoothness": land.beta_smoothness, "ics": float(np.mean([s.ics for s in shifts])),
+                  "ics_cos": float(np.mean([s.cosine for s in shifts]))}
+        per_layer_cos.append([s.cosine for s in shifts])
+        for key, value in values.items():
+            seen[key].append(value)
+        ctx.log_metrics(values, step)
+
+    accuracies = _train_classifier(ctx, model, x, y, budget["mlp_steps"], budget["mlp_batch"], cfg["lr"],
+                                   eval_every=budget["eval_every"], x_test=xt, y_test=yt, on_eval=probe)
+    every = budget["eval_every"]
+    reached = [i for i, a in enumerate(accuracies) if a >= budget["target_accuracy"]]
+    metrics = {
+        "test_acc": accuracies[-1],
+        "best_test_acc": max(accuracies),
+        # censored at the step budget when the target is never reached (conservative for the faster arm)
+        "steps_to_target": float((reached[0] + 1) * every if reached else budget["mlp_steps"]),
+        "reached_target": float(bool(reached)),
+        "steps_to_target_censored": float(not reached),  # capped at the step budget: a bound, not a number
+        **{f"{k}_median": float(np.median(v)) for k, v in seen.items() if v},
+    }
+    for i, cos in enumerate(np.mean(per_layer_cos, axis=0) if per_layer_cos else []):
+        ctx.log_metric("ics_cos_by_layer", float(cos), i + 2)  # layer 2.. (layer 1's G' equals G)
+    return metrics
+
+
+# -- BN-FASTER's "more stable": training at large learning rates -------------------------------------
+def _stability_trial(ctx) -> dict[str, float]:
+    """The BN-FASTER MLP at a large learning rate. Instability is the outcome
+    measured here, so a diverging run is recorded as unstable (a metric), not
+    as a failed trial (which claims would ignore): unstable = 1 when the loss
+    became non-finite or ended above its starting value ln 10 (chance)."""
+    from harness.engine import TrialDiverged
+
+    cfg, budget = ctx.config, ctx.budget
+    x, y, xt, yt = _data(ctx, budget["n_train"])
+    model = _mlp(ctx)
+    try:
+        accuracies = _train_classifier(ctx, model, x, y, budget["mlp_steps"], budget["mlp_batch"], cfg["lr"],
+                                       eval_every=budget["eval_every"], x_test=xt, y_test=yt)
+    except TrialDiverged:
+        return {"unstable": 1.0, "test_acc": 0.1}  # chance accuracy for a network that diverged
+    final_loss = [v for _, v in ctx.curve("train_loss")][-1]
+    return {"unstable": float(final_loss > math.log(10)), "test_acc": accuracies[-1], "final_train_loss": final_loss}
+
+
+# -- BN-ICS on a deep linear network ---------------------------------------------------------------
+def _dln_trial(ctx) -> dict[str, float]:
+    """Full-batch gradient descent on a deep (25-layer) linear network (Santurkar et al.'s DLN)."""
+    import numpy as np
+    import torch
+
+    from harness import engine, probes
+    from harness.models import MODELS
+    from harness.nets import weight_layers
+
+    budget = ctx.budget
+    x, y, _, _ = _data(ctx, budget["dln_n"])
+    targets = torch.nn.functional.one_hot(y, 10).float()
+    model = engine.build_model(lambda: MODELS.get("deep-linear")(width=budget["dln_width"], depth=budget["dln_depth"],
+                                                                 norm=ctx.config["norm"]), ctx)
+    loss_fn = torch.nn.functional.mse_loss
+    optimizer = torch.optim.SGD(model.parameters(), lr=budget["dln_lr"])
+    layers = weight_layers(model)
+    cosines, shifts_seen = [], []
+
+    def probe(step: int) -> None:  # at step 0 (initialisation), every dln_probe_every steps and at the end
+        shifts = probes.internal_covariate_shift(model, layers, loss_fn, x, targets, budget["dln_lr"])[1:]
+        cos = [s.cosine for s in shifts if math.isfinite(s.cosine)]
+        cosines.append(float(np.mean(cos)) if cos else math.nan)
+        shifts_seen.append(float(np.mean([s.ics for s in shifts])))
+        ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1]}, step)
+
+    schedule = engine.Schedule(batch_size=x.shape[0], steps=budget["dln_steps"], shuffle=False,
+                               eval_every=budget["dln_probe_every"], eval_at_start=True)  # full-batch gradient descent
+    engine.train(model, x, targets, loss_fn, optimizer, schedule, ctx, on_eval=probe)
+    return {"ics_cos_median": float(np.nanmedian(cosines)), "ics_median": float(np.median(shifts_seen))}
+
+
+# -- BN-NOISY -------------------------------------------------------------------------------------
+def _cnn_trial(ctx) -> dict[str, float]:
+    from harness import engine
+    from harness.models import MODELS
+
+    budget = ctx.budget
+    x, y, xt, yt = _data(ctx, budget["n_train"])
+    model = engine.build_model(lambda: MODELS.get("small-cnn")(channels=budget["cnn_channels"],
+                                                               norm=ctx.config["norm"]), ctx)
+    batch = budget["cnn_batch"]
+    steps = budget["cnn_epochs"] * (x.shape[0] // batch)
+    accuracies = _train_classifier(ctx, model, x, y, steps, batch, budget["cnn_lr"], momentum=budget["cnn_momentum"],
+                                   eval_every=x.shape[0] // batch, x_test=xt, y_test=yt)  # every epoch
+    return {"test_acc": accuracies[-1]}
+
+
+# -- BN-EXPLODE ----------------------------------------------------------------------------------
+def _explode_trial(ctx) -> dict[str, float]:
+    """Per-layer gradient norms of a wide deep BN network at initialization.
+
+    Inputs are Gaussian (m x width) and labels random, both from the trial's
+    data-order seed; the loss is cross-entropy on a linear read-out. Layer l
+    counts from the input; explosion means norms grow towards layer 1, and
+    λ = exp(−slope) of log‖∇W_l‖ against l over the middle layers.
+    """
+    import torch
+
+    from harness import engine, probes
+    from harness.models import MODELS
+    from harness.nets import weight_layers
+
+    cfg, budget = ctx.config, ctx.budget
+    width, depth = budget["explode_width"], budget["explode_depth"]
+    model = engine.build_model(lambda: MODELS.get("deep-fc")(
+        in_features=width, classes=10, width=width, depth=depth, act=cfg["act"], norm="bn",
+        residual=cfg.get("residual", False)), ctx)
+    generator = torch.Generator().manual_seed(ctx.seeds.data_order)
+    x = torch.randn(cfg["batch"], width, generator=generator).to(ctx.device)
+    y = torch.randint(0, 10, (cfg["batch"],), generator=generator).to(ctx.device)
+    model.train()  # BN normalises with the batch's statistics, as at the first training step
+    blocks = weight_layers(model)[1:-1]  # the depth x (width x width) layers; not the stem or the read-out
+    norms = probes.gradient_norms(model, blocks, torch.nn.functional.cross_entropy, x, y)
+    for layer, value in enumerate(norms, start=1):
+        ctx.log_metric("grad_norm", value, layer)
+    skip = budget["explode_skip"]
+    lam, se = probes.fit_growth_rate(norms, skip_first=skip, skip_last=skip)
+    lam_sq, se_sq = probes.fit_growth_rate([v * v for v in norms], skip_first=skip, skip_last=skip)
+    return {"lambda": lam, "lambda_se": se, "lambda_sq": lam_sq, "first_to_last": norms[0] / norms[-1]}
+
+
+def _untrainable_trial(ctx) -> dict[str, float]:
+    """Train a deep BN-ReLU net with and without skip connections."""
+    from harness import engine
+    from harness.models import MODELS
+
+    budget = ctx.budget
+    x, y, xt, yt = _data(ctx, budget["n_train"])
+    model = engine.build_model(lambda: MODELS.get("deep-fc")(
+        in_features=784, width=budget["deep_width"], depth=budget["explode_depth"], act=budget["deep_act"],
+        norm="bn", residual=ctx.config["residual"]), ctx)
+    accuracies = _train_classifier(ctx, model, x, y, budget["deep_steps"], budget["deep_batch"], budget["deep_lr"],
+                                   momentum=budget["deep_momentum"],
+                                   eval_every=budget["deep_steps"] // budget["deep_evals"], x_test=xt, y_test=yt)
+    return {"test_acc": accuracies[-1]}
+
+
+# -- BN-INFERENCE ----------------------------------------------------------------------------------
+def _inference_trial(ctx) -> dict[str, float]:
+    """torch's running statistics against the seed text's population estimators.
+
+    Features: a random projection of Fashion-MNIST pixels to 64 dimensions (raw
+    pixels include constant-zero ones with no variance). With ``momentum=None``
+    BatchNorm keeps a cumulative average, which must equal E_B[μ_B] and
+    m/(m−1)·E_B[σ_B²] over the batches it saw.
+    """
+    import torch
+
+    budget = ctx.budget
+    x, _, _, _ = _data(ctx, budget["n_train"])
+    generator = torch.Generator().manual_seed(ctx.seeds.init)
+    n_features = budget["inference_features"]
+    features = x @ torch.randn(x.shape[1], n_features, generator=generator).to(ctx.device) / budget["inference_scale"]
+    m, batches = budget["inference_batch"], budget["inference_batches"]
+    bn = torch.nn.BatchNorm1d(n_features, momentum=None).to(ctx.device).double()
+    data = features.double()
+    means, variances = [], []
+    bn.train()
+    with torch.no_grad():
+        for b in range(batches):
+            batch = data[b * m : (b + 1) * m]
+            bn(batch)
+            means.append(batch.mean(0))
+            variances.append(batch.var(0, unbiased=False))  # σ_B², the biased batch variance
+    population_mean = torch.stack(means).mean(0)
+    population_var = m / (m - 1) * torch.stack(variances).mean(0)  # the seed text's estimator
+    biased_var = torch.stack(variances).mean(0)  # the same without m/(m−1), for contrast
+    metrics = {
+        "mean_rel_error": float(((bn.running_mean - population_mean).abs() / population_mean.abs().clamp_min(1e-12)).max()),
+        "var_rel_error": float(((bn.running_var - population_var).abs() / population_var).max()),
+        "var_rel_error_without_factor": float(((bn.running_var - biased_var).abs() / biased_var).max()),
+    }
+    # Inference output is deterministic and independent of the batch around an example.
+    probed, joining = budget["dependence_probe"]  # the first rows, then the same with the last rows in their batch
+    bn.eval()
+    with torch.no_grad():
+        alone = bn(data[:probed])
+        mixed = bn(torch.cat([data[:probed], data[-joining:]]))[:probed]
+        metrics["eval_batch_dependence"] = float((alone - mixed).abs().max())
+        bn.train()
+        state = {k: v.clone() for k, v in bn.state_dict().items()}
+        metrics["train_batch_dependence"] = float(
+            (bn(data[:probed]) - bn(torch.cat([data[:probed], data[-joining:]]))[:probed]).abs().max())
+        bn.load_state_dict(state)
+        # Train-mode (batch statistics) vs eval-mode (population) outputs, by batch size.
+        for size in budget["gap_batch_sizes"]:
+            gaps = []
+            for b in range(min(budget["gap_batches"], data.shape[0] // size)):
+                batch = data[b * size : (b + 1) * size]
+                bn.train()
+                train_out = bn(batch)
+                bn.load_state_dict(state)  # the probe must not move the population estimate
+                bn.eval()
+                gaps.append(float((train_out - bn(batch)).abs().mean()))
+            ctx.log_metric("train_eval_gap", sum(gaps) / len(gaps), size)
+    return metrics
+
+
+# -- BN-NONIID --------------------------------------------------------------------------------------
+def _noniid_trial(ctx) -> dict[str, float]:
+    """BN against no BN as the batch shrinks, for a fixed number of examples seen."""
+    from harness import engine
+    from harness.models import MODELS
+
+    budget, cfg = ctx.budget, ctx.config
+    x, y, xt, yt = _data(ctx, budget["noniid_n"])
+    model = engine.build_model(lambda: MODELS.get("norm-mlp")(hidden=budget["noniid_hidden"], act=budget["noniid_act"],
+                                                              norm=cfg["norm"]), ctx)
+    steps = budget["noniid_epochs"] * (x.shape[0] // cfg["batch"])
+    # square-root scaling keeps the gradient noise comparable across m
+    lr = budget["noniid_lr"] * math.sqrt(cfg["batch"] / budget["noniid_lr_batch"])
+    accuracies = _train_classifier(ctx, model, x, y, steps, cfg["batch"], lr, eval_every=steps, x_test=xt, y_test=yt)
+    return {"test_acc": accuracies[-1]}
