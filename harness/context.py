@@ -26,13 +26,34 @@ class DatasetRecord:
     context: str  # "train" / "test" / "validation": MLflow's input tag
 
 
+class SettingsReads:
+    """A trial's view of its budget that notes which settings it reads: an arm's
+    design fingerprint covers only those (``Runner.check_design``), so a setting
+    added for another arm does not stop this one from resuming. Reading every
+    setting at once (``.values``, ``.settings``) counts as reading them all."""
+
+    def __init__(self, budget: Budget):
+        self._budget = budget
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._budget[key]
+        self.read.add(key)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("values", "settings"):
+            self.read.update(self._budget.values)
+        return getattr(self._budget, name)
+
+
 @dataclass
 class TrialContext:
     study: str
     arm: Arm
     replicate: int
     budget_name: str
-    budget: Budget
+    budget: Budget  # or the SettingsReads view of it the sweep hands a trial
     seeds: TrialSeeds
     device: str
     threads: int

@@ -52,6 +52,23 @@ def study_source_files(study) -> list[Path]:
     return [path]
 
 
+ANALYSIS_FILES = ("__init__.py", "figures.py", "notes.py")  # a study package's declaration and report code
+
+
+def trial_source_hash(study) -> str:
+    """SHA-256 (16 hex digits) of the code that runs a study's trials: a study
+    package's files less its declaration, figures and notes (the claims and the
+    report do not change what a trial computes; configs and settings are
+    fingerprinted by value); a single-module study's whole file."""
+    files = study_source_files(study)
+    if len(files) > 1:
+        files = [f for f in files if f.name not in ANALYSIS_FILES]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def study_source_hash(study) -> str:
     """SHA-256 (16 hex digits) of the study's source: part of every arm's design
     fingerprint, so a protocol edited after its runs started cannot be resumed

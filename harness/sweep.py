@@ -39,7 +39,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from harness import paths, provenance
-from harness.context import TrialContext
+from harness.context import SettingsReads, TrialContext
 from harness.queue_lock import QueueLock
 from harness.redact import redact
 from harness.seeding import stable_int, trial_seeds
@@ -98,30 +98,65 @@ class Runner(TrialQueue):
         self.environment = {**provenance.environment(options.device, options.threads),
                             "study_source": provenance.study_source_hash(study)}
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._reads: dict[str, set[str]] = {}  # per arm: the settings its finished replicates read
 
     # -- the fixed design (enqueue and claim: TrialQueue) ----------------------
     def fingerprint(self, arm: Arm) -> str:
-        """What an arm's trials depend on: its config, seed group, the budget's
-        settings and the study's source (pre-registration: an edited protocol is
-        a new design, never resumed into the old one)."""
-        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "settings": dict(self.budget.values),
-                  "source": provenance.study_source_hash(self.study)}
+        """What an arm's trials depend on besides the settings: its config, seed
+        group, the root seed, the tuning budget when the arm is tuned, and the
+        code that runs trials (pre-registration: an edited protocol is a new
+        design, never resumed into the old one). Settings: ``check_design``."""
+        tuned = bool(self.study.tuning) and arm.name in self.study.tuning.arms
+        design = {"config": dict(arm.config), "seed_group": arm.seed_group, "root_seed": self.study.root_seed,
+                  "tuning_trials": self.budget.tuning_trials if tuned else None,
+                  "trial_source": provenance.trial_source_hash(self.study)}
         return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def settings_now(self) -> dict[str, str]:
+        return {k: json.dumps(v, sort_keys=True, default=str) for k, v in self.budget.values.items()}
+
     def check_design(self, ostudy: optuna.Study, arms: list[Arm]) -> None:
-        """Record each arm's fingerprint on first use; refuse to resume an arm
-        whose protocol changed since (new arms are welcome: that is how a claim
-        is added)."""
+        """Record each arm's fingerprint and the budget's settings on first use;
+        refuse to resume an arm whose fingerprint changed, or one of the settings
+        its trials read (``SettingsReads``; all of them until a trial finished).
+        New arms and new settings are welcome: that is how a claim is added."""
         recorded = ostudy.user_attrs
-        changed = [a.name for a in arms if recorded.get(f"design:{a.name}", self.fingerprint(a)) != self.fingerprint(a)]
+        now = self.settings_now()
+        changed = []
+        for arm in arms:
+            if recorded.get(f"design:{arm.name}", self.fingerprint(arm)) != self.fingerprint(arm):
+                changed.append(f"{arm.name} (its config, seed group, root seed, tuning budget or trial code)")
+                continue
+            then = recorded.get(f"settings:{arm.name}")
+            if then is None:
+                continue
+            read = recorded.get(f"reads:{arm.name}") or sorted(set(then) | set(now))
+            moved = [k for k in read if then.get(k) != now.get(k)]
+            if moved:
+                changed.append(f"{arm.name} (settings {', '.join(moved)})")
         if changed:
             raise DesignChanged(
-                f"study {self.study.name!r} at budget {self.options.budget!r}: the config or budget settings of arms "
-                f"{changed} (or the study's source) changed since their trials ran; resuming would mix two protocols. Start afresh with "
-                "`make clean` (or a new --storage and --tracking-uri), or restore the old settings.")
+                f"study {self.study.name!r} at budget {self.options.budget!r}: the design of {'; '.join(changed)} "
+                "changed since its trials ran; resuming would mix two protocols. Start afresh with `make clean` "
+                "(or a new --storage and --tracking-uri), or restore the old design.")
         for arm in arms:
             if f"design:{arm.name}" not in recorded:
                 ostudy.set_user_attr(f"design:{arm.name}", self.fingerprint(arm))
+                ostudy.set_user_attr(f"settings:{arm.name}", now)
+
+    def record_reads(self, ostudy: optuna.Study, ctx: TrialContext) -> None:
+        """Add the settings a finished replicate read to its arm's record (one
+        storage write when the set grows, none otherwise)."""
+        read = getattr(ctx.budget, "read", None)
+        if read is None or ctx.phase != "replicate":
+            return
+        known = self._reads.get(ctx.arm.name)
+        if known is None:
+            known = set(ostudy.user_attrs.get(f"reads:{ctx.arm.name}") or ())
+        if not read <= known:
+            known = known | read
+            ostudy.set_user_attr(f"reads:{ctx.arm.name}", sorted(known))
+        self._reads[ctx.arm.name] = known
 
     def work(self, ostudy: optuna.Study, arms: list[Arm], tuned: Mapping[str, dict],
              on_done: Callable[[bool], None] | None = None) -> SweepOutcome:
@@ -283,7 +318,7 @@ class Runner(TrialQueue):
         trial.set_user_attr("mlflow_run_id", run_id)
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
         ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
-                           budget=self.budget, seeds=seeds, device=self.options.device, threads=self.options.threads,
+                           budget=SettingsReads(self.budget), seeds=seeds, device=self.options.device, threads=self.options.threads,
                            artifact_dir=scratch, phase=phase, hyperparams=dict(hyperparams),
                            show_progress=self.options.show_progress)
         self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
@@ -309,6 +344,8 @@ class Runner(TrialQueue):
                   "discarded and the retry queued for its key runs instead", file=sys.stderr)
         self.tracker.finish(pending.run_id, status)
         shutil.rmtree(pending.scratch, ignore_errors=True)
+        if status == "FINISHED":
+            self.record_reads(ostudy, ctx)
         return status == "FINISHED"
 
     def _tell(self, ostudy: optuna.Study, trial: optuna.Trial, ctx: TrialContext, metrics: Mapping[str, float],

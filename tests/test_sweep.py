@@ -190,20 +190,45 @@ def test_a_changed_protocol_is_not_resumed_but_a_new_arm_is_welcome(home):
 
     run_study(RunRequest("tiny", "smoke", progress=False))
     study = get_study("tiny")
+    smoke = study.budgets["smoke"].settings
     tracker = Tracker(default_tracking_uri(paths.home()))
     parent = tracker.find_parent("tiny", "smoke")
-    longer = dataclasses.replace(study, budgets={**study.budgets, "smoke": Budget(replicates=2, settings={"epochs": 3})})
-    runner = Runner(longer, SweepOptions("smoke"), tracker, parent)
-    with pytest.raises(DesignChanged, match=r"\['narrow', 'wide'\].* changed"):
-        runner.enqueue(longer.design("smoke"))
+
+    def runner(changed):
+        return Runner(changed, SweepOptions("smoke"), tracker, parent)
+
+    def with_settings(settings):
+        return dataclasses.replace(study, budgets={**study.budgets, "smoke": Budget(replicates=2, settings=settings)})
+
+    longer = with_settings(dataclasses.replace(smoke, epochs=3))   # a setting every trial reads
+    with pytest.raises(DesignChanged, match=r"narrow \(settings epochs\); wide \(settings epochs\) changed"):
+        runner(longer).enqueue(longer.design("smoke"))
+    # a setting no finished trial read (here: the search range, read by the tuning space only) does not block
+    ranged = with_settings(dataclasses.replace(smoke, lr_range=(1e-4, 1e-1)))
+    _, finished = runner(ranged).enqueue(ranged.design("smoke"))
+    assert finished == 4
     wider = dataclasses.replace(study, arms=lambda b: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 64})])
-    with pytest.raises(DesignChanged, match=r"\['wide'\].* changed"):
-        Runner(wider, SweepOptions("smoke"), tracker, parent).enqueue(wider.design("smoke"))
+    with pytest.raises(DesignChanged, match=r"of wide \(its config"):
+        runner(wider).enqueue(wider.design("smoke"))
+    reseeded = dataclasses.replace(study, root_seed=study.root_seed + 1)
+    with pytest.raises(DesignChanged, match=r"narrow \(its config, seed group, root seed"):
+        runner(reseeded).enqueue(reseeded.design("smoke"))
     more = dataclasses.replace(study, arms=lambda b: [*study.design("smoke"), Arm("widest", {"width": 64})])
-    ostudy, finished = Runner(more, SweepOptions("smoke"), tracker, parent).enqueue(more.design("smoke"))
+    ostudy, finished = runner(more).enqueue(more.design("smoke"))
     assert finished == 4
     waiting = [t.user_attrs["key"] for t in ostudy.get_trials(states=(TrialState.WAITING,))]
     assert sorted(waiting) == ["widest/r0", "widest/r1"]
+    assert set(ostudy.user_attrs["reads:narrow"]) == {"n_train", "n_test", "dim", "classes", "epochs", "batch", "lr"}
+
+
+def test_settings_reads_note_what_a_trial_reads():
+    from harness.context import SettingsReads
+    from harness.design import Budget
+
+    view = SettingsReads(Budget(replicates=1, settings={"a": 1, "b": 2}))
+    assert view["a"] == 1 and view.replicates == 1 and view.read == {"a"}
+    dict(view.values)
+    assert view.read == {"a", "b"}   # reading them all at once counts as reading each
 
 
 # -- ensembles: same-shaped trials train as one model, each still its own trial and run ---------------
