@@ -32,12 +32,49 @@ class Result:
     candidate: str
     candidate_s: float
     target: str            # the goal, in words ("ratio >= 5"), or "report" when there is none
-    met: bool | None       # None: a measurement to report, with no target
+    threshold: float | None  # met when the ratio's interval lies at or above it; None: a measurement to report
     detail: str = ""       # what else a reader needs (agreement of results, sizes)
+    samples: tuple[float, ...] = ()  # the ratio of each paired repeat (baseline run / candidate run)
 
     @property
     def ratio(self) -> float:
         return self.baseline_s / self.candidate_s
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95% interval of the ratio from its paired repeats: a t-interval on
+        the log ratios (timings are multiplicative), back on the ratio scale.
+        None with fewer than two repeats."""
+        if len(self.samples) < 2:
+            return None
+        import math
+        import statistics
+
+        from scipy import stats
+
+        logs = [math.log(r) for r in self.samples]
+        half = stats.t.ppf(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+        centre = statistics.fmean(logs)
+        return math.exp(centre - half), math.exp(centre + half)
+
+    @property
+    def status(self) -> str:
+        """"met" only when the whole interval clears the threshold, "NOT met" when
+        it lies below; an interval that straddles it cannot say either."""
+        if self.threshold is None:
+            return "no target"
+        interval = self.interval
+        if interval is None:
+            return "undecided (one repeat: no interval; use --repeats 3 or more)"
+        if interval[0] >= self.threshold:
+            return "met"
+        if interval[1] < self.threshold:
+            return "NOT met"
+        return f"undecided (the interval straddles {self.threshold:g})"
+
+    @property
+    def met(self) -> bool | None:
+        return {"met": True, "NOT met": False}.get(self.status)
 
 
 BENCHMARKS: Registry[Callable[[argparse.Namespace], "Result | list[Result]"]] = Registry("benchmark")
@@ -97,16 +134,71 @@ def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
         members = [Member(s.init, s.data_order, s.noise, lr=lr, momentum=momentum) for s in seeds]
         return [r.test_accuracy for r in train(shape, members, x, y, xt, yt)]
 
-    sequential_s, ensemble_s, one_by_one, batched = _alternate(sequential, together, args.repeats)
+    sequential_s, ensemble_s, one_by_one, batched, ratios = _alternate(sequential, together, args.repeats)
     gap = float(np.max(np.abs(np.array(one_by_one) - np.array(batched))))
     return Result(
         name="ensemble-seeds",  # timing: the median of alternating runs of each side (--repeats)
         baseline=f"{args.seeds} seeds one after another (engine.fit, nn.Module)", baseline_s=sequential_s,
         candidate=f"the same {args.seeds} seeds as one ensemble (harness.ensemble)", candidate_s=ensemble_s,
-        target="ratio >= 5 (32 MNIST-1D MLP seeds on 2 CPU cores)", met=sequential_s / ensemble_s >= 5,
+        target="ratio >= 5 (32 MNIST-1D MLP seeds on 2 CPU cores)", threshold=5.0, samples=ratios,
         detail=(f"median of {args.repeats} alternating runs of each side; MNIST-1D 4000/1000, 40-100-100-10 ReLU MLP, SGD lr {lr} momentum {momentum}, batch 100, "
                 f"{args.epochs} epochs; largest test-accuracy difference between a member and its sequential run: "
                 f"{gap:.4f} (float rounding of two matmul orders, amplified by training)"))
+
+
+@benchmark("ensemble-cnn")
+def ensemble_cnn(args: argparse.Namespace) -> Result:
+    """The CNN family: K seeds of a small conv net (8x8 digits, two conv blocks
+    of 8 and 16 channels, SGD with momentum, batch 32) one after another
+    through ``engine.fit`` on ``SmallCNN``, then as one ensemble whose conv
+    layers are grouped by member. Same seeds, same epochs, same device."""
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    from harness import datasets, engine
+    from harness.ensemble import Member, Shape, train
+    from harness.normnets import SmallCNN
+    from harness.seeding import trial_seeds
+
+    device = engine.pick_device(args.device)
+    data = datasets.load("digits")
+    x, y, xt, yt = (engine.as_tensor(a, device) for a in (data.x_train, data.y_train.astype("int64"),
+                                                          data.x_test, data.y_test.astype("int64")))
+    k, channels, lr, momentum = min(args.seeds, 16), (8, 16), 0.05, 0.9
+    seeds = [trial_seeds(0, "bench-cnn", r) for r in range(k)]
+    cfg = engine.TrainConfig(epochs=args.epochs, batch_size=32, lr=lr, optimizer="sgd", momentum=momentum)
+
+    def sequential() -> list[float]:
+        accuracies = []
+        with tempfile.TemporaryDirectory() as scratch:
+            for r in range(k):
+                ctx = bench_context(r, Path(scratch), device, "bench-cnn")
+                model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, channels, norm="none"), ctx)
+                engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+                model.eval()
+                with torch.no_grad():
+                    accuracies.append(float((model(xt).argmax(1) == yt).float().mean()))
+        return accuracies
+
+    def together() -> list[float]:
+        shape = Shape(64, 10, (), channels=channels, in_shape=(1, 8, 8), epochs=args.epochs, batch_size=32)
+        members = [Member(s.init, s.data_order, s.noise, lr=lr, momentum=momentum) for s in seeds]
+        return [r.test_accuracy for r in train(shape, members, x, y, xt, yt)]
+
+    sequential_s, ensemble_s, one_by_one, batched, ratios = _alternate(sequential, together, args.repeats)
+    gap = float(np.max(np.abs(np.array(one_by_one) - np.array(batched))))
+    return Result(
+        name="ensemble-cnn",
+        baseline=f"{k} CNN seeds one after another (engine.fit, SmallCNN)", baseline_s=sequential_s,
+        candidate=f"the same {k} seeds as one ensemble (grouped convolutions)", candidate_s=ensemble_s,
+        target="ratio >= 4 (16 small-CNN seeds on 2 CPU cores)", threshold=4.0, samples=ratios,
+        detail=(f"median of {args.repeats} alternating runs of each side; digits 8x8 ({len(y)} training images), "
+                f"conv {channels[0]}-{channels[1]} + linear read-out, SGD lr {lr} momentum {momentum}, batch 32, "
+                f"{args.epochs} epochs; largest test-accuracy difference between a member and its sequential run: "
+                f"{gap:.4f}. The batch-norm MLP, dropout/DropConnect and autoencoder families have no batched "
+                "trainer yet: their studies train one trial at a time"))
 
 
 @contextlib.contextmanager
@@ -201,13 +293,14 @@ def tracking_overhead(args: argparse.Namespace) -> list[Result]:
     size = "{} images x {} epochs, hidden {}".format(*benchstudy.settings())
     return [
         Result("tracking-overhead", f"{n} trials, bare loop (no Optuna, no MLflow)", bare_s,
-               f"the same {n} trials through the harness", harness_s, "ratio >= 0.95 (within 5%)",
-               bare_s / harness_s >= 0.95,
+               f"the same {n} trials through the harness", harness_s, "ratio >= 0.95 (within 5%)", 0.95,
                f"{size}; the three sides interleaved trial by trial, summed; harness overhead "
-               f"{100 * (harness_s / bare_s - 1):+.1f}% per trial ({(harness_s - bare_s) / n * 1000:.0f} ms)"),
+               f"{100 * (harness_s / bare_s - 1):+.1f}% per trial ({(harness_s - bare_s) / n * 1000:.0f} ms)",
+               _paired(seconds["bare"], seconds["harness"])),
         Result("tracking-vs-callback", f"{n} trials, MLflowCallback + log_metric per epoch", callback_s,
                f"the same {n} trials through the harness", harness_s, "report (> 1: the harness is faster)",
-               None, f"callback recipe overhead {100 * (callback_s / bare_s - 1):+.1f}% against the bare loop"),
+               None, f"callback recipe overhead {100 * (callback_s / bare_s - 1):+.1f}% against the bare loop",
+               _paired(seconds["callback"], seconds["harness"])),
     ]
 
 
@@ -249,17 +342,20 @@ def compute_efficiency(args: argparse.Namespace) -> Result:
     epochs = []
     with tempfile.TemporaryDirectory() as scratch:
         ctx = bench_context(0, Path(scratch), device)
-        for _ in range(2):  # the first epoch warms up; the second is timed
+        for _ in range(1 + args.repeats):  # the first epoch warms up; the rest are timed
             model = engine.build_model(lambda: MLP(784, 10, (512, 512)), ctx)
             started = time.perf_counter()
             engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
             sync()
             epochs.append(time.perf_counter() - started)
-    epoch_s = epochs[-1]
+    import statistics
+
+    epoch_s = statistics.median(epochs[1:])
     return Result("compute-efficiency", "one epoch at the measured fp32 matmul peak", flops / peak,
-                  "the epoch as trained (engine.fit)", epoch_s, "ratio >= 0.70 (of peak)", flops / peak / epoch_s >= 0.7,
+                  "the epoch as trained (engine.fit)", epoch_s, "ratio >= 0.70 (of peak)", 0.70,
                   f"peak {peak / 1e9:.0f} GFLOP/s (best of 3), epoch {flops / 1e9:.0f} GFLOP in {epoch_s:.2f} s = "
-                  f"{flops / epoch_s / 1e9:.0f} GFLOP/s")
+                  f"{flops / epoch_s / 1e9:.0f} GFLOP/s (median of {args.repeats} timed epochs)",
+                  tuple(flops / peak / e for e in epochs[1:]))
 
 
 @benchmark("worker-scaling")
@@ -297,27 +393,29 @@ def cli_startup(args: argparse.Namespace) -> list[Result]:
     import statistics
     import subprocess
 
-    def timed(command: list[str]) -> float:
+    def timed(command: list[str]) -> list[float]:
         runs = []
-        for _ in range(3):
+        for _ in range(max(3, args.repeats)):
             started = time.perf_counter()
             subprocess.run(command, capture_output=True, check=True)
             runs.append(time.perf_counter() - started)
-        return statistics.median(runs)
+        return runs
 
     heavy = timed([sys.executable, "-c", "import torch, mlflow, sklearn"])
     out = []
     for words in (["--help"], ["list"]):
         seconds = timed([sys.executable, "-m", "harness", *words])
-        out.append(Result(f"cli-startup ({' '.join(words)})", "python -c 'import torch, mlflow, sklearn'", heavy,
-                          f"harness {' '.join(words)}", seconds, "ratio >= 5", heavy / seconds >= 5))
+        out.append(Result(f"cli-startup ({' '.join(words)})", "python -c 'import torch, mlflow, sklearn'",
+                          statistics.median(heavy), f"harness {' '.join(words)}", statistics.median(seconds),
+                          "ratio >= 5", 5.0, samples=_paired(heavy, seconds)))
     return out
 
 
 def _alternate(baseline: Callable[[], object], candidate: Callable[[], object], repeats: int):
     """Median seconds of each side over ``repeats`` alternating runs, after one
-    untimed warm-up of each (first calls allocate and pick kernels). Alternating
-    spreads slow spells of a shared machine over both sides; the median drops outliers."""
+    untimed warm-up of each (first calls allocate and pick kernels), and the
+    ratio of each pair of runs (the interval's samples). Alternating spreads
+    slow spells of a shared machine over both sides; the median drops outliers."""
     import statistics
 
     baseline(), candidate()
@@ -328,7 +426,35 @@ def _alternate(baseline: Callable[[], object], candidate: Callable[[], object], 
             started = time.perf_counter()
             results[index] = fn()
             times[index].append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1]), results[0], results[1]
+    ratios = tuple(b / c for b, c in zip(*times))
+    return statistics.median(times[0]), statistics.median(times[1]), results[0], results[1], ratios
+
+
+def study_throughput(tracking_uri: str, budget: str = "quick") -> list[tuple[str, int, float, float]]:
+    """Per study in the tracking store: (study, finished runs at ``budget``,
+    wall minutes from the first run's start to the last run's end, runs per
+    CPU-minute = runs / (wall minutes x the runs' torch threads)). Read from the
+    store, not measured here: it describes the last ``harness run`` of each
+    study (one worker), on whatever machine made it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    rows = []
+    for experiment in client.search_experiments():
+        runs = client.search_runs([experiment.experiment_id],
+                                  f"tags.`harness.budget` = '{budget}' and tags.`harness.role` = 'trial' "
+                                  "and attributes.status = 'FINISHED'", max_results=50_000)
+        if not runs:
+            continue
+        wall = (max(r.info.end_time for r in runs) - min(r.info.start_time for r in runs)) / 60_000
+        threads = max(int(r.data.tags.get("harness.threads", "1")) for r in runs)
+        rows.append((experiment.name, len(runs), wall, len(runs) / (wall * threads) if wall > 0 else float("nan")))
+    return sorted(rows)
+
+
+def _paired(baseline: list[float], candidate: list[float]) -> tuple[float, ...]:
+    """The ratio of each pair of runs taken back to back (the interval's samples)."""
+    return tuple(b / c for b, c in zip(baseline, candidate))
 
 
 def machine(device: str) -> str:
@@ -347,18 +473,27 @@ def machine(device: str) -> str:
             f"device {device}{gpu}, Python {platform.python_version()}")
 
 
-def render(results: list[Result], command: str, where: str) -> str:
+def render(results: list[Result], command: str, where: str,
+           throughput: list[tuple[str, int, float, float]] = (), store: str = "") -> str:
     lines = ["# Benchmarks", "", f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `{command}`.",
              "", f"Machine: {where}.", "",
              "Each ratio is baseline time / candidate time, both measured in this one invocation after an untimed "
-             "warm-up of each side; how each side was timed is in the notes under the table.", "",
-             "| benchmark | baseline | s | candidate | s | ratio | target | met |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "warm-up of each side; how each side was timed is in the notes under the table. The interval is a "
+             "95% t-interval on the log ratios of the paired repeats: a target is met only when the whole "
+             "interval clears it, missed only when the whole interval falls short, and undecided otherwise.", "",
+             "| benchmark | baseline | s | candidate | s | ratio | 95% interval | target | status |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
+        interval = f"[{r.interval[0]:.2f}, {r.interval[1]:.2f}] (n={len(r.samples)})" if r.interval else "—"
         lines.append(f"| {r.name} | {r.baseline} | {r.baseline_s:.3g} | {r.candidate} | {r.candidate_s:.3g} | "
-                     f"**{r.ratio:.2f}x** | {r.target} | {'–' if r.met is None else 'yes' if r.met else 'no'} |")
+                     f"**{r.ratio:.2f}x** | {interval} | {r.target} | {r.status} |")
     lines.append("")
     lines += [f"- **{r.name}**: {r.detail}" for r in results if r.detail]
+    if throughput:
+        lines += ["", "## Studies at the quick budget", "",
+                  f"From the tracking store `{store}` (the last run of each study, one worker), not timed here:", "",
+                  "| study | finished runs | wall minutes | runs per CPU-minute |", "| --- | --- | --- | --- |"]
+        lines += [f"| {name} | {n} | {wall:.1f} | {rate:.2f} |" for name, n, wall, rate in throughput]
     lines += ["", "Run `make bench` (or the command above) to reproduce; `python -m harness.bench NAME` runs one."]
     return "\n".join(lines) + "\n"
 
@@ -369,7 +504,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=32, help="ensemble-seeds: seeds (default 32)")
     parser.add_argument("--epochs", type=int, default=5, help="ensemble-seeds: epochs per seed (default 5)")
     parser.add_argument("--trials", type=int, default=5, help="tracking-overhead: trials per side (default 5)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side, alternating (median; default 3)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed runs of each side, alternating: the median and the interval's samples (default 5)")
+    parser.add_argument("--tracking-uri", help="store whose quick-budget runs give each study's runs per CPU-minute "
+                                               "(default: the project's; none there, no such table)")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--out", default="reports/bench.md", help="where to write the table (default reports/bench.md)")
     args = parser.parse_args(argv)
@@ -387,14 +525,26 @@ def main(argv: list[str] | None = None) -> int:
     for run in chosen:
         produced = run(args)
         for result in produced if isinstance(produced, list) else [produced]:
-            verdict = "no target" if result.met is None else "met" if result.met else "NOT met"
-            print(f"{result.name}: {result.baseline_s:.2f} s -> {result.candidate_s:.2f} s = {result.ratio:.2f}x "
-                  f"({result.target}: {verdict})", flush=True)
+            interval = f", 95% [{result.interval[0]:.2f}, {result.interval[1]:.2f}]" if result.interval else ""
+            print(f"{result.name}: {result.baseline_s:.2f} s -> {result.candidate_s:.2f} s = {result.ratio:.2f}x"
+                  f"{interval} ({result.target}: {result.status})", flush=True)
             results.append(result)
     command = "python -m harness.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(results, command.strip(), machine(device)))
+    from harness import paths
+    from harness.redact import redact
+    from harness.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri, paths.home())
+    try:
+        throughput = study_throughput(uri)
+    except Exception as exc:  # noqa: BLE001 - the table is extra: a store that cannot be read is said, not fatal
+        print(f"no study throughput: {redact(uri)} could not be read ({type(exc).__name__})", file=sys.stderr)
+        throughput = []
+    for name, n, wall, rate in throughput:
+        print(f"{name} [quick]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
+    out.write_text(render(results, command.strip(), machine(device), throughput, redact(uri)))
     print(f"wrote {out}")
     return 0
 

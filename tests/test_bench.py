@@ -21,6 +21,7 @@ def test_bench_writes_ratios_with_command_and_machine(tmp_path, capsys):
     baseline_s, candidate_s, ratio = float(cells[2]), float(cells[4]), float(cells[5].strip("*x"))
     assert baseline_s > 0 and candidate_s > 0
     assert ratio == pytest.approx(baseline_s / candidate_s, rel=0.02)
+    assert cells[8].startswith("undecided (one repeat")   # --repeats 1: no interval, so no claim either way
     assert "ensemble-seeds:" in capsys.readouterr().out
 
 
