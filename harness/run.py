@@ -39,7 +39,7 @@ class InputError(ValueError):
 def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
     from harness import datasets
-    from harness.storage import open_storage
+    from harness.storage import max_attempts, open_storage
     from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
 
     study = get_study(request.study)
@@ -53,6 +53,7 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     for name in study.datasets:
         datasets.load(name)  # raises DataUnavailableError with the fix before any training
     check_tuning_space(study)
+    max_attempts()  # a bad $HARNESS_MAX_ATTEMPTS stops here, not after the tuning phase
     open_storage(request.storage)
     uri = resolve_tracking_uri(request.tracking_uri, paths.home())
     check_tracking_uri(uri)

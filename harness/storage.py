@@ -80,11 +80,29 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url, heartbeat_interval=interval, grace_period=4 * interval,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+                    # bounded like the queue's own re-queueing (trialqueue.max_attempts): a trial that kills
+                    # its worker every time is retried max_attempts - 1 times, then left failed
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=max_attempts() - 1))
         except Exception as exc:  # SQLAlchemy raises many types; all mean "cannot connect"
             raise StorageError(f"cannot open Optuna storage {redact(url)}: {root_cause(exc)}") from None
     raise StorageError(f"unsupported storage {redact(url)!r}: use journal:/path/to/file or "
                        "postgresql://user@host/db")
+
+
+MAX_ATTEMPTS_ENV = "HARNESS_MAX_ATTEMPTS"
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def max_attempts() -> int:
+    """How many failed attempts a key gets before it is quarantined (not queued
+    again; ``harness.trialqueue``): a trial that OOM-kills its worker, or fails
+    the same way each time, must not be retried forever. ``$HARNESS_MAX_ATTEMPTS``
+    raises it to retry."""
+    text = os.environ.get(MAX_ATTEMPTS_ENV, str(DEFAULT_MAX_ATTEMPTS))
+    if not text.isdigit() or int(text) < 1:
+        raise StorageError(f"${MAX_ATTEMPTS_ENV} must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def root_cause(exc: BaseException) -> str:

@@ -99,6 +99,7 @@ class Runner(TrialQueue):
                             "study_source": provenance.study_source_hash(study)}
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self._reads: dict[str, set[str]] = {}  # per arm: the settings its finished replicates read
+        self.quarantined: dict[str, str] = {}  # key -> its last failure, left out of the queue by enqueue
 
     # -- the fixed design (enqueue and claim: TrialQueue) ----------------------
     def fingerprint(self, arm: Arm) -> str:

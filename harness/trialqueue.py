@@ -22,19 +22,30 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from typing import Callable
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.storage import fail_stale, heartbeats_enabled
+from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
 from harness.study import Arm
 
 
 class DesignChanged(RuntimeError):
     """An arm's config or the budget's settings differ from those its finished
     trials ran with: resuming would mix two protocols in one verdict."""
+
+
+INTERRUPTED = "interrupted"  # the start of the reason Ctrl-C/SIGTERM gives: an interruption is not an attempt
+
+
+def counts_as_attempt(trial: FrozenTrial) -> bool:
+    """A failed trial of a key that counts towards quarantine: it ran and failed
+    (or its worker died). Not: an interruption, or a queued duplicate failed unrun."""
+    reason = trial.user_attrs.get("fail_reason", "")
+    return trial.state == TrialState.FAIL and not reason.startswith((INTERRUPTED, "duplicate of trial"))
 
 
 def trial_key(arm: str, replicate: int) -> str:
@@ -57,17 +68,36 @@ class TrialQueue:
         the study and how many keys were already finished. Under the study's
         queue lock: two workers enqueueing at once queue each key once."""
         ostudy = self.design_study()
+        limit = max_attempts()
         with self.lock.hold(ostudy.study_name, "enqueueing"):
             self.check_design(ostudy, arms)
             self.fail_orphans(ostudy)
             self.close_stray_runs(ostudy)
             taken, finished = self.taken_keys(ostudy)
+            failures = self.failed_attempts(ostudy)
+            self.quarantined = {}
             for arm in arms:
                 for replicate in range(arm.replicates(self.budget)):
                     key = trial_key(arm.name, replicate)
-                    if key not in taken:
-                        ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
+                    if key in taken:
+                        continue
+                    if len(failures.get(key, [])) >= limit:
+                        self.quarantined[key] = failures[key][-1]
+                        continue
+                    ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
+        for key, reason in self.quarantined.items():
+            print(f"harness: {key} failed {len(failures[key])} times (last: {reason}); quarantined, not queued "
+                  f"again. Fix the cause, then retry it with {MAX_ATTEMPTS_ENV}={limit + 1}.", file=sys.stderr)
         return ostudy, finished
+
+    def failed_attempts(self, ostudy: optuna.Study) -> dict[str, list[str]]:
+        """Per key, the reasons of its failed attempts in order (``counts_as_attempt``)."""
+        failures: dict[str, list[str]] = {}
+        for t in sorted(ostudy.get_trials(deepcopy=False, states=(TrialState.FAIL,)), key=lambda t: t.number):
+            key = t.user_attrs.get("key")
+            if key and counts_as_attempt(t):
+                failures.setdefault(key, []).append(t.user_attrs.get("fail_reason", "no reason recorded"))
+        return failures
 
     def taken_keys(self, ostudy: optuna.Study) -> tuple[set[str], int]:
         """Keys complete, queued or running (not to be queued again), and how many are complete."""

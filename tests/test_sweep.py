@@ -85,6 +85,39 @@ def test_failures_are_recorded_and_rerun_on_resume(home, monkeypatch):
     assert len(child_runs()) == 6  # 4 finished + the 2 failed attempts, kept for the record
 
 
+def test_a_key_that_keeps_failing_is_quarantined_after_its_attempts(home, monkeypatch, capsys):
+    monkeypatch.setenv("TINY_FAIL", "wide/r1=exception")
+    monkeypatch.setenv("HARNESS_MAX_ATTEMPTS", "2")
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    run_study(RunRequest("tiny", "smoke", progress=False))            # the second attempt fails too
+    capsys.readouterr()
+    run_study(RunRequest("tiny", "smoke", progress=False))            # no third attempt
+    err = capsys.readouterr().err
+    assert "wide/r1 failed 2 times (last: RuntimeError: injected failure" in err
+    assert "quarantined, not queued again" in err and "HARNESS_MAX_ATTEMPTS=3" in err
+    trials = design_trials()
+    assert [t.state for t in trials if t.user_attrs["key"] == "wide/r1"] == [TrialState.FAIL] * 2
+    assert complete_keys(trials) == ["narrow/r0", "narrow/r1", "wide/r0"]
+    # raising the limit retries it (the cause fixed meanwhile)
+    monkeypatch.delenv("TINY_FAIL")
+    monkeypatch.setenv("HARNESS_MAX_ATTEMPTS", "3")
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    assert complete_keys(design_trials()) == ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+
+
+def test_interruptions_do_not_count_towards_quarantine():
+    from optuna.trial import create_trial
+
+    from harness.trialqueue import counts_as_attempt
+
+    def failed(reason):
+        return create_trial(state=TrialState.FAIL, user_attrs={"key": "a/r0", "fail_reason": reason})
+
+    assert counts_as_attempt(failed("RuntimeError: boom")) and counts_as_attempt(failed("worker h:1 died"))
+    assert not counts_as_attempt(failed("interrupted (Ctrl-C or SIGTERM)"))
+    assert not counts_as_attempt(failed("duplicate of trial 3"))
+
+
 def test_ctrl_c_keeps_finished_trials_and_resume_completes(home, monkeypatch):
     monkeypatch.setenv("TINY_FAIL", "wide/r0=interrupt")
     with pytest.raises(KeyboardInterrupt):
