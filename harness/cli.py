@@ -98,13 +98,16 @@ def _study_names(names: Sequence[str]) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run import RunRequest, run_study
+    from harness.run import RunRequest, prepare, run_study
     from harness.summary import print_summary
 
+    requests = [RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
+                           progress=not args.no_progress, ensemble=args.ensemble) for name in _study_names(args.studies)]
+    if len(requests) > 1:
+        for request in requests:  # every study's input checked before the first one trains
+            prepare(request)
     documents = []
-    for name in _study_names(args.studies):
-        request = RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
-                             progress=not args.no_progress, ensemble=args.ensemble)
+    for request in requests:
         documents.append(run_study(request))
     print_summary([d for d in documents if d])
     return 0

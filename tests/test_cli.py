@@ -71,6 +71,13 @@ def test_missing_data_stops_before_compute(bare_home, tmp_path):
     assert not (home / "mlflow.db").exists() and not (home / ".harness" / "optuna.journal").exists()
 
 
+def test_every_study_of_a_run_is_checked_before_the_first_trains(bare_home, tmp_path):
+    result = run_cli(bare_home, "run", "tiny", "ae-vs-pca", "--budget", "smoke", "--no-progress",
+                     HARNESS_FASHION_MNIST_DIR=str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "HARNESS_FASHION_MNIST_DIR" in result.stderr
+    assert "trials run" not in result.stdout   # tiny, listed first, did not train
+
+
 def test_unwritable_or_unreachable_tracking_stops_before_compute(bare_home):
     home = bare_home
     result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri",
