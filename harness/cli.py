@@ -117,7 +117,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from harness.run import RunRequest, run_worker
 
     if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        from harness.run import InputError
+
+        raise InputError(f"--threads must be >= 1, got {args.threads}")
     run_worker(RunRequest(args.study, args.budget, 1, args.storage, args.tracking_uri, args.device, progress=False,
                           ensemble=args.ensemble), threads=args.threads)
     return 0
@@ -222,14 +224,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_input_error(exc: Exception) -> bool:
     """Errors that mean bad input, a missing prerequisite or a study that cannot
-    go on (every tuning trial failed): one clear line, no traceback."""
+    go on (every tuning trial failed): one clear line, no traceback. Only the
+    harness's own error types: a ValueError or KeyError from anywhere else is a
+    bug (e.g. a leftover queued trial of a renamed arm), and gets its traceback."""
     from harness.datasets import DataUnavailableError
+    from harness.design import StudyDeclarationError
     from harness.registry import UnknownNameError
     from harness.run import InputError
-    from harness.design import StudyDeclarationError
 
     known: tuple[type[BaseException], ...] = (UnknownNameError, StudyDeclarationError, InputError,
-                                              DataUnavailableError, LookupError, ValueError)
+                                              DataUnavailableError)
+    if "harness.report" in sys.modules:
+        known += (sys.modules["harness.report"].NoRuns,)
     if "harness.tracking" in sys.modules:
         known += (sys.modules["harness.tracking"].TrackingError,)
     if "harness.storage" in sys.modules:  # StorageError, and the journal's errors beneath it

@@ -29,6 +29,10 @@ UI_ADDRESS = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
 SMOKE_NOTE = "smoke budget: a check of the machinery, not a result — never quote these verdicts"
 
 
+class NoRuns(LookupError):
+    """The tracking store holds no runs of the study at that budget: run it first."""
+
+
 @dataclass(frozen=True)
 class Figure:
     file: str
@@ -159,7 +163,7 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     """Write the study's report from the tracking store; return the verdicts document."""
     runs = latest_per_trial(tracker.runs(study.name, budget))
     if runs.empty:
-        raise LookupError(f"no runs of study {study.name!r} at budget {budget!r} in {tracker.uri}: "
+        raise NoRuns(f"no runs of study {study.name!r} at budget {budget!r} in {tracker.uri}: "
                           f"run `harness run {study.name} --budget {budget}` first")
     replicates = runs[runs["phase"] == "replicate"]
     by_phase = {phase: runs[runs["phase"] == phase] for phase in ("replicate", "tune")}

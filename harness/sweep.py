@@ -171,6 +171,9 @@ class Runner(TrialQueue):
                 for a in arms}
         outcome = SweepOutcome()
         while trials := self.claim(ostudy, keys.get, limit):
+            trials = self.drop_unknown_arms(ostudy, trials, by_name)
+            if not trials:
+                continue
             members = [(t, by_name[t.user_attrs["arm"]], int(t.user_attrs["replicate"])) for t in trials]
             if len(members) == 1:
                 trial, arm, replicate = members[0]
@@ -183,6 +186,22 @@ class Runner(TrialQueue):
                 if on_done:
                     on_done(ok)
         return outcome
+
+    def drop_unknown_arms(self, ostudy: optuna.Study, trials: list, by_name: Mapping[str, Arm]) -> list:
+        """A claimed trial of an arm the design no longer has (queued before a
+        rename, say) is failed with that reason instead of stopping the worker
+        and staying RUNNING; the rest go on."""
+        kept = []
+        for trial in trials:
+            arm = trial.user_attrs.get("arm")
+            if arm in by_name:
+                kept.append(trial)
+                continue
+            reason = f"arm {arm!r} is not in the study's design at this budget (queued before it was renamed or removed)"
+            print(f"harness: trial {trial.number}: {reason}; failed, not run", file=sys.stderr)
+            self.storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        return kept
 
     # -- the tuning phase ---------------------------------------------------
     def tune(self, arms: list[Arm]) -> dict[str, dict]:

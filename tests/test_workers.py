@@ -132,6 +132,18 @@ def test_a_duplicate_queued_by_hand_is_failed_at_claim_time_not_run(home):
     assert len(runs) == 8
 
 
+def test_a_queued_trial_of_a_renamed_arm_is_failed_with_the_reason_not_left_running(home, capsys):
+    runner = make_runner()
+    arms = get_study("tiny").design("smoke")
+    ostudy, _ = runner.enqueue(arms)
+    ostudy.enqueue_trial({}, user_attrs={"key": "old-arm/r0", "arm": "old-arm", "replicate": 0})
+    outcome = runner.work(ostudy, arms, {})
+    assert (outcome.completed, outcome.failed) == (4, 0)
+    [old] = [t for t in trials_of(None) if t.user_attrs["key"] == "old-arm/r0"]
+    assert old.state == TrialState.FAIL and "arm 'old-arm' is not in the study's design" in old.user_attrs["fail_reason"]
+    assert "failed, not run" in capsys.readouterr().err
+
+
 def test_of_two_claimed_copies_of_a_key_the_later_claim_is_dropped(home):
     """Two workers each claimed a copy of one key (enqueued twice before the
     lock existed): the one claimed second sees the first RUNNING and is failed."""
