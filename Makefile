@@ -17,7 +17,7 @@ FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 # the registry's names, for `make help` (`harness list` imports no torch: instant)
 STUDIES      = $(shell test -x $(HARNESS) && $(HARNESS) list studies 2>/dev/null | sed -n 's/^  \([a-z0-9-]*\) .*/\1/p')
 
-.PHONY: help setup data test check reproduce report verify-reports ui bench services services-down dashboard clean FORCE
+.PHONY: help setup data test check faults reproduce report verify-reports ui bench services services-down dashboard clean FORCE
 
 help:
 	@echo "make reproduce     set up, run every study at BUDGET=$(BUDGET), write reports/"
@@ -28,6 +28,7 @@ help:
 	@echo "make verify-reports  rerun HEAD's studies (quick) in a temporary clone; exit 1 if a committed verdicts.json drifts"
 	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
 	@echo "make bench         benchmarks (ratios measured in one invocation) -> reports/bench.md"
+	@echo "make faults        kill workers at every step boundary, resume, check the queue's invariants -> reports/faults.md"
 	@echo "make services      local PostgreSQL + mlflow server (127.0.0.1) for --storage/--tracking-uri; make services-down"
 	@echo "make dashboard     optuna-dashboard over the study storage on http://127.0.0.1:8080 (STORAGE=...)"
 	@echo "make clean         remove the tracking store, the Optuna journal and the venv"
@@ -56,6 +57,10 @@ test: setup
 
 check: setup
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# About 15 minutes on 2 cores: 30 injections (5 step boundaries x SIGKILL/SIGTERM/SIGINT x 2 occurrences).
+faults: setup
+	$(BIN)/python -m harness.faults
 
 reproduce: setup
 	$(HARNESS) run all --budget $(BUDGET) --workers $(WORKERS)

@@ -38,7 +38,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from harness import paths, provenance
+from harness import faults, paths, provenance
 from harness.context import SettingsReads, TrialContext
 from harness.queue_lock import QueueLock
 from harness.redact import redact
@@ -172,6 +172,7 @@ class Runner(TrialQueue):
         outcome = SweepOutcome()
         while trials := self.claim(ostudy, keys.get, limit):
             trials = self.drop_unknown_arms(ostudy, trials, by_name)
+            faults.point("claimed")
             if not trials:
                 continue
             members = [(t, by_name[t.user_attrs["arm"]], int(t.user_attrs["replicate"])) for t in trials]
@@ -336,6 +337,7 @@ class Runner(TrialQueue):
         }
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
         trial.set_user_attr("mlflow_run_id", run_id)
+        faults.point("run-created")
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
         ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
                            budget=SettingsReads(self.budget), seeds=seeds, device=self.options.device, threads=self.options.threads,
@@ -357,12 +359,16 @@ class Runner(TrialQueue):
         status, reason, metrics = _outcome(result)
         trial, ctx = pending.trial, pending.ctx
         self._log_outcome(pending.run_id, ctx, metrics, reason)
-        if not self._tell(ostudy, trial, ctx, metrics, reason):
+        faults.point("logged")
+        told = self._tell(ostudy, trial, ctx, metrics, reason)
+        faults.point("told")
+        if not told:
             status, reason = "KILLED", STALE_REASON
             self.tracker.log_tags(pending.run_id, {TAG + "fail_reason": reason})
             print(f"harness: trial {trial.number} ({ctx.arm.name} r{ctx.replicate}) was {reason}; its result is "
                   "discarded and the retry queued for its key runs instead", file=sys.stderr)
         self.tracker.finish(pending.run_id, status)
+        faults.point("finished")
         shutil.rmtree(pending.scratch, ignore_errors=True)
         if status == "FINISHED":
             self.record_reads(ostudy, ctx)

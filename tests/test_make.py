@@ -37,6 +37,8 @@ def test_make_study_passes_budget_and_workers():
     ("verify-reports", "-m harness.verify"),
     ("test", "-m pytest -q\n"),
     ("check", '-m pytest -q -m "not slow"'),
+    ("faults", "-m harness.faults"),
+    ("bench", "-m harness.bench"),
 ])
 def test_readme_targets_run_their_commands(target, command):
     assert command in dry_run(target)
