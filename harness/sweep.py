@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from harness.seeding import stable_int, trial_seeds
 from harness.storage import HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage  # noqa: F401
 from harness.study import Arm, Study
 from harness.tracking import TAG, Tracker
-from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key  # noqa: F401
+from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key, worker_id  # noqa: F401
 
 TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
 TUNED_ATTR = "tuned"  # a tuning study's user attribute: the hyperparameters every worker adopts
@@ -97,7 +96,7 @@ class Runner(TrialQueue):
         self.lock = QueueLock(self.storage_url, self.storage)
         self.environment = {**provenance.environment(options.device, options.threads),
                             "study_source": provenance.study_source_hash(study)}
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker_id()
         self._reads: dict[str, set[str]] = {}  # per arm: the settings its finished replicates read
         self.quarantined: dict[str, str] = {}  # key -> its last failure, left out of the queue by enqueue
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Callable
 
 import optuna
@@ -119,17 +120,22 @@ class TrialQueue:
         open, end KILLED with the reason. Under the study's queue lock."""
         with self.lock.hold(ostudy.study_name, "re-queueing dead workers' trials"):
             self._close_runs(fail_stale(ostudy, self.storage), "its heartbeat went stale (worker gone)")
-            host = socket.gethostname()
             for t in ostudy.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                owner = t.user_attrs.get("worker", "")
-                name, _, pid = owner.partition(":")
-                if name == host and pid.isdigit() and not _pid_alive(int(pid)):
-                    try:
-                        self.storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {owner} died")
-                        self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-                    except UpdateFinishedTrialError:  # another worker got there first
-                        continue
-                    self._close_runs([t], f"worker {owner} died")
+                owner = t.user_attrs.get("worker")
+                if owner is None:
+                    # claims move a trial to RUNNING and name the worker under this same lock: a RUNNING
+                    # trial with no worker seen here lost its claimer between the two steps
+                    reason = "its worker died while claiming it (no worker recorded)"
+                elif not worker_gone(owner):
+                    continue
+                else:
+                    reason = f"worker {owner} died"
+                try:
+                    self.storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+                    self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                except UpdateFinishedTrialError:  # another worker got there first
+                    continue
+                self._close_runs([t], reason)
 
     def close_stray_runs(self, ostudy: optuna.Study) -> None:
         """Close the MLflow runs left RUNNING for trials that are finished: a
@@ -231,6 +237,47 @@ def _claim_order(trial: FrozenTrial) -> tuple:
     """Which of two claimed copies of a key came first: earlier start, then lower number."""
     start = trial.datetime_start.timestamp() if trial.datetime_start else float("inf")
     return (start, trial.number)
+
+
+def worker_id() -> str:
+    """This process as a queue worker: host, pid, pid namespace and the process's
+    start time. Containers can share a hostname and reuse pids; a pid is only
+    judged from inside its own pid namespace, and a reused pid has another
+    start time."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{_start_time(os.getpid())}"
+
+
+def worker_gone(owner: str) -> bool:
+    """Whether the worker that wrote ``owner`` (``worker_id``) is certainly gone:
+    same host and pid namespace as this process, and its pid is dead or now
+    belongs to a process started at another time. Elsewhere: not ours to judge
+    (on PostgreSQL, heartbeats decide)."""
+    host, _, rest = owner.partition(":")
+    pid, _, rest = rest.partition(":")
+    namespace, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if namespace and namespace != _pid_namespace():
+        return False
+    if not _pid_alive(int(pid)):
+        return True
+    return bool(started) and started != _start_time(int(pid))
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:  # not Linux: the hostname alone, as before
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), "" elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the command name in parentheses may hold spaces
 
 
 def _pid_alive(pid: int) -> bool:

@@ -173,9 +173,15 @@ def test_trial_of_a_killed_worker_is_rerun(home):
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]
     storage.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)
     storage.set_trial_user_attr(waiting._trial_id, "worker", f"{socket.gethostname()}:{dead.pid}")
+    # and one whose claimer died between moving it to RUNNING and naming itself (both under the queue lock)
+    study.enqueue_trial({}, user_attrs={"key": "orphan/r1", "arm": "wide", "replicate": 10})
+    unnamed = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[0]
+    storage.set_trial_state_values(unnamed._trial_id, TrialState.RUNNING)
     run_study(RunRequest("tiny", "smoke", progress=False))
-    orphan = [t for t in study.get_trials(deepcopy=False) if t.number == waiting.number][0]
+    orphan, lost = ([t for t in study.get_trials(deepcopy=False) if t.number == n][0] for n in (waiting.number,
+                                                                                               unnamed.number))
     assert orphan.state == TrialState.FAIL and "died" in orphan.user_attrs["fail_reason"]
+    assert lost.state == TrialState.FAIL and "no worker recorded" in lost.user_attrs["fail_reason"]
 
 
 def test_tuning_phase_feeds_the_replicates(home):
