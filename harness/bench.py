@@ -438,16 +438,18 @@ def study_throughput(tracking_uri: str, budget: str = "quick") -> list[tuple[str
     study (one worker), on whatever machine made it."""
     from mlflow import MlflowClient
 
+    from harness.tracking import TAG
+
     client = MlflowClient(tracking_uri)
     rows = []
     for experiment in client.search_experiments():
         runs = client.search_runs([experiment.experiment_id],
-                                  f"tags.`harness.budget` = '{budget}' and tags.`harness.role` = 'trial' "
+                                  f"tags.`{TAG}budget` = '{budget}' and tags.`{TAG}role` = 'trial' "
                                   "and attributes.status = 'FINISHED'", max_results=50_000)
         if not runs:
             continue
         wall = (max(r.info.end_time for r in runs) - min(r.info.start_time for r in runs)) / 60_000
-        threads = max(int(r.data.tags.get("harness.threads", "1")) for r in runs)
+        threads = max(int(r.data.tags.get(TAG + "threads", "1")) for r in runs)
         rows.append((experiment.name, len(runs), wall, len(runs) / (wall * threads) if wall > 0 else float("nan")))
     return sorted(rows)
 

@@ -66,6 +66,7 @@ def check(home: Path, budget: str = "smoke") -> tuple[list[str], list]:
     from optuna.trial import TrialState
 
     from harness.storage import open_storage
+    from harness.tracking import TAG
 
     violations = []
     storage = open_storage(f"journal:{home / '.harness' / 'optuna.journal'}")
@@ -81,14 +82,14 @@ def check(home: Path, budget: str = "smoke") -> tuple[list[str], list]:
     violations += [f"key {k} COMPLETE {len(v)} times" for k, v in complete.items() if len(v) > 1]
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(STUDY)
-    runs = client.search_runs([experiment.experiment_id], "tags.`harness.role` = 'trial'", max_results=10_000)
+    runs = client.search_runs([experiment.experiment_id], f"tags.`{TAG}role` = 'trial'", max_results=10_000)
     by_id = {r.info.run_id: r for r in runs}
     finished: dict[str, int] = {}
     for r in runs:
         if r.info.status == "RUNNING":
-            violations.append(f"run {r.info.run_id} ({r.data.tags.get('harness.arm')}) left RUNNING")
-        if r.info.status == "FINISHED" and r.data.tags.get("harness.phase") == "replicate":
-            key = f"{r.data.tags['harness.arm']}/r{r.data.tags['harness.replicate']}"
+            violations.append(f"run {r.info.run_id} ({r.data.tags.get(TAG + 'arm')}) left RUNNING")
+        if r.info.status == "FINISHED" and r.data.tags.get(TAG + "phase") == "replicate":
+            key = f"{r.data.tags[TAG + 'arm']}/r{r.data.tags[TAG + 'replicate']}"
             finished[key] = finished.get(key, 0) + 1
     violations += [f"key {k} has {n} FINISHED runs" for k, n in finished.items() if n > 1]
     for key, (t, *_) in complete.items():

@@ -45,7 +45,7 @@ from harness.seeding import stable_int, trial_seeds
 # HEARTBEAT_ENV, StorageError, open_storage, DesignChanged, trial_key lived here: re-exported for their callers
 from harness.storage import HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage  # noqa: F401
 from harness.study import Arm, Study
-from harness.tracking import TAG, Tracker
+from harness.tracking import TAG, Tracker, trial_tags
 from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key, worker_id  # noqa: F401
 
 TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
@@ -327,13 +327,9 @@ class Runner(TrialQueue):
                hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":
         seeds = trial_seeds(self.study.root_seed, self.study.name, replicate, arm.seed_group)
         label = f"r{replicate}" if phase == "replicate" else f"tune{trial.number}"
-        tags = {
-            TAG + "role": "trial", TAG + "study": self.study.name, TAG + "arm": arm.name,
-            TAG + "replicate": str(replicate), TAG + "phase": phase, TAG + "budget": self.options.budget,
-            TAG + "claims": ",".join(c.id for c in self.study.claims),
-            "optuna.study": ostudy.study_name, "optuna.trial_number": str(trial.number),
-            **{TAG + k: v for k, v in self.environment.items()}, **extra_tags,
-        }
+        tags = {**trial_tags(self.study.name, arm.name, replicate, phase, self.options.budget,
+                             ",".join(c.id for c in self.study.claims), ostudy.study_name, trial.number,
+                             self.environment), **extra_tags}
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
         trial.set_user_attr("mlflow_run_id", run_id)
         faults.point("run-created")

@@ -31,6 +31,16 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 TAG = "harness."  # prefix of every tag the harness writes
+
+
+def trial_tags(study: str, arm: str, replicate: int, phase: str, budget: str, claims: str,
+               optuna_study: str, trial_number: int, environment: Mapping[str, str]) -> dict[str, str]:
+    """The tags of a trial's run: the one place they are written (``Tracker.runs``
+    reads them back as the ``arm``, ``replicate``, ``phase`` and ``budget`` columns)."""
+    return {TAG + "role": "trial", TAG + "study": study, TAG + "arm": arm, TAG + "replicate": str(replicate),
+            TAG + "phase": phase, TAG + "budget": budget, TAG + "claims": claims,
+            "optuna.study": optuna_study, "optuna.trial_number": str(trial_number),
+            **{TAG + k: v for k, v in environment.items()}}
 BATCH_LIMIT = 1000  # MLflow's log_batch cap on metrics per call
 PARAM_BATCH_LIMIT = 100  # and on params (and tags) per call
 # MLflow 3's UI opens an experiment with no kind in its GenAI layout ("Evaluation runs"); this tag,
