@@ -94,88 +94,36 @@ def bench_context(replicate: int, scratch: Path, device, study: str = "bench", c
                                  str(device), torch.get_num_threads(), scratch, show_progress=False)
 
 
-@benchmark("ensemble-seeds")
-def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
-    """K seeds of the MNIST-1D MLP (40-100-100-10, SGD with momentum, batch
-    100): one after another through the harness's single-run path
-    (``engine.fit`` on an ``nn.Module`` with ``torch.optim``), then as one
-    ``harness.ensemble`` model. Same seeds, same epochs, same device."""
+def _family(args: argparse.Namespace, name: str, dataset: str, factory, shape, lr: float, momentum: float,
+            k: int, target: float, what: str):
+    """One family's benchmark: ``k`` seeds one after another through the
+    single-run path (``engine.fit`` on ``factory()``, an ``nn.Module`` with
+    ``torch.optim``), then as one ``harness.ensemble`` model of ``shape``.
+    Same seeds, same epochs, same device; timed alternately (``_alternate``)."""
     import tempfile
 
     import numpy as np
     import torch
 
     from harness import datasets, engine
-    from harness.ensemble import Member, Shape, train
-    from harness.nets import MLP
+    from harness.ensemble import Member, train
     from harness.seeding import trial_seeds
 
     device = engine.pick_device(args.device)
-    data = datasets.load("mnist1d")
+    data = datasets.load(dataset)
+    if dataset == "fashion-mnist":
+        data = data.subsample(2000, seed=0)
     x, y, xt, yt = (engine.as_tensor(a, device) for a in (data.x_train, data.y_train.astype("int64"),
                                                           data.x_test, data.y_test.astype("int64")))
-    seeds = [trial_seeds(0, "bench", r) for r in range(args.seeds)]
-    lr, momentum, hidden = 0.05, 0.9, (100, 100)
-    cfg = engine.TrainConfig(epochs=args.epochs, batch_size=100, lr=lr, optimizer="sgd", momentum=momentum)
-
-    def sequential() -> list[float]:
-        accuracies = []
-        with tempfile.TemporaryDirectory() as scratch:
-            for r in range(len(seeds)):
-                ctx = bench_context(r, Path(scratch), device)
-                model = engine.build_model(lambda: MLP(40, 10, hidden), ctx)
-                engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
-                with torch.no_grad():
-                    accuracies.append(float((model(xt).argmax(1) == yt).float().mean()))
-        return accuracies
-
-    def together() -> list[float]:
-        shape = Shape(40, 10, hidden, epochs=args.epochs, batch_size=100, optimizer="sgd")
-        members = [Member(s.init, s.data_order, s.noise, lr=lr, momentum=momentum) for s in seeds]
-        return [r.test_accuracy for r in train(shape, members, x, y, xt, yt)]
-
-    sequential_s, ensemble_s, one_by_one, batched, ratios = _alternate(sequential, together, args.repeats)
-    gap = float(np.max(np.abs(np.array(one_by_one) - np.array(batched))))
-    return Result(
-        name="ensemble-seeds",  # timing: the median of alternating runs of each side (--repeats)
-        baseline=f"{args.seeds} seeds one after another (engine.fit, nn.Module)", baseline_s=sequential_s,
-        candidate=f"the same {args.seeds} seeds as one ensemble (harness.ensemble)", candidate_s=ensemble_s,
-        target="ratio >= 5 (32 MNIST-1D MLP seeds on 2 CPU cores)", threshold=5.0, samples=ratios,
-        detail=(f"median of {args.repeats} alternating runs of each side; MNIST-1D 4000/1000, 40-100-100-10 ReLU MLP, SGD lr {lr} momentum {momentum}, batch 100, "
-                f"{args.epochs} epochs; largest test-accuracy difference between a member and its sequential run: "
-                f"{gap:.4f} (float rounding of two matmul orders, amplified by training)"))
-
-
-@benchmark("ensemble-cnn")
-def ensemble_cnn(args: argparse.Namespace) -> Result:
-    """The CNN family: K seeds of a small conv net (8x8 digits, two conv blocks
-    of 8 and 16 channels, SGD with momentum, batch 32) one after another
-    through ``engine.fit`` on ``SmallCNN``, then as one ensemble whose conv
-    layers are grouped by member. Same seeds, same epochs, same device."""
-    import tempfile
-
-    import numpy as np
-    import torch
-
-    from harness import datasets, engine
-    from harness.ensemble import Member, Shape, train
-    from harness.normnets import SmallCNN
-    from harness.seeding import trial_seeds
-
-    device = engine.pick_device(args.device)
-    data = datasets.load("digits")
-    x, y, xt, yt = (engine.as_tensor(a, device) for a in (data.x_train, data.y_train.astype("int64"),
-                                                          data.x_test, data.y_test.astype("int64")))
-    k, channels, lr, momentum = min(args.seeds, 16), (8, 16), 0.05, 0.9
-    seeds = [trial_seeds(0, "bench-cnn", r) for r in range(k)]
-    cfg = engine.TrainConfig(epochs=args.epochs, batch_size=32, lr=lr, optimizer="sgd", momentum=momentum)
+    seeds = [trial_seeds(0, name, r) for r in range(k)]
+    cfg = engine.TrainConfig(epochs=shape.epochs, batch_size=shape.batch_size, lr=lr, optimizer="sgd", momentum=momentum)
 
     def sequential() -> list[float]:
         accuracies = []
         with tempfile.TemporaryDirectory() as scratch:
             for r in range(k):
-                ctx = bench_context(r, Path(scratch), device, "bench-cnn")
-                model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, channels, norm="none"), ctx)
+                ctx = bench_context(r, Path(scratch), device, name)
+                model = engine.build_model(factory, ctx)
                 engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
                 model.eval()
                 with torch.no_grad():
@@ -183,22 +131,59 @@ def ensemble_cnn(args: argparse.Namespace) -> Result:
         return accuracies
 
     def together() -> list[float]:
-        shape = Shape(64, 10, (), channels=channels, in_shape=(1, 8, 8), epochs=args.epochs, batch_size=32)
         members = [Member(s.init, s.data_order, s.noise, lr=lr, momentum=momentum) for s in seeds]
         return [r.test_accuracy for r in train(shape, members, x, y, xt, yt)]
 
     sequential_s, ensemble_s, one_by_one, batched, ratios = _alternate(sequential, together, args.repeats)
     gap = float(np.max(np.abs(np.array(one_by_one) - np.array(batched))))
     return Result(
-        name="ensemble-cnn",
-        baseline=f"{k} CNN seeds one after another (engine.fit, SmallCNN)", baseline_s=sequential_s,
-        candidate=f"the same {k} seeds as one ensemble (grouped convolutions)", candidate_s=ensemble_s,
-        target="ratio >= 4 (16 small-CNN seeds on 2 CPU cores)", threshold=4.0, samples=ratios,
-        detail=(f"median of {args.repeats} alternating runs of each side; digits 8x8 ({len(y)} training images), "
-                f"conv {channels[0]}-{channels[1]} + linear read-out, SGD lr {lr} momentum {momentum}, batch 32, "
-                f"{args.epochs} epochs; largest test-accuracy difference between a member and its sequential run: "
-                f"{gap:.4f}. The batch-norm MLP, dropout/DropConnect and autoencoder families have no batched "
-                "trainer yet: their studies train one trial at a time"))
+        name=name,
+        baseline=f"{k} {what} seeds one after another (engine.fit, nn.Module)", baseline_s=sequential_s,
+        candidate=f"the same {k} seeds as one ensemble (harness.ensemble)", candidate_s=ensemble_s,
+        target=f"ratio >= {target:g} ({k} {what} seeds)", threshold=target, samples=ratios,
+        detail=(f"median of {args.repeats} alternating runs of each side; {dataset} ({len(y)} training rows), "
+                f"{shape.epochs} epochs, batch {shape.batch_size}, SGD lr {lr} momentum {momentum}; largest "
+                f"test-accuracy difference between a member and its sequential run: {gap:.4f} (float rounding of "
+                "two summation orders, amplified by training)"))
+
+
+@benchmark("ensemble-seeds")
+def ensemble_vs_sequential(args: argparse.Namespace) -> Result:
+    """The MLP family: 32 seeds of the MNIST-1D MLP (40-100-100-10 ReLU, SGD
+    with momentum, batch 100), the seeds study's network."""
+    from harness.ensemble import Shape
+    from harness.nets import MLP
+
+    shape = Shape(40, 10, (100, 100), epochs=args.epochs, batch_size=100, optimizer="sgd")
+    return _family(args, "ensemble-seeds", "mnist1d", lambda: MLP(40, 10, (100, 100)), shape, 0.05, 0.9,
+                   args.seeds, 5.0, "MNIST-1D MLP")
+
+
+@benchmark("ensemble-bn-mlp")
+def ensemble_bn_mlp(args: argparse.Namespace) -> Result:
+    """The batch-norm MLP family: 16 seeds of the batchnorm study's network
+    (784-100-100-100-10, linear → batch norm → sigmoid, SGD, batch 60) on 2000
+    Fashion-MNIST images, each member with its own batch statistics."""
+    from harness.ensemble import Shape
+    from harness.normnets import NormMLP
+
+    shape = Shape(784, 10, (100, 100, 100), act="sigmoid", epochs=args.epochs, batch_size=60, norm="bn")
+    return _family(args, "ensemble-bn-mlp", "fashion-mnist", lambda: NormMLP(784, 10, (100, 100, 100), "sigmoid",
+                                                                             norm="bn"),
+                   shape, 0.1, 0.0, min(args.seeds, 16), 4.0, "batch-norm MLP")
+
+
+@benchmark("ensemble-cnn")
+def ensemble_cnn(args: argparse.Namespace) -> Result:
+    """The CNN family: 16 seeds of a small conv net (8x8 digits, conv blocks
+    of 8 and 16 channels, SGD with momentum, batch 32), the ensemble's conv
+    layers grouped by member."""
+    from harness.ensemble import Shape
+    from harness.normnets import SmallCNN
+
+    shape = Shape(64, 10, (), channels=(8, 16), in_shape=(1, 8, 8), epochs=args.epochs, batch_size=32)
+    return _family(args, "ensemble-cnn", "digits", lambda: SmallCNN((1, 8, 8), 10, (8, 16), norm="none"), shape,
+                   0.05, 0.9, min(args.seeds, 16), 4.0, "small-CNN")
 
 
 @contextlib.contextmanager

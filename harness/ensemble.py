@@ -70,7 +70,10 @@ class Member:
 class Shape:
     """What members of one ensemble share: the architecture and the schedule.
 
-    An MLP (``harness.nets.MLP``) through ``hidden``; or, with ``channels``, the
+    An MLP (``harness.nets.MLP``) through ``hidden``, with ``norm="bn"`` the
+    batch-norm MLP (``harness.normnets.NormMLP``: linear → batch norm →
+    activation, each member normalising over its own batch and keeping its own
+    running statistics); or, with ``channels``, the
     small CNN of ``harness.normnets.SmallCNN`` without normalisation (conv3x3 →
     ReLU → 2x2 max-pool per entry of ``channels``, then one linear read-out)
     on inputs of ``in_shape`` (C, H, W), its convolutions grouped by member.
@@ -87,6 +90,7 @@ class Shape:
     optimizer: str = "sgd"       # "sgd" (with momentum/weight decay) or "adam"
     channels: tuple[int, ...] = ()                  # conv blocks (the CNN); empty: an MLP
     in_shape: tuple[int, int, int] | None = None    # (C, H, W) of an input row, for the CNN
+    norm: str = "none"           # "bn": batch norm after each hidden linear layer, statistics per member
 
     def __post_init__(self) -> None:
         if self.channels:
@@ -95,6 +99,10 @@ class Shape:
                                  f"got {self.in_shape}")
             if self.hidden or self.act != "relu" or self.retain_input < 1 or self.retain_hidden < 1:
                 raise ValueError("the ensemble CNN is SmallCNN: ReLU, one linear read-out (hidden=()), no dropout")
+        if self.norm not in ("none", "bn"):
+            raise ValueError(f"norm must be none or bn, got {self.norm!r}")
+        if self.norm == "bn" and (self.channels or self.retain_input < 1 or self.retain_hidden < 1):
+            raise ValueError("the ensemble's batch norm is NormMLP's (an MLP without dropout)")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.act!r}; known: {', '.join(ACTIVATIONS)}")
         if not (0 < self.retain_input <= 1 and 0 < self.retain_hidden <= 1):
@@ -138,14 +146,16 @@ class EnsembleNet(nn.Module):
         tensors, offset = [], 0
         for i, layer in enumerate(layers):
             conv = isinstance(layer, nn.Conv2d)
+            row = isinstance(layer, nn.BatchNorm1d)  # scale and shift: [1, width] rows, like a bias
             for name in ("weight", "bias"):
                 # a linear weight is stored transposed ([fan_in, fan_out]) for baddbmm, a bias as a [1, fan_out] row
                 one = getattr(layer, name)
-                one_shape = tuple(one.shape) if conv else (tuple(one.t().shape) if name == "weight" else (1, one.numel()))
+                one_shape = tuple(one.shape) if conv else (
+                    tuple(one.t().shape) if name == "weight" and not row else (1, one.numel()))
                 n = one.numel()
                 view = self.flat[:, offset:offset + n].view(K, *one_shape)
                 with torch.no_grad():
-                    view.copy_(torch.stack([(getattr(member[i], name).t() if name == "weight" and not conv
+                    view.copy_(torch.stack([(getattr(member[i], name).t() if name == "weight" and not (conv or row)
                                              else getattr(member[i], name)).detach().reshape(one_shape)
                                             for member in reference]))
                 param = nn.Parameter(view)  # shares the buffer's memory: flat updates are parameter updates
@@ -153,10 +163,18 @@ class EnsembleNet(nn.Module):
                 tensors.append(param)
                 offset += n
         convs = 2 * len(shape.channels)
+        norms = 2 * len(shape.hidden) if shape.norm == "bn" else 0
+        linear = tensors[convs:len(tensors) - norms]
         self.conv_weights = nn.ParameterList(tensors[0:convs:2])
         self.conv_biases = nn.ParameterList(tensors[1:convs:2])
-        self.weights = nn.ParameterList(tensors[convs::2])
-        self.biases = nn.ParameterList(tensors[convs + 1::2])
+        self.weights = nn.ParameterList(linear[0::2])
+        self.biases = nn.ParameterList(linear[1::2])
+        # batch norm's scale and shift ([K, 1, width]) and running statistics, per member, as BatchNorm1d keeps them
+        self.bn_weights = nn.ParameterList(tensors[len(tensors) - norms::2] if norms else [])
+        self.bn_biases = nn.ParameterList(tensors[len(tensors) - norms + 1::2] if norms else [])
+        for i, width in enumerate(shape.hidden if norms else ()):
+            self.register_buffer(f"running_mean{i}", torch.zeros(K, 1, width, device=device))
+            self.register_buffer(f"running_var{i}", torch.ones(K, 1, width, device=device))
 
     def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
         if self.shape.channels:
@@ -168,8 +186,24 @@ class EnsembleNet(nn.Module):
                 x = x * masks[i]
             x = torch.baddbmm(b, x, w)
             if i < last:
+                if self.bn_weights:
+                    x = self._batch_norm(i, x)
                 x = act(x)
         return x
+
+    def _batch_norm(self, i: int, x: torch.Tensor, eps: float = 1e-5, momentum: float = 0.1) -> torch.Tensor:
+        """BatchNorm1d per member over its own batch (dim 1): biased variance to
+        normalise, unbiased into the running average, as torch does."""
+        mean_buf, var_buf = getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}")
+        if self.training:
+            var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+            with torch.no_grad():
+                n = x.shape[1]
+                mean_buf.lerp_(mean, momentum)
+                var_buf.lerp_(var * (n / (n - 1)), momentum)
+        else:
+            mean, var = mean_buf, var_buf
+        return (x - mean) * torch.rsqrt(var + eps) * self.bn_weights[i] + self.bn_biases[i]
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """The conv blocks: members' images side by side as channels, ``groups=K``."""
@@ -186,12 +220,17 @@ def _reference_layers(shape: Shape, seed: int) -> list[nn.Module]:
     ``engine.build_model`` builds it, so member k starts where it would alone."""
     from harness.normnets import SmallCNN
 
+    from harness.normnets import NormMLP
+
     torch.manual_seed(seed)
     if shape.channels:
         model: nn.Module = SmallCNN(shape.in_shape, shape.classes, shape.channels, norm="none")
+    elif shape.norm == "bn":
+        model = NormMLP(shape.in_features, shape.classes, shape.hidden, shape.act, norm="bn")
     else:
         model = MLP(shape.in_features, shape.classes, shape.hidden, shape.act)
-    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return layers + [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]  # the flat buffer's order
 
 
 class _Optimizer:
@@ -323,6 +362,8 @@ def train(
 def evaluate(model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-member accuracy and mean cross-entropy on shared test tensors."""
     K = model.members
+    was_training = model.training
+    model.eval()  # batch norm: the running statistics
     correct = torch.zeros(K, device=x.device)
     loss = torch.zeros(K, device=x.device)
     for start in range(0, x.shape[0], chunk):
@@ -330,4 +371,5 @@ def evaluate(model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, chunk: int = 
         logits = model(xs.unsqueeze(0).expand(K, -1, -1).contiguous())
         correct += (logits.argmax(-1) == ys).sum(1)
         loss += F.cross_entropy(logits.transpose(1, 2), ys.expand(K, -1), reduction="none").sum(1)
+    model.train(was_training)
     return correct / x.shape[0], loss / x.shape[0]

@@ -131,11 +131,47 @@ def test_cnn_members_with_grouped_convolutions_equal_their_single_runs(images, t
     assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
 
 
+@pytest.mark.slow  # trains every member twice
+def test_batch_norm_members_keep_their_own_statistics_and_equal_their_single_runs(data, tmp_path):
+    """The batch-norm MLP family: member k against the K=1 ensemble (1e-6), and
+    the K=1 ensemble against engine.fit on NormMLP(norm="bn") (1e-4), training
+    loss and the test metrics, which use each member's running statistics."""
+    from harness.context import TrialContext
+    from harness.normnets import NormMLP
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    x, y, xt, yt = data
+    shape = Shape(12, 4, (16, 16), epochs=3, batch_size=30, norm="bn")   # 300 rows: full batches of 30
+    group = members(4, lr=0.05)
+    together = train(shape, group, x, y, xt, yt)
+    for member, result in zip(group, together):
+        assert_same(result, train(shape, [member], x, y, xt, yt)[0])
+    assert len({round(r.test_loss, 6) for r in together}) == len(together)
+
+    first = group[0]
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
+                       "cpu", 1, tmp_path, show_progress=False)
+    model = engine.build_model(lambda: NormMLP(12, 4, (16, 16), norm="bn"), ctx)
+    cfg = engine.TrainConfig(epochs=3, batch_size=30, lr=first.lr, optimizer="sgd", momentum=first.momentum,
+                             weight_decay=first.weight_decay)
+    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
+    model.eval()
+    with torch.no_grad():
+        test_loss = float(torch.nn.functional.cross_entropy(model(xt), yt))
+    assert abs(together[0].test_loss - test_loss) <= MODULE_TOLERANCE
+
+
 def test_cnn_shape_is_checked():
     with pytest.raises(ValueError, match="in_shape"):
         Shape(64, 10, (), channels=(4,), in_shape=(1, 7, 7))
     with pytest.raises(ValueError, match="SmallCNN"):
         Shape(64, 10, (32,), channels=(4,), in_shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="NormMLP"):
+        Shape(12, 4, (16,), norm="bn", retain_hidden=0.5)
+    with pytest.raises(ValueError, match="norm must be"):
+        Shape(12, 4, (16,), norm="ln")
 
 
 @pytest.mark.slow  # trains every member twice
