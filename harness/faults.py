@@ -57,6 +57,7 @@ class Outcome:
     scenario: str
     spec: str
     violations: list[str] = field(default_factory=list)
+    fired: bool = True  # False: the injected run exited 0, so the scenario tested nothing (not an invariant)
 
 
 def check(home: Path, budget: str = "smoke") -> tuple[list[str], list]:
@@ -116,8 +117,7 @@ def run_scenario(spec: str, baseline: list, scratch: Path) -> Outcome:
     home = Path(tempfile.mkdtemp(prefix="fault-", dir=scratch))
     outcome = Outcome(spec.rsplit(":", 1)[0], spec)
     injected = _harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", fault=spec)
-    if injected.returncode == 0:  # the signal never came: the scenario tested nothing
-        outcome.violations.append("the fault did not fire (the injected run exited 0)")
+    outcome.fired = injected.returncode != 0  # exit 0: the signal never came, and the scenario tested nothing
     resumed = _harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
     if resumed.returncode:
         outcome.violations.append(f"the resume failed (exit {resumed.returncode}): {resumed.stderr.strip()[-300:]}")
@@ -136,14 +136,17 @@ def render(outcomes: list[Outcome], command: str, seed: int) -> str:
              "to the worker at one step boundary of one trial, then resumes once without faults, then checks: each "
              "key COMPLETE exactly once; each COMPLETE trial's run FINISHED with its results; at most one FINISHED "
              "run per key; no trial or run left RUNNING; verdicts equal to a fault-free run.", "",
-             "| scenario | injections | violations |", "| --- | --- | --- |"]
+             "| scenario | injections | fired | violations |", "| --- | --- | --- | --- |"]
     scenarios: dict[str, list[Outcome]] = {}
     for o in outcomes:
         scenarios.setdefault(o.scenario, []).append(o)
     for name, group in scenarios.items():
-        lines.append(f"| {name} | {len(group)} | {sum(bool(o.violations) for o in group)} |")
+        lines.append(f"| {name} | {len(group)} | {sum(o.fired for o in group)} | {sum(bool(o.violations) for o in group)} |")
     total, bad = len(outcomes), sum(bool(o.violations) for o in outcomes)
-    lines += ["", f"**{total} injections, {bad} with a violated invariant.**", ""]
+    unfired = [o.spec for o in outcomes if not o.fired]
+    lines += ["", f"**{total} injections, {bad} with a violated invariant.**"
+              + (f" {len(unfired)} did not fire (the run exited 0), so they tested nothing: {', '.join(unfired)}."
+                 if unfired else ""), ""]
     for o in outcomes:
         if o.violations:
             lines += [f"- `{FAULT_ENV}={o.spec}`: " + "; ".join(o.violations)]
@@ -182,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             for signame in args.signals:
                 for nth in sorted(rng.sample(range(1, TRIALS + 1), min(args.per_point, TRIALS))):
                     outcome = run_scenario(f"{where}:{signame}:{nth}", baseline, scratch)
-                    print(f"{outcome.spec}: {'ok' if not outcome.violations else '; '.join(outcome.violations)}",
-                          flush=True)
+                    state = "ok" if not outcome.violations else "; ".join(outcome.violations)
+                    print(f"{outcome.spec}: {state}{'' if outcome.fired else ' (did not fire)'}", flush=True)
                     outcomes.append(outcome)
     command = "python -m harness.faults " + " ".join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)

@@ -37,4 +37,4 @@ def test_a_worker_killed_after_telling_optuna_resumes_with_every_invariant(tmp_p
     out = tmp_path / "faults.md"
     assert faults.main(["--points", "told", "--signals", "KILL", "--per-point", "1", "--out", str(out)]) == 0
     text = out.read_text()
-    assert "| told:KILL | 1 | 0 |" in text and "**1 injections, 0 with a violated invariant.**" in text
+    assert "| told:KILL | 1 | 1 | 0 |" in text and "**1 injections, 0 with a violated invariant.**" in text
