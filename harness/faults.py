@@ -108,8 +108,10 @@ def _harness(home: Path, *args: str, fault: str | None = None) -> subprocess.Com
     env.update(HARNESS_HOME=str(home), HARNESS_STUDY_MODULES=STUDY_MODULE)
     if fault:
         env[FAULT_ENV] = fault
+    # SIGINT's default disposition: run from a background job, the child would inherit "ignore SIGINT"
+    # from the shell, and an injected SIGINT would do nothing
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=home, env=env, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def run_scenario(spec: str, baseline: list, scratch: Path) -> Outcome:
