@@ -293,6 +293,8 @@ def train(
         if schedule.unit == "epoch":
             next(bar, None)
             if epoch % schedule.eval_every == 0 or epoch == schedule.length:
+                if schedule.time_epochs and device.type == "cuda":
+                    torch.cuda.synchronize(device)  # CUDA runs ahead of the host: wait for the epoch's kernels
                 seconds = time.perf_counter() - started if schedule.time_epochs else None
                 stop = look(epoch, total, steps_since, seconds)
                 total, steps_since = torch.zeros_like(total), 0
