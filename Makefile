@@ -58,7 +58,7 @@ test: setup
 check: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# About 15 minutes on 2 cores: 30 injections (5 step boundaries x SIGKILL/SIGTERM/SIGINT x 2 occurrences).
+# About 10 minutes on 2 cores: 30 injections (5 step boundaries x SIGKILL/SIGTERM/SIGINT x 2 occurrences).
 faults: setup
 	$(BIN)/python -m harness.faults
 
