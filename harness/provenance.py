@@ -59,22 +59,24 @@ def trial_source_hash(study) -> str:
     """SHA-256 (16 hex digits) of the code that runs a study's trials: a study
     package's files less its declaration, figures and notes (the claims and the
     report do not change what a trial computes; configs and settings are
-    fingerprinted by value); a single-module study's whole file."""
+    fingerprinted by value); a single-module study's whole file. Part of every
+    arm's design fingerprint (``Runner.fingerprint``)."""
     files = study_source_files(study)
     if len(files) > 1:
         files = [f for f in files if f.name not in ANALYSIS_FILES]
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return _hash_files(files)
 
 
 def study_source_hash(study) -> str:
-    """SHA-256 (16 hex digits) of the study's source: part of every arm's design
-    fingerprint, so a protocol edited after its runs started cannot be resumed
-    into the same verdict (pre-registration)."""
+    """SHA-256 (16 hex digits) of all of the study's source, claims included:
+    tagged on every run (``harness.study_source``) and named in each report, so
+    a reader can check the protocol against one commit (pre-registration)."""
+    return _hash_files(study_source_files(study))
+
+
+def _hash_files(files: list[Path]) -> str:
     digest = hashlib.sha256()
-    for path in study_source_files(study):
+    for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -97,6 +97,7 @@ class Runner(TrialQueue):
         self.environment = {**provenance.environment(options.device, options.threads),
                             "study_source": provenance.study_source_hash(study)}
         self.worker = worker_id()
+        self.trial_source = provenance.trial_source_hash(study)  # read once: every arm's fingerprint holds it
         self._reads: dict[str, set[str]] = {}  # per arm: the settings its finished replicates read
         self.quarantined: dict[str, str] = {}  # key -> its last failure, left out of the queue by enqueue
 
@@ -109,7 +110,7 @@ class Runner(TrialQueue):
         tuned = bool(self.study.tuning) and arm.name in self.study.tuning.arms
         design = {"config": dict(arm.config), "seed_group": arm.seed_group, "root_seed": self.study.root_seed,
                   "tuning_trials": self.budget.tuning_trials if tuned else None,
-                  "trial_source": provenance.trial_source_hash(self.study)}
+                  "trial_source": self.trial_source}
         return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def settings_now(self) -> dict[str, str]:
@@ -123,8 +124,9 @@ class Runner(TrialQueue):
         recorded = ostudy.user_attrs
         now = self.settings_now()
         changed = []
+        fingerprints = {arm.name: self.fingerprint(arm) for arm in arms}
         for arm in arms:
-            if recorded.get(f"design:{arm.name}", self.fingerprint(arm)) != self.fingerprint(arm):
+            if recorded.get(f"design:{arm.name}", fingerprints[arm.name]) != fingerprints[arm.name]:
                 changed.append(f"{arm.name} (its config, seed group, root seed, tuning budget or trial code)")
                 continue
             then = recorded.get(f"settings:{arm.name}")
@@ -141,7 +143,7 @@ class Runner(TrialQueue):
                 "(or a new --storage and --tracking-uri), or restore the old design.")
         for arm in arms:
             if f"design:{arm.name}" not in recorded:
-                ostudy.set_user_attr(f"design:{arm.name}", self.fingerprint(arm))
+                ostudy.set_user_attr(f"design:{arm.name}", fingerprints[arm.name])
                 ostudy.set_user_attr(f"settings:{arm.name}", now)
 
     def record_reads(self, ostudy: optuna.Study, ctx: TrialContext) -> None:
