@@ -99,7 +99,9 @@ def _family(args: argparse.Namespace, name: str, dataset: str, factory, shape, l
     """One family's benchmark: ``k`` seeds one after another through the
     single-run path (``engine.fit`` on ``factory()``, an ``nn.Module`` with
     ``torch.optim``), then as one ``harness.ensemble`` model of ``shape``.
-    Same seeds, same epochs, same device; timed alternately (``_alternate``)."""
+    Same seeds, same epochs, same device; timed alternately (``_alternate``).
+    An autoencoder shape trains on squared error and is measured by its test
+    reconstruction error; a classifier by its test accuracy."""
     import tempfile
 
     import numpy as np
@@ -115,36 +117,46 @@ def _family(args: argparse.Namespace, name: str, dataset: str, factory, shape, l
         data = data.subsample(2000, seed=0)
     x, y, xt, yt = (engine.as_tensor(a, device) for a in (data.x_train, data.y_train.astype("int64"),
                                                           data.x_test, data.y_test.astype("int64")))
+    reconstructs = shape.reconstructs
+    labels, test_labels = (None, None) if reconstructs else (y, yt)
+    loss_fn = torch.nn.functional.mse_loss if reconstructs else torch.nn.functional.cross_entropy
     seeds = [trial_seeds(0, name, r) for r in range(k)]
-    cfg = engine.TrainConfig(epochs=shape.epochs, batch_size=shape.batch_size, lr=lr, optimizer="sgd", momentum=momentum)
+    cfg = engine.TrainConfig(epochs=shape.epochs, batch_size=shape.batch_size, lr=lr, optimizer=shape.optimizer,
+                             momentum=momentum)
 
     def sequential() -> list[float]:
-        accuracies = []
+        measured = []
         with tempfile.TemporaryDirectory() as scratch:
             for r in range(k):
                 ctx = bench_context(r, Path(scratch), device, name)
                 model = engine.build_model(factory, ctx)
-                engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+                engine.fit(model, x, x if reconstructs else y, loss_fn, cfg, ctx)
                 model.eval()
                 with torch.no_grad():
-                    accuracies.append(float((model(xt).argmax(1) == yt).float().mean()))
-        return accuracies
+                    measured.append(engine.sse_per_example(model, xt) if reconstructs
+                                    else float((model(xt).argmax(1) == yt).float().mean()))
+        return measured
 
     def together() -> list[float]:
         members = [Member(s.init, s.data_order, s.noise, lr=lr, momentum=momentum) for s in seeds]
-        return [r.test_accuracy for r in train(shape, members, x, y, xt, yt)]
+        return [r.test_sse if reconstructs else r.test_accuracy
+                for r in train(shape, members, x, labels, xt, test_labels)]
 
     sequential_s, ensemble_s, one_by_one, batched, ratios = _alternate(sequential, together, args.repeats)
     gap = float(np.max(np.abs(np.array(one_by_one) - np.array(batched))))
+    measure = "test squared error per image" if reconstructs else "test accuracy"
+    noise = (" (the masks are drawn from other generators than the module's, so the runs differ by more than rounding)"
+             if shape.retain_input < 1 or shape.retain_hidden < 1 else
+             " (float rounding of two summation orders, amplified by training)")
     return Result(
         name=name,
         baseline=f"{k} {what} seeds one after another (engine.fit, nn.Module)", baseline_s=sequential_s,
         candidate=f"the same {k} seeds as one ensemble (harness.ensemble)", candidate_s=ensemble_s,
         target=f"ratio >= {target:g} ({k} {what} seeds)", threshold=target, samples=ratios,
         detail=(f"median of {args.repeats} alternating runs of each side; {dataset} ({len(y)} training rows), "
-                f"{shape.epochs} epochs, batch {shape.batch_size}, SGD lr {lr} momentum {momentum}; largest "
-                f"test-accuracy difference between a member and its sequential run: {gap:.4f} (float rounding of "
-                "two summation orders, amplified by training)"))
+                f"{shape.epochs} epochs, batch {shape.batch_size}, {shape.optimizer.upper()} lr {lr}"
+                f"{f' momentum {momentum}' if momentum else ''}; largest {measure} difference between a member "
+                f"and its sequential run: {gap:.4f}{noise}"))
 
 
 @benchmark("ensemble-seeds")
@@ -184,6 +196,62 @@ def ensemble_cnn(args: argparse.Namespace) -> Result:
     shape = Shape(64, 10, (), channels=(8, 16), in_shape=(1, 8, 8), epochs=args.epochs, batch_size=32)
     return _family(args, "ensemble-cnn", "digits", lambda: SmallCNN((1, 8, 8), 10, (8, 16), norm="none"), shape,
                    0.05, 0.9, min(args.seeds, 16), 4.0, "small-CNN")
+
+
+# The families below run at the K the quick tier would batch: one arm's replicates, read from the study's
+# declaration. Their target is only that batching pays at all (ratio > 1): whether routing those studies'
+# replicates through ensembles is worth it. Their networks are 10-100x the MLP's, so they train at most
+# QUICK_EPOCHS epochs: the ratio is one of time per step, and more epochs would only lengthen `make bench`.
+QUICK_EPOCHS = 2
+
+
+
+def _quick_k(study: str, arm: str) -> int:
+    from harness.discovery import get_study
+
+    declared = get_study(study)
+    return next(a for a in declared.design("quick") if a.name == arm).replicates(declared.budget("quick"))
+
+
+@benchmark("ensemble-dropconnect")
+def ensemble_dropconnect(args: argparse.Namespace) -> Result:
+    """The dropout study's DropConnect MLP (784-512-512-10, input dropout 0.8,
+    weights kept with 0.5, one mask per minibatch; SGD with momentum, batch
+    128) on 2000 Fashion-MNIST images, at the dropout study's quick K."""
+    from harness.dropnets import DropoutMLP
+    from harness.ensemble import Shape
+
+    shape = Shape(784, 10, (512, 512), retain_input=0.8, retain_hidden=0.5, dropconnect=True, epochs=min(args.epochs, QUICK_EPOCHS),
+                  batch_size=128)
+    return _family(args, "ensemble-dropconnect", "fashion-mnist",
+                   lambda: DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5, dropconnect=True), shape,
+                   0.05, 0.9, _quick_k("dropout", "dropconnect"), 1.0, "DropConnect MLP")
+
+
+@benchmark("ensemble-ae")
+def ensemble_autoencoder(args: argparse.Namespace) -> Result:
+    """The ae-vs-pca study's deep autoencoder (784-512-256-128-30, mirrored
+    decoder, sigmoid output; Adam, batch 128) on 2000 Fashion-MNIST images, at
+    the study's quick K."""
+    from harness.ensemble import Shape
+    from harness.nets import Autoencoder
+
+    shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, optimizer="adam")
+    return _family(args, "ensemble-ae", "fashion-mnist", lambda: Autoencoder(784, (512, 256, 128), 30), shape,
+                   1e-3, 0.0, _quick_k("ae-vs-pca", "deep-ae-30"), 1.0, "deep autoencoder")
+
+
+@benchmark("ensemble-bn-cnn")
+def ensemble_bn_cnn(args: argparse.Namespace) -> Result:
+    """The batchnorm study's CNN (28x28 Fashion-MNIST, conv-BN-ReLU blocks of 8
+    and 16 channels, SGD with momentum, batch 128) on 2000 images, at the
+    study's quick K, each member's channels with their own statistics."""
+    from harness.ensemble import Shape
+    from harness.normnets import SmallCNN
+
+    shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, norm="bn")
+    return _family(args, "ensemble-bn-cnn", "fashion-mnist", lambda: SmallCNN((1, 28, 28), 10, (8, 16), norm="bn"),
+                   shape, 0.05, 0.9, _quick_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
 
 
 @contextlib.contextmanager

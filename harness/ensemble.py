@@ -20,6 +20,13 @@ Each member keeps everything a single run has:
   member's gradient depends on another's, and a member whose loss turns NaN
   diverges alone (the others train on; it is reported as diverged).
 
+The families (``Shape``): classifier MLPs, with dropout or DropConnect
+(``harness.dropnets.DropoutMLP``) or with batch norm (``NormMLP``);
+autoencoders (``harness.nets.Autoencoder``, trained on squared error); and
+small CNNs with or without batch norm (``SmallCNN``), whose per-member
+statistics come for free: the members' channels sit side by side, and batch
+norm's statistics are per channel.
+
 The optimisers are written out here, elementwise, with per-member
 hyperparameters; they follow ``torch.optim.SGD``/``Adam`` step for step.
 Member k of an ensemble equals the K=1 run with k's seeds to float rounding
@@ -44,7 +51,7 @@ from harness.nets import MLP
 
 # in place: a layer's matmul output is not needed by its backward, so the activation may overwrite it
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": torch.relu_, "tanh": torch.tanh_,
-                                                                  "sigmoid": torch.sigmoid_}
+                                                                  "sigmoid": torch.sigmoid_, "linear": lambda x: x}
 
 
 @dataclass(frozen=True)
@@ -70,13 +77,21 @@ class Member:
 class Shape:
     """What members of one ensemble share: the architecture and the schedule.
 
-    An MLP (``harness.nets.MLP``) through ``hidden``, with ``norm="bn"`` the
-    batch-norm MLP (``harness.normnets.NormMLP``: linear → batch norm →
-    activation, each member normalising over its own batch and keeping its own
-    running statistics); or, with ``channels``, the
-    small CNN of ``harness.normnets.SmallCNN`` without normalisation (conv3x3 →
-    ReLU → 2x2 max-pool per entry of ``channels``, then one linear read-out)
-    on inputs of ``in_shape`` (C, H, W), its convolutions grouped by member.
+    - An MLP classifier (``harness.nets.MLP``) through ``hidden``; with
+      ``retain_*`` < 1 dropout (``harness.dropnets.DropoutMLP``), with
+      ``dropconnect`` its hidden layers' *weights* dropped instead of their
+      outputs, one mask per minibatch (``DropConnectLinear``); with
+      ``norm="bn"`` the batch-norm MLP (``harness.normnets.NormMLP``: linear →
+      batch norm → activation, each member normalising over its own batch and
+      keeping its own running statistics).
+    - With ``code``, an autoencoder (``harness.nets.Autoencoder``: encoder
+      through ``hidden`` to a ``code``-wide layer with ``code_act``, mirrored
+      decoder with ``out_act``), trained on mean squared error; ``classes`` is
+      then the reconstruction's width, ``in_features``.
+    - With ``channels``, the small CNN of ``harness.normnets.SmallCNN``
+      (conv3x3 → [batch norm] → ReLU → 2x2 max-pool per entry of
+      ``channels``, then one linear read-out) on inputs of ``in_shape`` (C, H,
+      W), its convolutions grouped by member.
     """
 
     in_features: int
@@ -90,9 +105,23 @@ class Shape:
     optimizer: str = "sgd"       # "sgd" (with momentum/weight decay) or "adam"
     channels: tuple[int, ...] = ()                  # conv blocks (the CNN); empty: an MLP
     in_shape: tuple[int, int, int] | None = None    # (C, H, W) of an input row, for the CNN
-    norm: str = "none"           # "bn": batch norm after each hidden linear layer, statistics per member
+    norm: str = "none"           # "bn": batch norm after each hidden linear (or conv) layer, statistics per member
+    dropconnect: bool = False    # drop hidden layers' weights (retain_hidden) instead of their outputs
+    code: int = 0                # an autoencoder's code width; 0: a classifier
+    code_act: str = "linear"     # the autoencoder's code-layer nonlinearity
+    out_act: str = "sigmoid"     # the autoencoder's output nonlinearity (pixels in [0, 1])
 
     def __post_init__(self) -> None:
+        for name in (self.act, self.code_act, self.out_act):
+            if name not in ACTIVATIONS:
+                raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+        if self.code:
+            if self.classes != self.in_features or self.channels or self.norm != "none" or self.dropconnect \
+                    or self.retain_input < 1 or self.retain_hidden < 1:
+                raise ValueError("the ensemble autoencoder is Autoencoder: classes = in_features (its reconstruction), "
+                                 "no channels, batch norm or dropout")
+        if self.dropconnect and (self.channels or not self.hidden):
+            raise ValueError("DropConnect drops an MLP's hidden-layer weights: it needs hidden layers and no channels")
         if self.channels:
             if self.in_shape is None or math.prod(self.in_shape) != self.in_features:
                 raise ValueError(f"a CNN needs in_shape (C, H, W) with C*H*W = in_features ({self.in_features}), "
@@ -101,10 +130,8 @@ class Shape:
                 raise ValueError("the ensemble CNN is SmallCNN: ReLU, one linear read-out (hidden=()), no dropout")
         if self.norm not in ("none", "bn"):
             raise ValueError(f"norm must be none or bn, got {self.norm!r}")
-        if self.norm == "bn" and (self.channels or self.retain_input < 1 or self.retain_hidden < 1):
-            raise ValueError("the ensemble's batch norm is NormMLP's (an MLP without dropout)")
-        if self.act not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.act!r}; known: {', '.join(ACTIVATIONS)}")
+        if self.norm == "bn" and (self.retain_input < 1 or self.retain_hidden < 1):
+            raise ValueError("the ensemble's batch norm is NormMLP's or SmallCNN's (without dropout)")
         if not (0 < self.retain_input <= 1 and 0 < self.retain_hidden <= 1):
             raise ValueError("retain probabilities must be in (0, 1]")
         if self.epochs < 1 or self.batch_size < 1:
@@ -113,11 +140,24 @@ class Shape:
             raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
 
 
+    @property
+    def reconstructs(self) -> bool:
+        """An autoencoder: targets are the inputs, the loss squared error."""
+        return self.code > 0
+
+    def layer_activations(self) -> list[str | None]:
+        """The nonlinearity after each linear layer, in order (None: the logits)."""
+        if self.reconstructs:
+            return [self.act] * len(self.hidden) + [self.code_act] + [self.act] * len(self.hidden) + [self.out_act]
+        return [self.act] * len(self.hidden) + [None]
+
+
 @dataclass
 class MemberResult:
     train_loss: list[float]            # mean training loss per epoch (up to divergence)
-    test_accuracy: float = math.nan
-    test_loss: float = math.nan
+    test_accuracy: float = math.nan    # classifiers
+    test_loss: float = math.nan        # the training objective on the test set (cross-entropy or squared error)
+    test_sse: float = math.nan         # autoencoders: summed squared error per test example (engine.sse_per_example)
     diverged: str = ""                 # why the member stopped being finite; empty when it trained through
 
 
@@ -146,7 +186,7 @@ class EnsembleNet(nn.Module):
         tensors, offset = [], 0
         for i, layer in enumerate(layers):
             conv = isinstance(layer, nn.Conv2d)
-            row = isinstance(layer, nn.BatchNorm1d)  # scale and shift: [1, width] rows, like a bias
+            row = isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d))  # scale and shift: [1, width] rows, like a bias
             for name in ("weight", "bias"):
                 # a linear weight is stored transposed ([fan_in, fan_out]) for baddbmm, a bias as a [1, fan_out] row
                 one = getattr(layer, name)
@@ -163,32 +203,41 @@ class EnsembleNet(nn.Module):
                 tensors.append(param)
                 offset += n
         convs = 2 * len(shape.channels)
-        norms = 2 * len(shape.hidden) if shape.norm == "bn" else 0
+        norms = 2 * len(shape.channels or shape.hidden) if shape.norm == "bn" else 0
         linear = tensors[convs:len(tensors) - norms]
         self.conv_weights = nn.ParameterList(tensors[0:convs:2])
         self.conv_biases = nn.ParameterList(tensors[1:convs:2])
         self.weights = nn.ParameterList(linear[0::2])
         self.biases = nn.ParameterList(linear[1::2])
         # batch norm's scale and shift ([K, 1, width]) and running statistics, per member, as BatchNorm1d keeps them
+        # (the CNN's: [K * channels], its members' channels side by side, as the grouped convolutions lay them out)
         self.bn_weights = nn.ParameterList(tensors[len(tensors) - norms::2] if norms else [])
         self.bn_biases = nn.ParameterList(tensors[len(tensors) - norms + 1::2] if norms else [])
-        for i, width in enumerate(shape.hidden if norms else ()):
-            self.register_buffer(f"running_mean{i}", torch.zeros(K, 1, width, device=device))
-            self.register_buffer(f"running_var{i}", torch.ones(K, 1, width, device=device))
+        for i, width in enumerate((shape.channels or shape.hidden) if norms else ()):
+            stats = (K * width,) if shape.channels else (K, 1, width)
+            self.register_buffer(f"running_mean{i}", torch.zeros(*stats, device=device))
+            self.register_buffer(f"running_var{i}", torch.ones(*stats, device=device))
+        self.activations = shape.layer_activations()
 
-    def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor | None] = (),
+                weight_masks: Sequence[torch.Tensor | None] = ()) -> torch.Tensor:
+        """``masks[i]``: dropout on layer i's input ``[K, B, fan_in]``;
+        ``weight_masks[i]``: DropConnect on its weight ``[K, fan_in, fan_out]``
+        (both already scaled by 1/retain)."""
         if self.shape.channels:
             x = self._features(x)
-        act = ACTIVATIONS[self.shape.act]
-        last = len(self.weights) - 1
+        norm_mlp = bool(self.bn_weights) and not self.shape.channels
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             if i < len(masks) and masks[i] is not None:
                 x = x * masks[i]
+            if i < len(weight_masks) and weight_masks[i] is not None:
+                w = w * weight_masks[i]
             x = torch.baddbmm(b, x, w)
-            if i < last:
-                if self.bn_weights:
+            act = self.activations[i]
+            if act is not None:
+                if norm_mlp:
                     x = self._batch_norm(i, x)
-                x = act(x)
+                x = ACTIVATIONS[act](x)
         return x
 
     def _batch_norm(self, i: int, x: torch.Tensor, eps: float = 1e-5, momentum: float = 0.1) -> torch.Tensor:
@@ -206,11 +255,17 @@ class EnsembleNet(nn.Module):
         return (x - mean) * torch.rsqrt(var + eps) * self.bn_weights[i] + self.bn_biases[i]
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """The conv blocks: members' images side by side as channels, ``groups=K``."""
+        """The conv blocks: members' images side by side as channels, ``groups=K``;
+        batch norm per channel is then batch norm per member (BatchNorm2d's own
+        function, with each member's channels' running statistics)."""
         K, B = x.shape[:2]
         h = x.reshape(K, B, *self.shape.in_shape).transpose(0, 1).reshape(B, -1, *self.shape.in_shape[1:])
-        for w, b in zip(self.conv_weights, self.conv_biases):
+        for i, (w, b) in enumerate(zip(self.conv_weights, self.conv_biases)):
             h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=1, groups=K)
+            if self.bn_weights:
+                h = F.batch_norm(h, getattr(self, f"running_mean{i}"), getattr(self, f"running_var{i}"),
+                                 self.bn_weights[i].reshape(-1), self.bn_biases[i].reshape(-1), self.training,
+                                 momentum=0.1, eps=1e-5)
             h = F.max_pool2d(torch.relu_(h), 2)
         return h.reshape(B, K, -1).transpose(0, 1)  # [K, B, C*h*w]: each member's features in SmallCNN's order
 
@@ -218,19 +273,21 @@ class EnsembleNet(nn.Module):
 def _reference_layers(shape: Shape, seed: int) -> list[nn.Module]:
     """The layers of the single-run model with this init seed, built as
     ``engine.build_model`` builds it, so member k starts where it would alone."""
-    from harness.normnets import SmallCNN
-
-    from harness.normnets import NormMLP
+    from harness.nets import Autoencoder
+    from harness.normnets import NormMLP, SmallCNN
 
     torch.manual_seed(seed)
     if shape.channels:
-        model: nn.Module = SmallCNN(shape.in_shape, shape.classes, shape.channels, norm="none")
+        model: nn.Module = SmallCNN(shape.in_shape, shape.classes, shape.channels, norm=shape.norm)
+    elif shape.reconstructs:
+        model = Autoencoder(shape.in_features, shape.hidden, shape.code, shape.act, shape.out_act, shape.code_act)
     elif shape.norm == "bn":
         model = NormMLP(shape.in_features, shape.classes, shape.hidden, shape.act, norm="bn")
-    else:
+    else:  # DropoutMLP (dropout or DropConnect) draws its initial weights as MLP does
         model = MLP(shape.in_features, shape.classes, shape.hidden, shape.act)
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    return layers + [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]  # the flat buffer's order
+    # the flat buffer's order: convolutions, linear layers, then the batch norms' scales and shifts
+    return layers + [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
 
 
 class _Optimizer:
@@ -283,11 +340,20 @@ def _dropout_mask(generators: Sequence[torch.Generator], shape: tuple[int, int],
     return masks.to(device).div_(retain)
 
 
+def _dropconnect_mask(generators: Sequence[torch.Generator], shape: tuple[int, int], retain: float,
+                      device: torch.device) -> torch.Tensor:
+    """DropConnect weight masks ``[K, fan_in, fan_out]`` for one minibatch, as
+    ``DropConnectLinear`` draws them (uniform < retain, kept weights scaled by
+    1/retain), each member's from its own generator."""
+    masks = torch.stack([torch.rand(shape, generator=g) < retain for g in generators])
+    return masks.to(device=device, dtype=torch.float32).div_(retain)
+
+
 def train(
     shape: Shape,
     members: Sequence[Member],
     x_train: torch.Tensor,
-    y_train: torch.Tensor,
+    y_train: torch.Tensor | None,
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
     on_epoch: Callable[[int, torch.Tensor], None] | None = None,
@@ -295,6 +361,8 @@ def train(
 ) -> list[MemberResult]:
     """Train every member on ``x_train``/``y_train`` (shared tensors on the
     device) and measure it on the test tensors; returns one result per member.
+    An autoencoder (``shape.code``) reconstructs its inputs: ``y_train`` and
+    ``y_test`` are then None.
 
     ``on_epoch(epoch, losses)`` receives each epoch's per-member mean training
     loss ``[K]`` (for logging). A member whose epoch loss is not finite is
@@ -302,6 +370,8 @@ def train(
     """
     if not members:
         raise ValueError("an ensemble needs at least one member")
+    if (y_train is None) != shape.reconstructs:
+        raise ValueError("an autoencoder's targets are its inputs (y_train=None); a classifier needs labels")
     device = x_train.device
     n = x_train.shape[0]
     sizes = {len(m.rows) if m.rows is not None else n for m in members}
@@ -316,7 +386,9 @@ def train(
     noises = [cpu_generator(m.noise) for m in members]
     K = len(members)
     widths = [shape.in_features, *shape.hidden]
-    retain = [shape.retain_input] + [shape.retain_hidden] * len(shape.hidden)
+    # dropout on each linear layer's input: the input, then (unless DropConnect drops weights instead) each hidden output
+    retain = [shape.retain_input] + [1.0 if shape.dropconnect else shape.retain_hidden] * len(shape.hidden)
+    connect = list(zip(widths, shape.hidden)) if shape.dropconnect and shape.retain_hidden < 1 else []
     results = [MemberResult(train_loss=[]) for _ in members]
     with warnings.catch_warnings():
         # the parameters are strided views of one buffer (EnsembleNet), which autograd's gradient-layout
@@ -332,9 +404,10 @@ def train(
                 batch = index.shape[1]
                 masks = [_dropout_mask(noises, (batch, w), p, device) if p < 1 else None
                          for w, p in zip(widths, retain)]
-                logits = model(x_train[index], masks)                              # [K, B, classes]
-                losses = F.cross_entropy(logits.reshape(K * batch, -1), y_train[index].reshape(-1),
-                                         reduction="none").view(K, batch).mean(1)
+                weight_masks = [_dropconnect_mask(noises, pair, shape.retain_hidden, device) for pair in connect]
+                inputs = x_train[index]
+                outputs = model(inputs, masks, weight_masks)                       # [K, B, classes]
+                losses = _losses(shape, outputs, inputs if shape.reconstructs else y_train[index])
                 optimizer.zero_grad()
                 losses.sum().backward()  # block-diagonal: member k's gradient is that of its own loss
                 optimizer.step()
@@ -350,26 +423,51 @@ def train(
                     results[k].diverged = divergence(value, "epoch", epoch)
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
-    if x_test is not None and y_test is not None:
-        accuracy, loss = evaluate(model, x_test, y_test)
+    if x_test is not None and (y_test is not None or shape.reconstructs):
+        measured = evaluate(model, x_test, y_test)
         for k, r in enumerate(results):
             if not r.diverged:
-                r.test_accuracy, r.test_loss = float(accuracy[k]), float(loss[k])
+                if shape.reconstructs:
+                    r.test_loss, r.test_sse = float(measured[0][k]), float(measured[1][k])
+                else:
+                    r.test_accuracy, r.test_loss = float(measured[0][k]), float(measured[1][k])
     return results
 
 
+def _losses(shape: Shape, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Each member's mean loss ``[K]``: cross-entropy on labels, or (an
+    autoencoder) squared error averaged over examples and features, as
+    ``F.mse_loss`` averages it for one run."""
+    K, batch = outputs.shape[:2]
+    if shape.reconstructs:
+        return F.mse_loss(outputs, targets, reduction="none").view(K, -1).mean(1)
+    return F.cross_entropy(outputs.reshape(K * batch, -1), targets.reshape(-1), reduction="none").view(K, batch).mean(1)
+
+
 @torch.no_grad()
-def evaluate(model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-member accuracy and mean cross-entropy on shared test tensors."""
+def evaluate(model: EnsembleNet, x: torch.Tensor, y: torch.Tensor | None,
+             chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per member, on shared test tensors: a classifier's accuracy and mean
+    cross-entropy; an autoencoder's mean squared error and summed squared
+    error per example (``engine.sse_per_example``'s unit), ``y`` None."""
     K = model.members
     was_training = model.training
     model.eval()  # batch norm: the running statistics
-    correct = torch.zeros(K, device=x.device)
-    loss = torch.zeros(K, device=x.device)
+    # float32 sums for a classifier (what the seeds study's committed numbers came from), float64 for squared error
+    first = torch.zeros(K, device=x.device)
+    second = torch.zeros(K, dtype=torch.float64 if model.shape.reconstructs else torch.float32, device=x.device)
     for start in range(0, x.shape[0], chunk):
-        xs, ys = x[start:start + chunk], y[start:start + chunk]
-        logits = model(xs.unsqueeze(0).expand(K, -1, -1).contiguous())
-        correct += (logits.argmax(-1) == ys).sum(1)
-        loss += F.cross_entropy(logits.transpose(1, 2), ys.expand(K, -1), reduction="none").sum(1)
+        xs = x[start:start + chunk]
+        outputs = model(xs.unsqueeze(0).expand(K, -1, -1).contiguous())
+        if model.shape.reconstructs:
+            sse = ((outputs - xs.flatten(1)) ** 2).sum(-1)            # [K, B]
+            second += sse.sum(1, dtype=torch.float64)
+        else:
+            ys = y[start:start + chunk]
+            first += (outputs.argmax(-1) == ys).sum(1)
+            second += F.cross_entropy(outputs.transpose(1, 2), ys.expand(K, -1), reduction="none").sum(1)
     model.train(was_training)
-    return correct / x.shape[0], loss / x.shape[0]
+    n = x.shape[0]
+    if model.shape.reconstructs:
+        return second / (n * x[0].numel()), second / n
+    return first / n, second / n

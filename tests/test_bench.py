@@ -32,3 +32,14 @@ def test_bench_rejects_unknown_names_and_bad_sizes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--seeds", "0"])
     assert not (tmp_path / "b.md").exists()
+
+
+def test_the_quick_tier_families_run_at_the_k_the_studies_declare():
+    from harness.discovery import get_study
+
+    for study, arm in (("dropout", "dropconnect"), ("ae-vs-pca", "deep-ae-30"), ("batchnorm", "cnn-bn")):
+        declared = get_study(study)
+        budget = declared.budget("quick")
+        expected = min(budget.replicates, next(a for a in declared.design("quick") if a.name == arm).max_replicates
+                       or budget.replicates)
+        assert bench._quick_k(study, arm) == expected

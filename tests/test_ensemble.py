@@ -2,9 +2,12 @@
 
 Stated tolerance: member k of an ensemble reproduces the K=1 run with k's
 seeds and hyperparameters to 1e-6 in every per-epoch training loss, the test
-loss and the test accuracy, for the MLP and for the CNN with grouped
-convolutions (on this CPU they are bit-identical: each member's slice of
-``baddbmm`` is its own GEMM). Against the plain ``nn.Module`` path
+loss and the test accuracy (an autoencoder's: squared error), for every
+family: MLPs, with dropout, DropConnect or batch norm; autoencoders; CNNs with
+grouped convolutions, with or without batch norm. On this CPU the MLP families
+are bit-identical (each member's slice of ``baddbmm`` is its own GEMM); the
+autoencoder differs by ~1e-10 after 3 epochs and the grouped convolutions by
+float rounding (run with MEMBER_TOLERANCE = 0 to see which). Against the plain ``nn.Module`` path
 (``engine.fit`` with ``torch.optim``) the K=1 ensemble agrees to 1e-4 in the
 loss over the first epochs; the two sum matmuls in different orders, so
 rounding differences grow slowly with training, as between any two BLAS calls.
@@ -163,6 +166,98 @@ def test_batch_norm_members_keep_their_own_statistics_and_equal_their_single_run
     assert abs(together[0].test_loss - test_loss) <= MODULE_TOLERANCE
 
 
+@pytest.mark.slow  # trains every member twice
+def test_dropconnect_members_equal_their_single_runs(data):
+    """DropConnect (one weight mask per minibatch, drawn from the member's
+    noise stream) with input dropout: member k against the K=1 ensemble; the
+    masks really bite (the run differs from the same seeds without them)."""
+    x, y, xt, yt = data
+    shape = Shape(12, 4, (16, 16), retain_input=0.8, retain_hidden=0.5, dropconnect=True, epochs=3, batch_size=32)
+    group = members(3, lr=0.05)
+    together = train(shape, group, x, y, xt, yt)
+    for member, result in zip(group, together):
+        assert_same(result, train(shape, [member], x, y, xt, yt)[0])
+    plain = train(Shape(12, 4, (16, 16), retain_input=0.8, retain_hidden=1.0, epochs=3, batch_size=32), group[:1],
+                  x, y, xt, yt)[0]
+    assert abs(plain.train_loss[0] - together[0].train_loss[0]) > 1e-3
+
+
+def test_dropconnect_masks_keep_weights_at_the_retain_rate():
+    from harness.ensemble import _dropconnect_mask
+
+    generators = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    masks = _dropconnect_mask(generators, (200, 300), 0.5, torch.device("cpu"))
+    assert masks.shape == (2, 200, 300)
+    assert set(masks.unique().tolist()) == {0.0, 2.0}                 # dropped, or kept and scaled by 1/p
+    assert abs(float((masks > 0).float().mean()) - 0.5) < 0.01
+    assert not torch.equal(masks[0], masks[1])                       # each member its own draw
+
+
+@pytest.mark.slow  # trains every member twice
+def test_autoencoder_members_equal_their_single_runs(data, tmp_path):
+    """The autoencoder family: member k against the K=1 ensemble (1e-6), and
+    the K=1 ensemble against engine.fit on harness.nets.Autoencoder with
+    squared error (1e-4), training loss and test reconstruction error."""
+    from harness.context import TrialContext
+    from harness.nets import Autoencoder
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    x, _, xt, _ = data
+    x, xt = torch.sigmoid(x), torch.sigmoid(xt)  # pixels in (0, 1), for a sigmoid output
+    shape = Shape(12, 12, (10,), code=3, epochs=3, batch_size=32, optimizer="adam")
+    group = members(3, lr=0.003, momentum=0.0, weight_decay=0.0)
+    together = train(shape, group, x, None, xt)
+    for member, result in zip(group, together):
+        alone = train(shape, [member], x, None, xt)[0]
+        assert np.allclose(result.train_loss, alone.train_loss, rtol=0, atol=MEMBER_TOLERANCE)
+        assert abs(result.test_sse - alone.test_sse) <= MEMBER_TOLERANCE
+    assert len({round(r.test_sse, 6) for r in together}) == len(together)
+
+    first = group[0]
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
+                       "cpu", 1, tmp_path, show_progress=False)
+    model = engine.build_model(lambda: Autoencoder(12, (10,), 3), ctx)
+    cfg = engine.TrainConfig(epochs=3, batch_size=32, lr=first.lr, optimizer="adam")
+    losses = engine.fit(model, x, x, torch.nn.functional.mse_loss, cfg, ctx)
+    assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
+    model.eval()
+    assert abs(together[0].test_sse - engine.sse_per_example(model, xt)) <= MODULE_TOLERANCE
+    assert abs(together[0].test_loss - engine.sse_per_example(model, xt) / 12) <= MODULE_TOLERANCE
+
+
+@pytest.mark.slow  # trains every member twice
+def test_batch_norm_cnn_members_keep_their_own_statistics_and_equal_their_single_runs(images, tmp_path):
+    """The batch-norm CNN: grouped convolutions with each member's channels'
+    statistics; member k against the K=1 ensemble (1e-6), the K=1 ensemble
+    against engine.fit on SmallCNN(norm="bn") (1e-4), test metrics read with
+    the running statistics."""
+    from harness.context import TrialContext
+    from harness.normnets import SmallCNN
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    x, y, xt, yt = images
+    shape = Shape(64, 10, (), channels=(4, 8), in_shape=(1, 8, 8), epochs=2, batch_size=32, norm="bn")
+    group = members(3, lr=0.02)
+    together = train(shape, group, x, y, xt, yt)
+    for member, result in zip(group, together):
+        assert_same(result, train(shape, [member], x, y, xt, yt)[0])
+
+    first = group[0]
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
+                       "cpu", 1, tmp_path, show_progress=False)
+    model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="bn"), ctx)
+    cfg = engine.TrainConfig(epochs=2, batch_size=32, lr=first.lr, optimizer="sgd", momentum=first.momentum,
+                             weight_decay=first.weight_decay)
+    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
+    model.eval()
+    with torch.no_grad():
+        test_loss = float(torch.nn.functional.cross_entropy(model(xt), yt))
+    assert abs(together[0].test_loss - test_loss) <= MODULE_TOLERANCE
+
+
 def test_cnn_shape_is_checked():
     with pytest.raises(ValueError, match="in_shape"):
         Shape(64, 10, (), channels=(4,), in_shape=(1, 7, 7))
@@ -170,6 +265,10 @@ def test_cnn_shape_is_checked():
         Shape(64, 10, (32,), channels=(4,), in_shape=(1, 8, 8))
     with pytest.raises(ValueError, match="NormMLP"):
         Shape(12, 4, (16,), norm="bn", retain_hidden=0.5)
+    with pytest.raises(ValueError, match="Autoencoder"):
+        Shape(12, 4, (16,), code=3)                                   # reconstructs 12 features, not 4 classes
+    with pytest.raises(ValueError, match="DropConnect"):
+        Shape(12, 4, (), dropconnect=True)
     with pytest.raises(ValueError, match="norm must be"):
         Shape(12, 4, (16,), norm="ln")
 
@@ -197,3 +296,5 @@ def test_bad_input_fails_before_training(data):
         Member(1, 1, 1, lr=-1.0)
     with pytest.raises(ValueError, match="unknown activation"):
         Shape(12, 4, (8,), act="swish")
+    with pytest.raises(ValueError, match="targets are its inputs"):
+        train(Shape(12, 12, (8,), code=2), [Member(1, 1, 1, 0.1)], x, y)
