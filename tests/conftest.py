@@ -43,6 +43,21 @@ def home(bare_home, empty_store) -> Path:
     return bare_home
 
 
+@pytest.fixture(scope="session")
+def tiny_smoke_run(tmp_path_factory, empty_store) -> tuple[Path, subprocess.CompletedProcess]:
+    """A home where a `harness run tiny --budget smoke` process (since exited) ran
+    the tiny study, and that process's result: its journal, tracking store and
+    reports. One run (a `python -m harness` start and four trials, ~15 s) shared
+    by the tests that need a finished run made by the command line; each copies
+    the files it changes into its own home (copied stores keep pointing at the
+    artifacts here, as MLflow stores absolute artifact locations)."""
+    home = tmp_path_factory.mktemp("tiny-smoke-run")
+    shutil.copy(empty_store, home / "mlflow.db")
+    # no injected faults or sleeps, whatever the calling environment says
+    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress", TINY_FAIL="", TINY_SLEEP="0")
+    return home, result
+
+
 def harness_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a ``python -m harness`` subprocess working in ``home``."""
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}

@@ -3,6 +3,7 @@ error line (exit 2) for bad input, before any compute."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -71,8 +72,10 @@ def test_missing_data_stops_before_compute(bare_home, tmp_path):
     assert not (home / "mlflow.db").exists() and not (home / ".harness" / "optuna.journal").exists()
 
 
-def test_every_study_of_a_run_is_checked_before_the_first_trains(bare_home, tmp_path):
-    result = run_cli(bare_home, "run", "tiny", "ae-vs-pca", "--budget", "smoke", "--no-progress",
+def test_every_study_of_a_run_is_checked_before_the_first_trains(home, tmp_path):
+    # `home` (a made store), not `bare_home`: checking tiny opens its tracking store, and a bare home would
+    # pay for creating the store's schema (MLflow's migrations) in a test that is about the order of the checks
+    result = run_cli(home, "run", "tiny", "ae-vs-pca", "--budget", "smoke", "--no-progress",
                      HARNESS_FASHION_MNIST_DIR=str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "HARNESS_FASHION_MNIST_DIR" in result.stderr
     assert "trials run" not in result.stdout   # tiny, listed first, did not train
@@ -93,10 +96,13 @@ def test_bad_storage_url_is_rejected(home):
     assert result.returncode == 2 and "unsupported storage" in result.stderr
 
 
-def test_run_then_report_regenerates_without_training(home):
-    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress")
+def test_run_then_report_regenerates_without_training(home, tiny_smoke_run):
+    # the run: the session's `harness run tiny --budget smoke` (conftest.tiny_smoke_run, shared with
+    # test_journal); its home (stores, journal, reports) is copied here, and the report below runs on the copy
+    ran, result = tiny_smoke_run
     assert result.returncode == 0, result.stderr
     assert "TINY-WIDE" in result.stdout and "reports/tiny/report.md" in result.stdout  # the summary
+    shutil.copytree(ran, home, dirs_exist_ok=True)
     first = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
     (home / "reports" / "tiny" / "report.md").unlink()
     result = run_cli(home, "report", "tiny", "--budget", "smoke")

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from conftest import run_cli
 from harness.journal import JournalCorrupted, find_damage
+from harness.run import RunRequest, run_study
 from harness.storage import open_storage
 
 pytestmark = pytest.mark.slow  # subprocess runs on damaged journals: in `make test`, not `make check`
@@ -24,11 +25,10 @@ def complete_keys(storage: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def finished_home(tmp_path_factory, empty_store):
-    """A home where a `harness run` process (since exited) ran the tiny study: its journal and tracking store."""
-    home = tmp_path_factory.mktemp("finished")
-    shutil.copy(empty_store, home / "mlflow.db")
-    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress")
+def finished_home(tiny_smoke_run):
+    """A home where a `harness run` process (since exited) ran the tiny study: its journal and tracking store
+    (the session's ``tiny_smoke_run``, shared with test_cli)."""
+    home, result = tiny_smoke_run
     assert result.returncode == 0, result.stderr
     return home
 
@@ -103,6 +103,7 @@ def test_repair_then_resume_completes_every_key_once(home, finished_journal, whe
     result = run_cli(home, "repair-journal", str(journal))
     assert result.returncode == 0 and "nothing to repair" in result.stdout
 
-    result = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress")
-    assert result.returncode == 0, result.stderr
+    # the resume, in this process (the command line's exit statuses and messages are checked above; another
+    # `python -m harness` start would only add its imports): the same run_study as `harness run`
+    run_study(RunRequest("tiny", "smoke", progress=False))
     assert complete_keys(f"journal:{journal}") == DESIGN  # each key complete exactly once

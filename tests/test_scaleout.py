@@ -23,8 +23,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import harness_env, run_cli
+from conftest import ROOT, TESTS, harness_env
 from harness import services
+from harness.run import RunRequest, run_study
 from harness.tracking import Tracker
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server: in `make test`, not `make check`
@@ -78,11 +79,14 @@ def keys_by_state(storage_url: str, study: str) -> dict[str, list[str]]:
 DESIGN = ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
 
 
-def test_two_workers_on_postgres_and_an_mlflow_server_run_each_key_once(home, postgres, mlflow_server):
+def test_two_workers_on_postgres_and_an_mlflow_server_run_each_key_once(home, postgres, mlflow_server, monkeypatch):
     storage = postgres.create_database("two_workers")
-    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--workers", "2", "--no-progress",
-                   "--storage", storage, "--tracking-uri", mlflow_server.url)
-    assert done.returncode == 0, done.stderr[-2000:]
+    # `--workers 2`: two `harness worker` processes, started by run_study in this process as `harness run`
+    # would (a `python -m harness` parent as well would add only its imports); they find the tiny study on
+    # PYTHONPATH and work in the home, so a local artifact folder would show there
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.chdir(home)
+    run_study(RunRequest("tiny", "smoke", workers=2, storage=storage, tracking_uri=mlflow_server.url, progress=False))
     assert keys_by_state(storage, "tiny.smoke") == {"COMPLETE": DESIGN}
     runs = Tracker(mlflow_server.url).runs("tiny", "smoke")
     assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"}
@@ -93,7 +97,7 @@ def test_two_workers_on_postgres_and_an_mlflow_server_run_each_key_once(home, po
     assert not (home / "mlartifacts").exists() and not (home / "mlruns").exists()
 
 
-def test_a_dead_workers_trial_is_failed_by_heartbeat_and_retried(home, postgres, mlflow_server):
+def test_a_dead_workers_trial_is_failed_by_heartbeat_and_retried(home, postgres, mlflow_server, monkeypatch):
     storage = postgres.create_database("heartbeat")
     env = harness_env(home, TINY_SLEEP="30", HARNESS_HEARTBEAT_SECONDS="1")
     worker = subprocess.Popen([sys.executable, "-m", "harness", "worker", "tiny", "--budget", "smoke",
@@ -106,9 +110,10 @@ def test_a_dead_workers_trial_is_failed_by_heartbeat_and_retried(home, postgres,
     worker.send_signal(signal.SIGKILL)  # no cleanup: its trial stays RUNNING with a heartbeat that stops
     worker.wait()
     time.sleep(6)  # past the grace period (4 heartbeats)
-    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress", "--storage", storage,
-                   "--tracking-uri", mlflow_server.url, HARNESS_HEARTBEAT_SECONDS="1")
-    assert done.returncode == 0, done.stderr[-2000:]
+    # the resume, in this process (the killed worker above is the real process; a second `python -m harness`
+    # start would add only its imports to the same run_study)
+    monkeypatch.setenv("HARNESS_HEARTBEAT_SECONDS", "1")
+    run_study(RunRequest("tiny", "smoke", storage=storage, tracking_uri=mlflow_server.url, progress=False))
     states = keys_by_state(storage, "tiny.smoke")
     assert states["COMPLETE"] == DESIGN and len(states["FAIL"]) == 1  # nothing lost, nothing twice
     trials = optuna.load_study(study_name="tiny.smoke", storage=storage).get_trials(deepcopy=False)
@@ -123,7 +128,10 @@ def _states(storage: str) -> set[str]:
         return set()
 
 
-def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_rest(home, tmp_path):
+def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_rest(home, tmp_path, empty_store):
+    # the server's backend starts as a copy of the session's empty store: the same schema, without the
+    # server running every MLflow migration again at its first start
+    shutil.copy(empty_store, tmp_path / "server.db")
     server = services.MlflowServer(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "artifacts",
                                    services.free_port(), log=tmp_path / "server.log").start()
     run = subprocess.Popen([sys.executable, "-m", "harness", "run", "tiny", "--budget", "smoke", "--no-progress",
@@ -145,16 +153,18 @@ def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_
     assert all("tracking store" in t.user_attrs["fail_reason"] for t in failed)
 
     server.start()  # same backend: resume finishes the study without repeating a finished key
-    done = run_cli(home, "run", "tiny", "--budget", "smoke", "--no-progress", "--tracking-uri", server.url)
-    server.stop(timeout=2)
-    assert done.returncode == 0, done.stderr[-2000:]
+    try:
+        # the resume, in this process (the run the server died under is the real process above; a second
+        # `python -m harness` start would add only its imports to the same run_study)
+        run_study(RunRequest("tiny", "smoke", tracking_uri=server.url, progress=False))
+        # read while this server is up (nothing writes to its backend after the run; a restart only to read cost ~15 s)
+        runs = Tracker(server.url).runs("tiny", "smoke")
+    finally:
+        server.stop(timeout=2)
     final = trials.get_trials()
     finished_keys = sorted(t.user_attrs["key"] for t in final if t.state == TrialState.COMPLETE)
     assert finished_keys == DESIGN
     assert {t.number for t in complete} <= {t.number for t in final if t.state == TrialState.COMPLETE}
-    server.start()
-    runs = Tracker(server.url).runs("tiny", "smoke")
-    server.stop(timeout=2)
     assert "RUNNING" not in set(runs["status"])
 
 

@@ -5,6 +5,8 @@ Ctrl-C and a killed worker."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +17,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import harness_env, run_cli
+from conftest import ROOT, TESTS, harness_env
 from harness import paths
 from harness.run import RunRequest, run_study
 from harness.sweep import open_storage
@@ -155,8 +157,9 @@ def test_sigint_to_a_real_process_then_resume(home):
     assert proc.returncode != 0 and "resume" in output
     kept = complete_keys(design_trials(budget="full"))
     assert 2 <= len(kept) < 8
-    result = run_cli(home, "run", "tiny", "--budget", "full", "--no-progress")
-    assert result.returncode == 0, result.stderr
+    # the resume, in this process: the signal went to the real process above; a second `python -m harness`
+    # start would add only its imports (~10 s) to the same run_study
+    run_study(RunRequest("tiny", "full", progress=False))
     trials = design_trials(budget="full")
     keys = complete_keys(trials)
     assert len(keys) == len(set(keys)) == 8 and set(kept) <= set(keys)
@@ -198,9 +201,13 @@ def test_tuning_phase_feeds_the_replicates(home):
     assert "params.hp.lr" not in runs[runs["arm"] == "narrow"].dropna(axis=1)
 
 
-def test_two_workers_share_the_design(home):
-    result = run_cli(home, "run", "tiny", "--budget", "full", "--workers", "2", "--no-progress")
-    assert result.returncode == 0, result.stderr
+def test_two_workers_share_the_design(home, monkeypatch):
+    # `--workers 2`: two `harness worker` processes, started by run_study in this process as `harness run`
+    # would (a `python -m harness` parent as well would add only its imports); they find the tiny study
+    # on PYTHONPATH and work in the home, as under `harness run`
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.chdir(home)
+    run_study(RunRequest("tiny", "full", workers=2, progress=False))
     trials = design_trials(budget="full")
     keys = complete_keys(trials)
     assert len(keys) == len(set(keys)) == 8
@@ -277,7 +284,7 @@ def ensemble_metrics(runs):
     return {(r["arm"], r["replicate"]): r["metrics.test_loss"] for _, r in finished.iterrows()}
 
 
-def test_same_shaped_trials_train_as_one_ensemble_each_its_own_trial_and_run(home, monkeypatch):
+def test_same_shaped_trials_train_as_one_ensemble_each_its_own_trial_and_run(home, monkeypatch, empty_store):
     monkeypatch.setenv("TINY_FAIL", "fast/r1=nan")
     document = run_study(RunRequest("tiny-ens", "smoke", progress=False))
     trials = design_trials("tiny-ens")
@@ -299,9 +306,11 @@ def test_same_shaped_trials_train_as_one_ensemble_each_its_own_trial_and_run(hom
     # the same study one trial at a time, in a fresh home: the same numbers, and no ensemble tag
     fresh = home / "alone"
     fresh.mkdir()
+    shutil.copy(empty_store, fresh / "mlflow.db")  # a fresh home as `home` makes it: no schema to create
     monkeypatch.setenv("HARNESS_HOME", str(fresh))
     monkeypatch.delenv("TINY_FAIL")
-    run_study(RunRequest("tiny-ens", "smoke", progress=False, ensemble=1))
+    # report=False: only this run's trials and MLflow runs are compared below
+    run_study(RunRequest("tiny-ens", "smoke", progress=False, ensemble=1, report=False))
     alone_runs = Tracker(default_tracking_uri(fresh)).runs("tiny-ens", "smoke")
     assert "tags.harness.ensemble_size" not in alone_runs or alone_runs["tags.harness.ensemble_size"].isna().all()
     alone = ensemble_metrics(alone_runs)

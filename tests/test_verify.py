@@ -5,11 +5,14 @@ tests' tiny study."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import shutil
 import subprocess
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -243,39 +246,53 @@ def run_verify(repo: Path, keep: Path, monkeypatch) -> int:
     return verify.main(["--source", str(repo), "--studies", "tiny", "--budget", "smoke", "--keep", str(keep)])
 
 
-@pytest.mark.slow  # clones a repository and runs a study
-def test_clone_run_and_compare_names_a_tampered_verdict(tmp_path, capfd, monkeypatch):
-    """~20 s: one smoke run of the tiny study. The committed verdict is one no
-    run can produce; the working tree is broken on purpose to show that only
-    HEAD runs; nothing lands in the source's reports/."""
-    committed = {"study": "tiny", "budget": "smoke",
-                 "claims": [{"id": "TINY-WIDE", "verdict": "tampered"}, {"id": "TINY-SAME"}]}
-    repo = make_repo(tmp_path / "repo", {"tiny": committed}, code=True)
+TAMPERED = {"study": "tiny", "budget": "smoke",
+            "claims": [{"id": "TINY-WIDE", "verdict": "tampered"}, {"id": "TINY-SAME"}]}
+
+
+@pytest.fixture(scope="module")
+def tampered_run(tmp_path_factory):
+    """One verify run (~20 s: a smoke run of the tiny study), shared by the two
+    tests below. The committed verdict is one no run can produce; the working
+    tree is broken on purpose to show that only HEAD runs. Its fresh report is
+    also the next test's first run: a report that HEAD's code made in a clone."""
+    tmp = tmp_path_factory.mktemp("tampered")
+    repo = make_repo(tmp / "repo", {"tiny": TAMPERED}, code=True)
     with open(repo / "harness" / "__init__.py", "a") as f:
         f.write("raise RuntimeError('the working tree ran, not HEAD')\n")
+    # verify.main's own lines are printed in this process; the study run's output goes to the fds as before
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch, redirect_stdout(out), redirect_stderr(err):
+        status = run_verify(repo, tmp / "keep", monkeypatch)
+    return SimpleNamespace(repo=repo, keep=tmp / "keep", status=status, out=out.getvalue(), err=err.getvalue())
 
-    assert run_verify(repo, tmp_path / "keep", monkeypatch) == 1
-    out, err = capfd.readouterr()
+
+@pytest.mark.slow  # clones a repository and runs a study
+def test_clone_run_and_compare_names_a_tampered_verdict(tampered_run):
+    """~20 s: one smoke run of the tiny study (the shared ``tampered_run``).
+    The committed verdict is one no run can produce; the working tree is broken
+    on purpose to show that only HEAD runs; nothing lands in the source's reports/."""
+    repo, keep, out, err = tampered_run.repo, tampered_run.keep, tampered_run.out, tampered_run.err
+    assert tampered_run.status == 1
     assert "uncommitted changes to tracked files; only HEAD" in err
     assert 'tiny / TINY-WIDE / verdict: "tampered" -> "' in out
     assert "1 studies compared" in out
-    assert (tmp_path / "keep" / "clone" / "reports" / "tiny" / "verdicts.json").is_file()
-    assert (tmp_path / "keep" / "expected-reports" / "tiny" / "verdicts.json").is_file()
-    assert json.loads((repo / "reports" / "tiny" / "verdicts.json").read_text()) == committed
+    assert (keep / "clone" / "reports" / "tiny" / "verdicts.json").is_file()
+    assert (keep / "expected-reports" / "tiny" / "verdicts.json").is_file()
+    assert json.loads((repo / "reports" / "tiny" / "verdicts.json").read_text()) == TAMPERED
     assert sorted(p.name for p in (repo / "reports").iterdir()) == ["tiny"]
 
 
 @pytest.mark.slow
-def test_committed_fresh_reports_verify_and_a_tiny_change_does_not(tmp_path, capfd, monkeypatch):
-    """~1 min: three smoke runs. Reports made by one run verify against the
-    next (the tiny study is deterministic), and a number nudged by 1e-6 is named."""
-    repo = make_repo(tmp_path / "repo", {"tiny": {"study": "tiny", "budget": "smoke"}}, code=True)
-    assert run_verify(repo, tmp_path / "first", monkeypatch) == 1
-    fresh = json.loads((tmp_path / "first" / "clone" / "reports" / "tiny" / "verdicts.json").read_text())
-
-    (repo / "reports" / "tiny" / "verdicts.json").write_text(json.dumps(fresh, indent=2))
-    git("commit", "--quiet", "-am", "fresh reports", cwd=repo)
-    capfd.readouterr()
+def test_committed_fresh_reports_verify_and_a_tiny_change_does_not(tmp_path, capfd, monkeypatch, tampered_run):
+    """~40 s: two smoke runs (the first run, which makes the fresh report, is
+    ``tampered_run``'s: HEAD's code, run by verify in a clone, as here). Reports
+    made by one run verify against the next (the tiny study is deterministic),
+    and a number nudged by 1e-6 is named."""
+    fresh_report = tampered_run.keep / "clone" / "reports" / "tiny" / "verdicts.json"
+    fresh = json.loads(fresh_report.read_text())
+    assert fresh["study"] == "tiny" and fresh["budget"] == "smoke" and fresh["claims"]
+    repo = make_repo(tmp_path / "repo", {"tiny": fresh}, code=True)
     assert run_verify(repo, tmp_path / "second", monkeypatch) == 0
     assert "0 drifts" in capfd.readouterr().out
 
