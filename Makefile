@@ -28,7 +28,7 @@ help:
 	@echo "make verify-reports  rerun HEAD's studies (quick) in a temporary clone; exit 1 if a committed verdicts.json drifts"
 	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
 	@echo "make bench         benchmarks (ratios measured in one invocation) -> reports/bench.md"
-	@echo "make faults        kill workers at every step boundary, resume, check the queue's invariants -> reports/faults.md"
+	@echo "make faults        kill, stop (SIGSTOP/SIGCONT) and race workers at the queue's step boundaries, check its invariants -> reports/faults.md"
 	@echo "make services      local PostgreSQL + mlflow server (127.0.0.1) for --storage/--tracking-uri; make services-down"
 	@echo "make dashboard     optuna-dashboard over the study storage on http://127.0.0.1:8080 (STORAGE=...)"
 	@echo "make clean         remove the tracking store, the Optuna journal and the venv"
@@ -58,7 +58,9 @@ test: setup
 check: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# About 10 minutes on 2 cores: 30 injections (5 step boundaries x SIGKILL/SIGTERM/SIGINT x 2 occurrences).
+# About 25 minutes on 2 cores busy with other jobs (load 5-6): 25 scenarios. 15 signals (5 step boundaries x
+# SIGKILL/SIGTERM/SIGINT x 1 occurrence; --per-point 2 doubles them), 5 SIGSTOP-past-the-heartbeat-grace
+# runs (journal and SQLite), 5 barrier runs (2 and 3 workers released together at start/enqueue/claim).
 faults: setup
 	$(BIN)/python -m harness.faults
 

@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="quick", choices=BUDGET_NAMES)
     p.add_argument("--tracking-uri")
 
+    p = sub.add_parser("rebuild", help="recreate a study's Optuna trials at one budget from its finished MLflow runs "
+                                       "(after losing or damaging the journal)")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--budget", default="quick", choices=BUDGET_NAMES)
+    p.add_argument("--storage", help="the Optuna storage to rebuild into; its studies for STUDY at that budget must "
+                                     "hold no trials (default: $HARNESS_STORAGE, else .harness/optuna.journal)")
+    p.add_argument("--tracking-uri", help="the MLflow store to read (default: $MLFLOW_TRACKING_URI, else "
+                                          "sqlite:///<project>/mlflow.db)")
+
     p = sub.add_parser("repair-journal", help="back up a damaged Optuna journal and truncate it to its last "
                                               "complete record")
     p.add_argument("path", metavar="PATH", help="the journal file (default storage: .harness/optuna.journal)")
@@ -144,6 +153,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from harness.discovery import get_study
+    from harness.rebuild import rebuild
+
+    result = rebuild(get_study(args.study), args.budget, args.storage, args.tracking_uri)
+    print("\n".join(redact(line) for line in result.lines(storage_given=bool(args.storage))))
+    return 0
+
+
 def cmd_repair_journal(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -208,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "rebuild":
+            return cmd_rebuild(args)
         if args.command == "repair-journal":
             return cmd_repair_journal(args)
         return cmd_ui(args)
@@ -240,6 +260,8 @@ def _is_input_error(exc: Exception) -> bool:
         known += (sys.modules["harness.tracking"].TrackingError,)
     if "harness.storage" in sys.modules:  # StorageError, and the journal's errors beneath it
         known += (sys.modules["harness.storage"].StorageError, sys.modules["harness.journal"].JournalError)
+    if "harness.rebuild" in sys.modules:
+        known += (sys.modules["harness.rebuild"].RebuildRefused,)
     if "harness.sweep" in sys.modules:
         sweep = sys.modules["harness.sweep"]
         known += (sweep.TuningFailed, sweep.DesignChanged, sweep.TrackingLost)

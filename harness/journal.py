@@ -37,7 +37,8 @@ class JournalCorrupted(JournalError):
             f"{damage.size - damage.offset} byte(s) from there on cannot be read safely). Repair it with "
             f"`harness repair-journal {path}` (it keeps a copy as {path.name}.bak-<timestamp> and truncates the "
             "file to the last complete record), then run the same command again: trials whose record was lost "
-            "are re-run.")
+            "are re-run. Or rebuild each study's finished trials from MLflow into a fresh journal: `harness rebuild "
+            "STUDY --budget B --storage journal:NEW_PATH`.")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class InputError(ValueError):
 
 def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
-    from harness import datasets
+    from harness import datasets, faults
     from harness.storage import max_attempts, open_storage
     from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
 
@@ -57,6 +57,7 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     open_storage(request.storage)
     uri = resolve_tracking_uri(request.tracking_uri, paths.home())
     check_tracking_uri(uri)
+    faults.point("start")  # fault injection / barrier: validated, the tracking store not yet opened (Tracker does)
     return study, arms, Tracker(uri), uri
 
 
@@ -115,17 +116,18 @@ def check_tuning_space(study: Study) -> None:
 
 def run_study(request: RunRequest) -> dict[str, Any] | None:
     """Run (or resume) a study and write its report; returns the verdicts document."""
+    study, arms, tracker, uri = prepare(request)
+    # imported after the checks: bad input stops before torch (~3 s) is loaded
     from harness import engine, provenance, report
     from harness.sweep import Runner, SweepOptions
     from harness.tracking import TAG
 
-    study, arms, tracker, uri = prepare(request)
     device = str(engine.pick_device(request.device))
     threads = engine.threads_per_worker(request.workers)
     engine.configure_torch(threads)
-    parent = tracker.parent_run(study.name, request.budget,
-                                {TAG + "study": study.name, TAG + "claims": ",".join(c.id for c in study.claims),
-                                 **{TAG + k: v for k, v in provenance.environment(device, threads).items()}})
+    parent = _parent_run(request, study, tracker,
+                         {TAG + "study": study.name, TAG + "claims": ",".join(c.id for c in study.claims),
+                          **{TAG + k: v for k, v in provenance.environment(device, threads).items()}})
     options = SweepOptions(request.budget, request.storage, uri, threads, device, request.progress, request.ensemble)
     runner = Runner(study, options, tracker, parent)
     total = sum(arm.replicates(study.budget(request.budget)) for arm in arms)
@@ -176,13 +178,48 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
     device = str(engine.pick_device(request.device))
     threads = threads or engine.threads_per_worker(1)
     engine.configure_torch(threads)
-    parent = tracker.parent_run(study.name, request.budget, {})
+    parent = _parent_run(request, study, tracker, {})
     runner = Runner(study, SweepOptions(request.budget, request.storage, uri, threads, device, False, request.ensemble),
                     tracker, parent)
-    tuned = runner.tune(arms)
-    ostudy, _ = runner.enqueue(arms)
-    outcome = runner.work(ostudy, arms, tuned)
+    ostudy = None
+    status = "KILLED"  # unless it ends otherwise: Ctrl-C and SIGTERM (handled as Ctrl-C) are no Exception
+    try:
+        tuned = runner.tune(arms)
+        ostudy, _ = runner.enqueue(arms)
+        outcome = runner.work(ostudy, arms, tuned)
+        status = "FINISHED"
+    except Exception:
+        status = "FAILED"
+        raise
+    finally:
+        _close_parent_if_quiet(ostudy, tracker, parent, status)
     print(f"worker {os.getpid()}: {outcome.completed} finished, {outcome.failed} failed", file=sys.stderr)
+
+
+def _parent_run(request: RunRequest, study, tracker, tags: dict[str, str]) -> str:
+    """The study's parent run, found or created under a lock of the study's
+    storage: workers starting at once would otherwise each create one."""
+    from harness.queue_lock import QueueLock
+    from harness.storage import open_storage, resolve_storage
+    from harness.trialqueue import optuna_study_name
+
+    lock = QueueLock(resolve_storage(request.storage), open_storage(request.storage))
+    with lock.hold(optuna_study_name(study.name, request.budget, "parent"), "opening the study's parent run"):
+        return tracker.parent_run(study.name, request.budget, tags)
+
+
+def _close_parent_if_quiet(ostudy, tracker, parent: str, status: str) -> None:
+    """A worker leaving a study with nothing queued or running closes the
+    parent run (the last one out does; ``harness run`` closes its own). Never
+    hides the error that stopped the worker."""
+    from optuna.trial import TrialState
+
+    try:
+        if ostudy is None or ostudy.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)):
+            return
+        tracker.finish(parent, status)
+    except Exception as exc:  # noqa: BLE001 - the store may be what failed
+        print(f"harness: could not close the parent run {parent}: {type(exc).__name__}", file=sys.stderr)
 
 
 def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, uri: str):

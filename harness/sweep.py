@@ -45,7 +45,7 @@ from harness.seeding import stable_int, trial_seeds
 # HEARTBEAT_ENV, StorageError, open_storage, DesignChanged, trial_key lived here: re-exported for their callers
 from harness.storage import HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage  # noqa: F401
 from harness.study import Arm, Study
-from harness.tracking import TAG, Tracker, trial_tags
+from harness.tracking import FINAL_METRICS, TAG, Tracker, trial_tags
 from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key, worker_id  # noqa: F401
 
 TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
@@ -333,7 +333,13 @@ class Runner(TrialQueue):
                              ",".join(c.id for c in self.study.claims), ostudy.study_name, trial.number,
                              self.environment), **extra_tags}
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
-        trial.set_user_attr("mlflow_run_id", run_id)
+        try:
+            trial.set_user_attr("mlflow_run_id", run_id)
+        except UpdateFinishedTrialError:
+            # failed as stale by another worker between our claim and now (this worker was stopped, or
+            # starved, past the heartbeat grace): not a tracking failure. The trial still runs and
+            # `_finish` finds it finished, closing its run KILLED; the retry queued for its key counts.
+            pass
         faults.point("run-created")
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
         ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
@@ -416,7 +422,8 @@ class Runner(TrialQueue):
         now = int(time.time() * 1000)
         digests = sorted({d.digest[:16] for d in ctx.datasets})
         self.tracker.log_batch(run_id, ctx.params, [*ctx.metrics, *((k, v, last, now) for k, v in final.items())],
-                               {TAG + "dataset_digest": ",".join(digests), **({TAG + "fail_reason": reason} if reason else {})})
+                               {TAG + "dataset_digest": ",".join(digests),
+                                **({TAG + "fail_reason": reason} if reason else {FINAL_METRICS: ",".join(final)})})
         self.tracker.log_datasets(run_id, ctx.datasets)
         if ctx.metrics:
             curves.write_learning_curve(ctx.metrics, ctx.artifact_path("learning_curve.csv"),

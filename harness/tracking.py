@@ -8,6 +8,7 @@ buffered metrics (``log_batch``), dataset inputs and artifacts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from harness.redact import BadURL, parse_url, redact, without_userinfo
 
@@ -31,6 +32,9 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 TAG = "harness."  # prefix of every tag the harness writes
+# A finished trial's final metrics by name, comma-separated, in the order its trial function returned them (the
+# first is its Optuna value): tells them from the learning curve's metrics, for `harness rebuild`
+FINAL_METRICS = TAG + "final_metrics"
 
 
 def trial_tags(study: str, arm: str, replicate: int, phase: str, budget: str, claims: str,
@@ -62,14 +66,35 @@ def resolve_tracking_uri(explicit: str | None, root: Path) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
 
 
+def sqlite_path(uri: str) -> Path:
+    """The database file of a ``sqlite:///`` URI (relative to the working directory unless absolute)."""
+    path = Path(uri[len("sqlite:///"):])
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+@contextlib.contextmanager
+def _sqlite_schema_lock(path: Path) -> Iterator[None]:
+    """Held while a client opens a SQLite store: MLflow creates or migrates the
+    schema when its client is built, and N workers opening a fresh store at
+    once race in that ("table experiments already exists", "duplicate column
+    name", alembic's "expected to match one row"), all but one crashing. A
+    tracking server or a database server does it once for everyone."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".schema.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
     """Fail before any compute if the store cannot be written or reached.
     Every message names the URI with its password redacted."""
     shown = redact(uri)
     if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):])
-        if not path.is_absolute():
-            path = Path.cwd() / path
+        path = sqlite_path(uri)
         folder = path.parent
         if not folder.is_dir():
             raise TrackingError(f"tracking store folder {folder} does not exist: create it or pass "
@@ -118,7 +143,11 @@ class Tracker:
 
         self.uri = redact(uri)  # for messages and reports: the password never leaves the process
         self._uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        if uri.startswith("sqlite:///") and ":memory:" not in uri:
+            with _sqlite_schema_lock(sqlite_path(uri)):
+                self.client = MlflowClient(tracking_uri=uri)
+        else:
+            self.client = MlflowClient(tracking_uri=uri)
 
     # -- experiments and the parent run ---------------------------------
     def experiment_id(self, study: str, create: bool = True) -> str | None:
@@ -279,6 +308,24 @@ class Tracker:
         return [(m.step, m.value) for m in logged]
 
     # -- reading back ------------------------------------------------------
+    def trial_runs(self, study: str, budget: str | None = None) -> list:
+        """Every child run of a study (optionally of one budget), any status, as
+        MLflow ``Run`` objects in start order: what ``runs`` tabulates."""
+        experiment = self.experiment_id(study, create=False)
+        if experiment is None:
+            return []
+        query = f"tags.`{TAG}role` = 'trial'"
+        if budget:
+            query += f" and tags.`{TAG}budget` = '{budget}'"
+        found, token = [], None
+        while True:
+            page = self.client.search_runs([experiment], filter_string=query, max_results=1000,
+                                           order_by=["attributes.start_time ASC"], page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
     def runs(self, study: str, budget: str | None = None) -> "pd.DataFrame":
         """Every child run of a study (optionally of one budget) as one DataFrame.
 
@@ -288,26 +335,14 @@ class Tracker:
         """
         import pandas as pd
 
-        experiment = self.experiment_id(study, create=False)
         rows: list[dict[str, Any]] = []
-        if experiment is not None:
-            query = f"tags.`{TAG}role` = 'trial'"
-            if budget:
-                query += f" and tags.`{TAG}budget` = '{budget}'"
-            token = None
-            while True:
-                page = self.client.search_runs([experiment], filter_string=query, max_results=1000,
-                                               order_by=["attributes.start_time ASC"], page_token=token)
-                for run in page:
-                    row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
-                                           "status": run.info.status, "start_time": run.info.start_time}
-                    row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-                    row.update({f"params.{k}": v for k, v in run.data.params.items()})
-                    row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
-                    rows.append(row)
-                token = page.token
-                if not token:
-                    break
+        for run in self.trial_runs(study, budget):
+            row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
+                                   "status": run.info.status, "start_time": run.info.start_time}
+            row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
+            row.update({f"params.{k}": v for k, v in run.data.params.items()})
+            row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
+            rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
             return pd.DataFrame(columns=["run_id", "run_name", "status", "start_time", "arm", "replicate",

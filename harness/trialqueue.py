@@ -30,6 +30,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from harness import faults
 from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
 from harness.study import Arm
 
@@ -70,6 +71,7 @@ class TrialQueue:
         queue lock: two workers enqueueing at once queue each key once."""
         ostudy = self.design_study()
         limit = max_attempts()
+        faults.point("enqueue")  # fault injection / barrier: before the lock, so N workers enqueue at once
         with self.lock.hold(ostudy.study_name, "enqueueing"):
             self.check_design(ostudy, arms)
             self.fail_orphans(ostudy)
@@ -178,11 +180,13 @@ class TrialQueue:
         is. The WAITING → RUNNING transition succeeds for exactly one worker
         (and claims are made under the study's queue lock); a claimed trial whose key another trial already holds is failed as a
         duplicate and not returned (``drop_duplicates``)."""
+        faults.point("claim")  # fault injection / barrier: before the lock, so N workers claim at once
         # Under the queue lock: Optuna's RDB storage makes the transition atomic with SELECT … FOR UPDATE,
         # which SQLite ignores (two workers both "won" one trial there); and a stale trial is failed and
         # re-queued in two steps.
         with self.lock.hold(ostudy.study_name, "claiming"):
-            if heartbeats_enabled(self.storage):  # dead workers' trials come back as WAITING retries
+            beating = heartbeats_enabled(self.storage)
+            if beating:  # dead workers' trials come back as WAITING retries
                 self._close_runs(fail_stale(ostudy, self.storage), "its heartbeat went stale (worker gone)")
             while True:
                 taken: list[optuna.Trial] = []
@@ -192,6 +196,10 @@ class TrialQueue:
                     if taken and (key is None or key != group_key):
                         continue
                     if self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                        # the first beat comes with the claim: Optuna never counts a trial without a heartbeat
+                        # as stale, so a worker dying before its Heartbeat starts would strand the key
+                        if beating:
+                            self.storage.record_heartbeat(t._trial_id)
                         trial = optuna.Trial(ostudy, t._trial_id)
                         trial.set_user_attr("worker", self.worker)
                         taken.append(trial)
