@@ -58,7 +58,7 @@ test: setup
 check: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# About 25 minutes on 2 cores busy with other jobs (load 5-6): 25 scenarios. 15 signals (5 step boundaries x
+# About 19 minutes on 2 cores beside a test run (25 minutes with load 5-6): 25 scenarios. 15 signals (5 step boundaries x
 # SIGKILL/SIGTERM/SIGINT x 1 occurrence; --per-point 2 doubles them), 5 SIGSTOP-past-the-heartbeat-grace
 # runs (journal and SQLite), 5 barrier runs (2 and 3 workers released together at start/enqueue/claim).
 faults: setup
