@@ -207,6 +207,17 @@ def _spawn(home: Path, log: str, *args: str, env: dict[str, str] | None = None) 
                                 stdout=out, stderr=subprocess.STDOUT, preexec_fn=_sigint_default)
 
 
+def _reap(process: subprocess.Popen, timeout: float) -> bool:
+    """Wait for ``process``; kill it if it outlives ``timeout``. True when it exited by itself."""
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+
+
 def _report(home: Path) -> str | None:
     """What ``harness report faults --budget smoke`` does, in this process (its imports are paid once):
     None, or why it failed."""
@@ -324,22 +335,14 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
             _wait_for(lambda: b.poll() is not None or (gate / f"ready.{b.pid}").exists())
             time.sleep(max(0.0, wait - (time.monotonic() - stopped_at)))
             (gate / "go").touch()
-            try:
-                b.wait(timeout=600)
-            except subprocess.TimeoutExpired:
-                b.kill()
-                b.wait()
+            _reap(b, 600)
             if b.returncode:
                 outcome.violations.append(f"worker B failed (exit {b.returncode}): "
                                           f"{_said((home / 'worker-b.log').read_text())}")
             before = {t.number: t.user_attrs.get("key") for t in _design(home, url).get_trials(
                 deepcopy=False, states=(TrialState.COMPLETE,))}
             os.kill(a.pid, signal.SIGCONT)
-            try:
-                a.wait(timeout=600)
-            except subprocess.TimeoutExpired:
-                a.kill()
-                a.wait()
+            if not _reap(a, 600):
                 outcome.violations.append("worker A did not exit within 600 s of SIGCONT")
             said = (home / "worker-a.log").read_text()
             if a.returncode and ("Traceback" in said or not said.strip()):
@@ -404,11 +407,7 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outc
         (gate / "go").touch()
         released = time.monotonic()
         for i, p in enumerate(procs):
-            try:
-                p.wait(timeout=max(1.0, 600 - (time.monotonic() - released)))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            _reap(p, max(1.0, 600 - (time.monotonic() - released)))
             if p.returncode:
                 outcome.violations.append(f"worker {i} exited {p.returncode}: "
                                           f"{_said((home / f'worker-{i}.log').read_text())}")

@@ -38,6 +38,22 @@ def members(k: int, **hp) -> list[Member]:
             for i in range(k)]
 
 
+def module_run(member: Member, factory, x, targets, loss_fn, tmp_path, epochs: int, batch_size: int,
+               optimizer: str = "sgd"):
+    """The single-run path for ``member``'s seeds and hyperparameters: ``engine.fit``
+    on ``factory()`` (an ``nn.Module`` with ``torch.optim``); the model and its losses."""
+    from harness.context import TrialContext
+    from harness.seeding import TrialSeeds
+    from harness.study import Arm, Budget
+
+    seeds = TrialSeeds(member.init, member.data_order, member.noise, 0)
+    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), seeds, "cpu", 1, tmp_path, show_progress=False)
+    model = engine.build_model(factory, ctx)
+    cfg = engine.TrainConfig(epochs=epochs, batch_size=batch_size, lr=member.lr, optimizer=optimizer,
+                             momentum=member.momentum, weight_decay=member.weight_decay)
+    return model, engine.fit(model, x, targets, loss_fn, cfg, ctx)
+
+
 def assert_same(a, b, tolerance=MEMBER_TOLERANCE):
     assert a.diverged == b.diverged
     assert len(a.train_loss) == len(b.train_loss)
@@ -112,10 +128,7 @@ def images():
 def test_cnn_members_with_grouped_convolutions_equal_their_single_runs(images, tmp_path):
     """The small CNN: member k of a grouped-convolution ensemble against the
     K=1 ensemble, and the K=1 ensemble against engine.fit on SmallCNN."""
-    from harness.context import TrialContext
     from harness.normnets import SmallCNN
-    from harness.seeding import TrialSeeds
-    from harness.study import Arm, Budget
 
     x, y, xt, yt = images
     shape = Shape(64, 10, (), channels=(4, 8), in_shape=(1, 8, 8), epochs=2, batch_size=32)
@@ -125,12 +138,8 @@ def test_cnn_members_with_grouped_convolutions_equal_their_single_runs(images, t
         assert_same(result, train(shape, [member], x, y, xt, yt)[0])
 
     first = group[0]
-    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
-                       "cpu", 1, tmp_path, show_progress=False)
-    model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="none"), ctx)
-    cfg = engine.TrainConfig(epochs=2, batch_size=32, lr=first.lr, optimizer="sgd", momentum=first.momentum,
-                             weight_decay=first.weight_decay)
-    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    model, losses = module_run(first, lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="none"),
+                               x, y, torch.nn.functional.cross_entropy, tmp_path, epochs=2, batch_size=32)
     assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
 
 
@@ -139,10 +148,7 @@ def test_batch_norm_members_keep_their_own_statistics_and_equal_their_single_run
     """The batch-norm MLP family: member k against the K=1 ensemble (1e-6), and
     the K=1 ensemble against engine.fit on NormMLP(norm="bn") (1e-4), training
     loss and the test metrics, which use each member's running statistics."""
-    from harness.context import TrialContext
     from harness.normnets import NormMLP
-    from harness.seeding import TrialSeeds
-    from harness.study import Arm, Budget
 
     x, y, xt, yt = data
     shape = Shape(12, 4, (16, 16), epochs=3, batch_size=30, norm="bn")   # 300 rows: full batches of 30
@@ -153,12 +159,8 @@ def test_batch_norm_members_keep_their_own_statistics_and_equal_their_single_run
     assert len({round(r.test_loss, 6) for r in together}) == len(together)
 
     first = group[0]
-    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
-                       "cpu", 1, tmp_path, show_progress=False)
-    model = engine.build_model(lambda: NormMLP(12, 4, (16, 16), norm="bn"), ctx)
-    cfg = engine.TrainConfig(epochs=3, batch_size=30, lr=first.lr, optimizer="sgd", momentum=first.momentum,
-                             weight_decay=first.weight_decay)
-    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    model, losses = module_run(first, lambda: NormMLP(12, 4, (16, 16), norm="bn"),
+                               x, y, torch.nn.functional.cross_entropy, tmp_path, epochs=3, batch_size=30)
     assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
     model.eval()
     with torch.no_grad():
@@ -198,10 +200,7 @@ def test_autoencoder_members_equal_their_single_runs(data, tmp_path):
     """The autoencoder family: member k against the K=1 ensemble (1e-6), and
     the K=1 ensemble against engine.fit on harness.nets.Autoencoder with
     squared error (1e-4), training loss and test reconstruction error."""
-    from harness.context import TrialContext
     from harness.nets import Autoencoder
-    from harness.seeding import TrialSeeds
-    from harness.study import Arm, Budget
 
     x, _, xt, _ = data
     x, xt = torch.sigmoid(x), torch.sigmoid(xt)  # pixels in (0, 1), for a sigmoid output
@@ -215,11 +214,8 @@ def test_autoencoder_members_equal_their_single_runs(data, tmp_path):
     assert len({round(r.test_sse, 6) for r in together}) == len(together)
 
     first = group[0]
-    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
-                       "cpu", 1, tmp_path, show_progress=False)
-    model = engine.build_model(lambda: Autoencoder(12, (10,), 3), ctx)
-    cfg = engine.TrainConfig(epochs=3, batch_size=32, lr=first.lr, optimizer="adam")
-    losses = engine.fit(model, x, x, torch.nn.functional.mse_loss, cfg, ctx)
+    model, losses = module_run(first, lambda: Autoencoder(12, (10,), 3),
+                               x, x, torch.nn.functional.mse_loss, tmp_path, epochs=3, batch_size=32, optimizer="adam")
     assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
     model.eval()
     assert abs(together[0].test_sse - engine.sse_per_example(model, xt)) <= MODULE_TOLERANCE
@@ -232,10 +228,7 @@ def test_batch_norm_cnn_members_keep_their_own_statistics_and_equal_their_single
     statistics; member k against the K=1 ensemble (1e-6), the K=1 ensemble
     against engine.fit on SmallCNN(norm="bn") (1e-4), test metrics read with
     the running statistics."""
-    from harness.context import TrialContext
     from harness.normnets import SmallCNN
-    from harness.seeding import TrialSeeds
-    from harness.study import Arm, Budget
 
     x, y, xt, yt = images
     shape = Shape(64, 10, (), channels=(4, 8), in_shape=(1, 8, 8), epochs=2, batch_size=32, norm="bn")
@@ -245,12 +238,8 @@ def test_batch_norm_cnn_members_keep_their_own_statistics_and_equal_their_single
         assert_same(result, train(shape, [member], x, y, xt, yt)[0])
 
     first = group[0]
-    ctx = TrialContext("t", Arm("a"), 0, "smoke", Budget(1), TrialSeeds(first.init, first.data_order, first.noise, 0),
-                       "cpu", 1, tmp_path, show_progress=False)
-    model = engine.build_model(lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="bn"), ctx)
-    cfg = engine.TrainConfig(epochs=2, batch_size=32, lr=first.lr, optimizer="sgd", momentum=first.momentum,
-                             weight_decay=first.weight_decay)
-    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)
+    model, losses = module_run(first, lambda: SmallCNN((1, 8, 8), 10, (4, 8), norm="bn"),
+                               x, y, torch.nn.functional.cross_entropy, tmp_path, epochs=2, batch_size=32)
     assert np.allclose(together[0].train_loss, losses, rtol=0, atol=MODULE_TOLERANCE)
     model.eval()
     with torch.no_grad():
