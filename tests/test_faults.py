@@ -64,21 +64,12 @@ def _held(gate, where: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
 
 
-def _wait(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_the_barrier_holds_every_worker_until_go_then_releases_them_all(tmp_path):
     gate = tmp_path / "gate"
     gate.mkdir()
     workers = [_held(gate, "claim") for _ in range(3)]
     try:
-        assert _wait(lambda: len(list(gate.glob("ready.*"))) == 3), "not every worker reached the barrier"
+        assert faults._wait_for(lambda: len(list(gate.glob("ready.*"))) == 3, timeout=30), "not every worker reached the barrier"
         assert {p.name for p in gate.glob("ready.*")} == {f"ready.{w.pid}" for w in workers}
         time.sleep(0.3)
         assert all(w.poll() is None for w in workers), "a worker passed the barrier before go"
