@@ -7,15 +7,16 @@ The sweep calls ``point(name)`` at each boundary of a trial's life: ``claimed``
 ``logged`` (its results are in the run), ``told`` (Optuna holds the outcome)
 and ``finished`` (the run is closed); the queue calls it at ``enqueue`` (before
 queueing the design) and ``claim`` (before claiming a trial), both outside the
-queue lock, and ``harness run``/``worker`` at ``start`` (before the tracking
-store is first opened). Two variables switch it on; unset, ``point`` is two
+queue lock, and ``harness run``/``worker`` at ``start`` (before the study
+storage and the tracking store are first opened). Two variables switch it on; unset, ``point`` is two
 environment look-ups:
 
 - ``$HARNESS_FAULT = "POINT:SIGNAL:N"`` makes the N-th arrival at POINT send
   SIGNAL (KILL, TERM, INT or STOP) to the process itself.
-- ``$HARNESS_BARRIER = "DIR:POINT"`` makes the first arrival at POINT create
-  ``DIR/ready.<pid>`` and wait until ``DIR/go`` exists: N workers started on a
-  fresh study are released together (deterministic interleavings).
+- ``$HARNESS_BARRIER = "DIR:POINT[:N]"`` makes the first (N-th) arrival at
+  POINT create ``DIR/ready.<pid>`` and wait until ``DIR/go`` exists: N workers
+  started on a fresh study are released together (deterministic
+  interleavings), or one worker is held while what it stands on fails.
 
 Three scenario families, each followed by the same checker (``check``): each
 key COMPLETE exactly once; no COMPLETE trial reverts; each COMPLETE trial's
@@ -58,12 +59,15 @@ STORAGES = ("journal", "sqlite")       # the default storage, and an RDB storage
 STOPS = ("claimed:journal", "logged:journal", "claimed:sqlite", "run-created:sqlite", "logged:sqlite")
 HEARTBEAT_SECONDS = 1                  # $HARNESS_HEARTBEAT_SECONDS of the SIGSTOP runs on an RDB storage
 GRACE_BEATS = 4                        # harness.storage: a trial is stale after 4 silent heartbeat intervals
-BARRIERS = ("start:2", "enqueue:2", "enqueue:3", "claim:2", "claim:3")  # POINT:N workers released together
+# POINT:N[:postgres]: N workers released together, on the journal (or PostgreSQL, with harness.infrafaults)
+BARRIERS = ("start:2", "enqueue:2", "enqueue:3", "claim:2", "claim:3", "start:3:postgres", "enqueue:3:postgres",
+            "claim:3:postgres")
 STUDY = "faults"                       # harness.faultstudy: a few seconds per run
 STUDY_MODULE = "harness.faultstudy"
 TRIALS = 6                             # the study's design at smoke: 2 arms x 3 replicates
 
-_arrivals: dict[str, int] = {}
+_arrivals: dict[str, int] = {}  # per point, for $HARNESS_FAULT
+_held: dict[str, int] = {}      # per point, for $HARNESS_BARRIER
 
 
 def point(name: str) -> None:
@@ -84,12 +88,18 @@ def point(name: str) -> None:
 
 
 def _barrier(gate: str, name: str) -> None:
-    """``DIR:POINT``: at POINT, say ready (``DIR/ready.<pid>``) and wait for ``DIR/go``."""
+    """``DIR:POINT[:N]``: at the N-th arrival at POINT (default the first), say ready
+    (``DIR/ready.<pid>``) and wait for ``DIR/go``."""
     folder, _, where = gate.rpartition(":")
+    nth = 1
+    if where.isdigit():
+        nth = int(where)
+        folder, _, where = folder.rpartition(":")
     if where != name:
         return
+    _held[name] = _held.get(name, 0) + 1
     go = Path(folder) / "go"
-    if go.exists():  # released already (a later arrival): pass
+    if go.exists() or _held[name] != nth:  # released already (a later arrival), or not yet the N-th: pass
         return
     (Path(folder) / f"ready.{os.getpid()}").touch()
     deadline = time.monotonic() + BARRIER_TIMEOUT
@@ -105,7 +115,7 @@ class Outcome:
     spec: str
     violations: list[str] = field(default_factory=list)
     fired: bool = True  # False: the fault never came (the run exited 0), so the scenario tested nothing
-    family: str = "signal"  # signal, stop or barrier
+    family: str = "signal"  # signal, stop, barrier, infra (harness.infrafaults) or journal (harness.journalfaults)
     note: str = ""      # what happened, for the report's line on the scenario
 
     @property
@@ -200,9 +210,11 @@ def _harness(home: Path, *args: str, fault: str | None = None,
                           capture_output=True, text=True, timeout=600, preexec_fn=_sigint_default)
 
 
-def _spawn(home: Path, log: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A harness process in the background, its output in ``home/<log>.log`` (a pipe nobody reads could fill)."""
-    with open(home / f"{log}.log", "w") as out:
+def _spawn(home: Path, log: str, *args: str, env: dict[str, str] | None = None,
+           logs: Path | None = None) -> subprocess.Popen:
+    """A harness process in the background, its output in ``<logs or home>/<log>.log`` (a pipe nobody
+    reads could fill)."""
+    with open((logs or home) / f"{log}.log", "w") as out:
         return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=home, env=_env(home, env),
                                 stdout=out, stderr=subprocess.STDOUT, preexec_fn=_sigint_default)
 
@@ -376,13 +388,14 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
     return outcome
 
 
-def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outcome:
+def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage: str | None = None) -> Outcome:
     """``workers`` × ``harness worker`` on a fresh study, each held at its first ``where``
     (``$HARNESS_BARRIER``) until all are there, then released together; when all have
     exited, ``harness report`` (the README's recipe for several workers), then the checker
     (no resume), and each key must have been queued once. Except at ``start``, the
     tracking store's tables are created first, as an ``mlflow server`` does before any
-    worker connects; at ``start`` the workers create them (a fresh local store)."""
+    worker connects; at ``start`` the workers create them (a fresh local store).
+    ``storage``: the study storage (a PostgreSQL database); the journal when None."""
     from mlflow import MlflowClient
     from optuna.trial import TrialState
 
@@ -391,12 +404,13 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outc
     gate.mkdir()
     if where != "start":
         MlflowClient(f"sqlite:///{home / 'mlflow.db'}").search_experiments()  # creates the store's tables
-    store = "a fresh tracking store" if where == "start" else "the tracking store's tables created first"
-    outcome = Outcome(f"{workers} workers, barrier at {where}",
+    store = (f"a fresh tracking store{' and study database' if storage else ''}" if where == "start"
+             else "the tracking store's tables created first")
+    outcome = Outcome(f"{workers} workers, barrier at {where}" + (" (postgres)" if storage else ""),
                       f"`{BARRIER_ENV}=DIR:{where}` in {workers} x `harness worker` ({store}); `DIR/go` once "
                       f"{workers} `DIR/ready.*` exist", family="barrier")
-    procs = [_spawn(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env={BARRIER_ENV: f"{gate}:{where}"})
-             for i in range(workers)]
+    env = {BARRIER_ENV: f"{gate}:{where}", **({"HARNESS_STORAGE": storage} if storage else {})}
+    procs = [_spawn(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env=env) for i in range(workers)]
     try:
         outcome.fired = _wait_for(lambda: len(list(gate.glob("ready.*"))) == workers
                                   or any(p.poll() is not None for p in procs)) \
@@ -411,7 +425,7 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outc
             if p.returncode:
                 outcome.violations.append(f"worker {i} exited {p.returncode}: "
                                           f"{_said((home / f'worker-{i}.log').read_text())}")
-        trials = _design(home, None).get_trials(deepcopy=False)
+        trials = _design(home, storage).get_trials(deepcopy=False)
         per_key: dict[str, int] = {}
         for t in trials:
             if "duplicate_of" not in t.user_attrs:
@@ -434,7 +448,7 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outc
         if failed:
             outcome.violations.append(f"the report failed: {failed}")
             return outcome
-        violations, verdicts = check(home)
+        violations, verdicts = check(home, storage=storage)
         outcome.violations += violations
         if verdicts != baseline:
             outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
@@ -446,7 +460,9 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path) -> Outc
     return outcome
 
 
-def render(outcomes: list[Outcome], command: str, seed: int) -> str:
+def render(outcomes: list[Outcome], command: str, seed: int, skipped: dict[str, str] | None = None) -> str:
+    from harness import infrafaults  # here, not at the top: it builds on this module
+
     families = {o.family for o in outcomes}
     lines = ["# Fault injection", "", f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by "
              f"`{command}` (occurrences drawn with seed {seed}).", "",
@@ -472,11 +488,32 @@ def render(outcomes: list[Outcome], command: str, seed: int) -> str:
     if "barrier" in families:
         lines += ["- `N workers, barrier at POINT`: N `harness worker` processes start on a fresh study; each waits "
                   "at its first arrival at POINT until all N are there, then all are released at once (`start`: "
-                  "before a fresh local tracking store is first opened; `enqueue`: before queueing the design; "
+                  "before the study storage and a fresh local tracking store are first opened; `enqueue`: before queueing the design; "
                   "`claim`: before claiming a trial; these two outside the queue lock, with the tracking store's "
-                  "tables created beforehand, as an `mlflow server` does before any worker connects); when all exited, `harness report` (the README's "
-                  "recipe for several workers), then the checker (no resume), and each key must have been queued "
-                  "once.", ""]
+                  "tables created beforehand, as an `mlflow server` does before any worker connects); when all "
+                  "exited, `harness report` (the README's recipe for several workers), then the checker (no "
+                  "resume), and each key must have been queued once. `(postgres)`: the study storage is a "
+                  "PostgreSQL database, its queue lock an advisory lock.", ""]
+    if "infra" in families:
+        lines += ["- `KIND fails at POINT`: one `harness run` is held at the N-th arrival at POINT (N drawn from 2 to "
+                  f"{TRIALS}, so a trial has finished), what it stands on fails, and it is released: it must stop "
+                  "with a clear message (no traceback) or finish. Then the fault is repaired, one resume runs, then "
+                  "the checker. `postgres`: the study storage is PostgreSQL (heartbeats every "
+                  f"{infrafaults.HEARTBEAT_SECONDS} s), stopped with `pg_ctl -m immediate` (a crash: connections "
+                  "cut, no checkpoint), restarted before the resume. `server`: the tracking store is an `mlflow "
+                  "server` (SQLite backend), SIGKILLed after the trial's run was created, so the log batch of its "
+                  "results meets a dead server (MLflow's client retries off); restarted on the same backend. "
+                  f"`disk`: the home (journal, tracking store, artifacts, reports) is a {infrafaults.TMPFS_SIZE} "
+                  "tmpfs, filled to its last free byte (a file's last page keeps its slack, so a short append may "
+                  "still fit); the filler deleted before the resume.", ""]
+    if "journal" in families:
+        lines += ["- `journal cut`: the journal of the fault-free run cut at every byte from its second-last record "
+                  "to its end. `detected or read`: each cut reads as a shorter sound journal (at a record boundary) "
+                  "or is named before Optuna reads it, with the offset of the first bad record and the repair "
+                  "command. `repaired and resumed`: for the boundaries and a sample of the cuts, `harness run` "
+                  "refuses the journal with one line naming the repair, `harness repair-journal` truncates it, one "
+                  "`harness run` resumes, then the checker (but for \"no COMPLETE trial reverts\": a cut loses the "
+                  "records after it by construction).", ""]
     lines += ["| scenario | injections | fired | violations |", "| --- | --- | --- | --- |"]
     scenarios: dict[str, list[Outcome]] = {}
     for o in outcomes:
@@ -487,9 +524,9 @@ def render(outcomes: list[Outcome], command: str, seed: int) -> str:
     unfired = [o.spec for o in outcomes if not o.fired]
     lines += ["", f"**{total} injections, {bad} with a violated invariant.**"
               + (f" {len(unfired)} did not fire, so they tested nothing: {', '.join(unfired)}." if unfired else ""), ""]
-    noted = [o for o in outcomes if o.family != "signal"]
+    noted = [o for o in outcomes if o.family not in ("signal", "journal")]
     if noted:
-        lines += ["What each SIGSTOP and barrier scenario did:", ""]
+        lines += ["What each SIGSTOP, barrier and infrastructure scenario did:", ""]
         lines += [f"- {o.scenario}: {o.replay}: {o.note or 'no note'}" for o in noted]
         lines += [""]
     violated = [o for o in outcomes if o.violations]
@@ -497,12 +534,14 @@ def render(outcomes: list[Outcome], command: str, seed: int) -> str:
         lines += ["Violations, with what replays them:", ""]
         lines += [f"- {o.scenario}: {o.replay}: " + "; ".join(o.violations) for o in violated]
         lines += [""]
-    lines += ["Not yet injected here: PostgreSQL or the mlflow server stopped mid-claim, a full disk. The journal "
-              "cut at every byte of its last records is `tests/test_journal.py`.", ""]
+    lines += [f"Not run on this machine: the `{kind}` scenarios ({why})." for kind, why in (skipped or {}).items()]
+    lines += [""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from harness import infrafaults, journalfaults  # here, not at the top: they build on this module
+
     parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-point", type=int, default=1,
                         help="signal matrix: injections per (point, signal), at occurrences drawn at random "
@@ -514,13 +553,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stops", nargs="*", default=list(STOPS), metavar="POINT:STORAGE",
                         help=f"SIGSTOP/SIGCONT scenarios, POINT one of {', '.join(POINTS)}, STORAGE one of "
                              f"{', '.join(STORAGES)}; none: skip (default: {' '.join(STOPS)})")
-    parser.add_argument("--barriers", nargs="*", default=list(BARRIERS), metavar="POINT:N",
-                        help=f"N workers released together at POINT, one of {', '.join(QUEUE_POINTS)}; none: skip "
-                             f"(default: {' '.join(BARRIERS)})")
+    parser.add_argument("--barriers", nargs="*", default=list(BARRIERS), metavar="POINT:N[:postgres]",
+                        help=f"N workers released together at POINT, one of {', '.join(QUEUE_POINTS)}, on the "
+                             f"journal or PostgreSQL; none: skip (default: {' '.join(BARRIERS)})")
+    parser.add_argument("--infra", nargs="*", default=list(infrafaults.INFRA), metavar="KIND:POINT",
+                        help="PostgreSQL crashed, the mlflow server killed or the disk filled while a worker is held "
+                             f"at POINT (harness.infrafaults); none: skip (default: {' '.join(infrafaults.INFRA)})")
+    parser.add_argument("--cuts", type=int, default=journalfaults.SAMPLES, metavar="N",
+                        help="the journal cut at every byte of its last two records, each checked for detection, "
+                             "N of them (besides the record boundaries) repaired and resumed end to end "
+                             f"(harness.journalfaults; default {journalfaults.SAMPLES}); -1: skip")
     parser.add_argument("--out", default="reports/faults.md")
     args = parser.parse_args(argv)
     if args.per_point < 1:
         parser.error("--per-point must be >= 1")
+    if args.cuts < -1:
+        parser.error("--cuts must be >= 0, or -1 to skip the journal cuts")
     stops, barriers = [], []
     for item in args.stops:
         where, _, kind = item.partition(":")
@@ -530,9 +578,16 @@ def main(argv: list[str] | None = None) -> int:
         stops.append((where, kind))
     for item in args.barriers:
         where, _, n = item.partition(":")
-        if where not in QUEUE_POINTS or not n.isdigit() or int(n) < 1:
-            parser.error(f"--barriers {item!r}: expected POINT:N, POINT one of {', '.join(QUEUE_POINTS)}, N >= 1")
-        barriers.append((where, int(n)))
+        n, _, on = n.partition(":")
+        if where not in QUEUE_POINTS or not n.isdigit() or int(n) < 1 or on not in ("", "postgres"):
+            parser.error(f"--barriers {item!r}: expected POINT:N or POINT:N:postgres, POINT one of "
+                         f"{', '.join(QUEUE_POINTS)}, N >= 1")
+        barriers.append((where, int(n), on))
+    for item in args.infra:
+        if item not in infrafaults.INFRA:
+            parser.error(f"--infra {item!r}: expected one of {', '.join(infrafaults.INFRA)}")
+    needed = {item.split(":")[0] for item in args.infra} | {"postgres" for *_, on in barriers if on}
+    skipped = {kind: why for kind in sorted(needed) if (why := infrafaults.unavailable(kind))}
     rng = random.Random(args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
@@ -563,12 +618,29 @@ def main(argv: list[str] | None = None) -> int:
         occurrences = random.Random(args.seed + 1)  # SIGSTOP's own stream: it does not move with --points
         for where, kind in stops:
             record(run_stop(where, occurrences.randint(1, TRIALS), kind, baseline, scratch))
-        for where, workers in barriers:
-            record(run_barrier(where, workers, baseline, scratch))
+        pg = infrafaults.Postgres() if "postgres" in needed and "postgres" not in skipped else None
+        try:
+            for where, workers, on in barriers:
+                if on not in skipped:
+                    record(run_barrier(where, workers, baseline, scratch, pg.database() if on else None))
+            held = random.Random(args.seed + 2)  # the infrastructure scenarios' own stream
+            for item in args.infra:
+                kind, where = item.split(":")
+                nth = held.randint(2, TRIALS)  # past the first trial: something finished that must not be lost
+                if kind not in skipped:
+                    record(infrafaults.run_infra(kind, where, nth, baseline, scratch, pg))
+        finally:
+            if pg is not None:
+                pg.close()
+        if args.cuts >= 0:
+            cut = journalfaults.run_cuts(home, baseline, scratch, args.cuts)
+            outcomes += cut
+            print(f"journal cuts: {len(cut)} injections, {sum(bool(o.violations) for o in cut)} with violations "
+                  f"[{time.monotonic() - started:.0f} s]", flush=True)
     command = "python -m harness.faults " + " ".join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(outcomes, command.strip(), args.seed))
+    out.write_text(render(outcomes, command.strip(), args.seed, skipped))
     print(f"wrote {out}: {len(outcomes)} injections, {sum(bool(o.violations) for o in outcomes)} with violations "
           f"({time.monotonic() - started:.0f} s)")
     return 1 if any(o.violations for o in outcomes) else 0

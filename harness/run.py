@@ -54,10 +54,11 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
         datasets.load(name)  # raises DataUnavailableError with the fix before any training
     check_tuning_space(study)
     max_attempts()  # a bad $HARNESS_MAX_ATTEMPTS stops here, not after the tuning phase
+    # fault injection / barrier: validated, neither store opened yet (N workers released here race to create both)
+    faults.point("start")
     open_storage(request.storage)
     uri = resolve_tracking_uri(request.tracking_uri, paths.home())
     check_tracking_uri(uri)
-    faults.point("start")  # fault injection / barrier: validated, the tracking store not yet opened (Tracker does)
     return study, arms, Tracker(uri), uri
 
 

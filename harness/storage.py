@@ -10,10 +10,14 @@ and a trial whose heartbeat went stale is failed and queued again.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -76,7 +80,8 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
         # (with its key, so the design still runs each key once).
         interval = int(os.environ.get(HEARTBEAT_ENV, "30"))
         try:
-            with warnings.catch_warnings():  # Optuna marks heartbeats and the retry callback experimental
+            # Optuna marks heartbeats and the retry callback experimental
+            with warnings.catch_warnings(), _schema_lock(url):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url, heartbeat_interval=interval, grace_period=4 * interval,
@@ -88,6 +93,55 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
             raise StorageError(f"cannot open Optuna storage {redact(url)}: {root_cause(exc)}") from None
     raise StorageError(f"unsupported storage {redact(url)!r}: use journal:/path/to/file or "
                        "postgresql://user@host/db")
+
+
+SCHEMA_LOCK = "harness.optuna-schema"  # the lock held while Optuna creates or checks its tables
+
+
+@contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """Held while Optuna opens an RDB storage: it creates (or checks) its
+    tables then, and N workers opening a fresh database at once race in that
+    (PostgreSQL: "duplicate key value violates unique constraint
+    pg_type_typname_nsp_index" for alembic_version), all but one crashing.
+    A server-side session lock on PostgreSQL and MySQL, a file lock beside a
+    SQLite file."""
+    scheme = rdb_scheme(url)
+    if scheme == "sqlite":
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        path = Path(database).expanduser()
+        with open(path.with_name(path.name + ".schema.lock"), "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    if scheme == "postgresql":
+        key = int.from_bytes(hashlib.sha256(SCHEMA_LOCK.encode()).digest()[:8], "big", signed=True)
+        take, give = "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
+    else:  # mysql
+        key, take, give = SCHEMA_LOCK, "SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)"
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(take), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(text(give), {"k": key})
+    finally:
+        engine.dispose()
 
 
 MAX_ATTEMPTS_ENV = "HARNESS_MAX_ATTEMPTS"
@@ -122,6 +176,19 @@ def root_cause(exc: BaseException) -> str:
     elif type(cause).__name__ not in text:
         text = f"{type(cause).__name__}: {text}"
     return redact(text)
+
+
+def lost_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is the study storage's database going away mid-command
+    (a crash or restart of the server, a cut connection): SQLAlchemy's
+    OperationalError or InterfaceError as Optuna or the queue lock raise it,
+    or Optuna's StorageInternalError around one. An error the tracking store
+    raises is an MlflowException, and handled as the tracking store's."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    known: tuple[type[BaseException], ...] = (optuna.exceptions.StorageInternalError,)
+    if errors is not None:
+        known += (errors.OperationalError, errors.InterfaceError)
+    return isinstance(exc, known)
 
 
 def heartbeats_enabled(storage: optuna.storages.BaseStorage) -> bool:

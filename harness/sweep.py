@@ -43,7 +43,8 @@ from harness.queue_lock import QueueLock
 from harness.redact import redact
 from harness.seeding import stable_int, trial_seeds
 # HEARTBEAT_ENV, StorageError, open_storage, DesignChanged, trial_key lived here: re-exported for their callers
-from harness.storage import HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage  # noqa: F401
+from harness.storage import (HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage,  # noqa: F401
+                             root_cause)
 from harness.study import Arm, Study
 from harness.tracking import FINAL_METRICS, TAG, Tracker, trial_tags
 from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key, worker_id  # noqa: F401
@@ -313,7 +314,8 @@ class Runner(TrialQueue):
         except KeyboardInterrupt:
             raise
         except Exception as exc:
-            reason = redact(f"tracking store {self.tracker.uri} failed: {type(exc).__name__}: {str(exc)[:300]}")
+            # the innermost cause on one line (e.g. "database or disk is full"), not SQLAlchemy's SQL dump
+            reason = redact(f"tracking store {self.tracker.uri} failed: {root_cause(exc)[:300]}")
             for trial in trials:
                 try:
                     if self.storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
@@ -322,8 +324,8 @@ class Runner(TrialQueue):
                 except UpdateFinishedTrialError:  # failed as stale by another worker meanwhile
                     pass
             raise TrackingLost(f"{reason}. The trial(s) in flight failed and re-run on resume; finished trials "
-                               "are kept. Restart the tracking server (or fix the store) and run the same command "
-                               "again.") from exc
+                               "are kept. Restart the tracking server (or fix the store, e.g. free its disk) and run the "
+                               "same command again.") from exc
 
     def _begin(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
                hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":

@@ -28,8 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
 # MLflow's per-download progress bars would drown the harness's own when reports fetch artifacts.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-# "Creating initial MLflow database tables..." on every new store is noise in a progress display.
-logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+# "Creating initial MLflow database tables..." on every new store is noise in a progress display, and a
+# failed write (a full disk, a lost database) is logged there with SQLAlchemy's whole traceback before it is
+# re-raised; the harness reports each failure itself, with its cause on one line.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 TAG = "harness."  # prefix of every tag the harness writes
 # A finished trial's final metrics by name, comma-separated, in the order its trial function returned them (the

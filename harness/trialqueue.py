@@ -10,7 +10,9 @@ key, enqueued and claimed so that no key runs twice to completion.
   storage, a transition exactly one worker wins; a claimed copy of a key that
   another trial already holds is failed as a duplicate, not run.
 - runs left open for finished trials (a worker killed between telling Optuna
-  and closing the run, or a dead worker's) are closed on the next enqueue.
+  and closing the run, or a dead worker's) are closed on the next enqueue; a
+  dead worker's trial whose run FINISHED (its tell lost with a damaged
+  journal's last records) is completed from the run, not run again.
 
 Optuna's storage-level API (trial ids, ``set_trial_state_values``) is used
 here and in ``harness.storage``. ``TrialQueue`` is the queue half of
@@ -33,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 from harness import faults
 from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
 from harness.study import Arm
+from harness.tracking import FINAL_METRICS, TAG
 
 
 class DesignChanged(RuntimeError):
@@ -40,6 +43,8 @@ class DesignChanged(RuntimeError):
     trials ran with: resuming would mix two protocols in one verdict."""
 
 
+# a RUNNING trial completed from its FINISHED run (its tell lost with a journal's last records)
+ADOPTED = "completed from its FINISHED MLflow run: the worker died after closing it, its tell was lost"
 INTERRUPTED = "interrupted"  # the start of the reason Ctrl-C/SIGTERM gives: an interruption is not an attempt
 
 
@@ -132,12 +137,44 @@ class TrialQueue:
                     continue
                 else:
                     reason = f"worker {owner} died"
+                if self._adopt_finished_run(t):
+                    continue
                 try:
                     self.storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
                     self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                 except UpdateFinishedTrialError:  # another worker got there first
                     continue
                 self._close_runs([t], reason)
+
+    def _adopt_finished_run(self, trial: FrozenTrial) -> bool:
+        """Complete a dead worker's RUNNING replicate trial from its recorded
+        MLflow run when that run FINISHED with its results. The sweep tells
+        Optuna before it closes a run, so this state means the tell was lost,
+        not the work: a journal cut short and repaired (``harness
+        repair-journal``) drops its last records. Re-running the key would
+        leave it two FINISHED runs. The trial gets what ``Runner._tell``
+        records (``metric.*``, its value the first final metric, as ``harness
+        rebuild`` does) and says it was adopted. True when it was."""
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if not run_id:
+            return False
+        try:
+            run = self.tracker.client.get_run(run_id)
+        except Exception:  # the tracking store is down or lost the run: fail and re-run the key, as before
+            return False
+        names = [n for n in run.data.tags.get(FINAL_METRICS, "").split(",") if n]
+        if (run.info.status != "FINISHED" or run.data.tags.get(TAG + "phase") != "replicate" or not names
+                or any(n not in run.data.metrics for n in names)):
+            return False
+        try:
+            for name in names:
+                self.storage.set_trial_user_attr(trial._trial_id, f"metric.{name}", run.data.metrics[name])
+            self.storage.set_trial_user_attr(trial._trial_id, "adopted", ADOPTED)
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE,
+                                                [run.data.metrics[names[0]]])
+        except UpdateFinishedTrialError:  # another worker got there first
+            pass
+        return True
 
     def close_stray_runs(self, ostudy: optuna.Study) -> None:
         """Close the MLflow runs left RUNNING for trials that are finished: a

@@ -158,6 +158,24 @@ def test_an_unexpected_error_prints_a_redacted_traceback(bare_home):
     assert "postgresql://u:***@db/x" in result.stderr and "secret" not in result.stderr
 
 
+def test_a_database_lost_mid_command_is_one_clear_redacted_line(monkeypatch, capsys):
+    import sqlalchemy.exc
+
+    import harness.cli as cli
+    import harness.storage  # noqa: F401  (main asks it whether the error is a lost database)
+
+    def lost(args):
+        cut = Exception("server closed the connection unexpectedly (postgresql://u:secret@db/x)")
+        raise sqlalchemy.exc.OperationalError("SELECT pg_try_advisory_lock(1)", {}, cut)
+
+    monkeypatch.setattr(cli, "cmd_report", lost)
+    assert cli.main(["report", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness: error: the study storage's database failed: ") and err.count("\n") == 1
+    assert "server closed the connection unexpectedly" in err and "run the same command again" in err
+    assert "Traceback" not in err and "SELECT" not in err and "secret" not in err
+
+
 def test_a_bad_device_is_one_clear_line(bare_home):
     result = run_cli(bare_home, "run", "tiny", "--budget", "smoke", "--device", "gpu7")
     assert result.returncode == 2 and "--device 'gpu7' is not a torch device" in result.stderr

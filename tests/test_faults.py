@@ -88,6 +88,7 @@ def test_the_barrier_ignores_other_points_and_later_arrivals(tmp_path, monkeypat
     gate = tmp_path / "gate"
     gate.mkdir()
     monkeypatch.delenv(faults.FAULT_ENV, raising=False)
+    monkeypatch.setattr(faults, "_held", {})
     monkeypatch.setenv(faults.BARRIER_ENV, f"{gate}:claim")
     faults.point("enqueue")  # not the barrier's point: passes at once
     assert not list(gate.iterdir())
@@ -96,7 +97,24 @@ def test_the_barrier_ignores_other_points_and_later_arrivals(tmp_path, monkeypat
     assert [p.name for p in gate.iterdir()] == ["go"]
 
 
+def test_a_barrier_with_a_count_holds_only_that_arrival(tmp_path, monkeypatch):
+    monkeypatch.delenv(faults.FAULT_ENV, raising=False)
+    monkeypatch.setattr(faults, "_held", {})
+    monkeypatch.setattr(faults, "BARRIER_TIMEOUT", 0.05)
+    monkeypatch.setenv(faults.BARRIER_ENV, f"{tmp_path}:logged:3")
+    faults.point("logged")
+    faults.point("claimed")
+    faults.point("logged")  # the first two arrivals pass
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(RuntimeError, match="go"):  # the third waits (and, unreleased, times out)
+        faults.point("logged")
+    assert [p.name for p in tmp_path.iterdir()] == [f"ready.{os.getpid()}"]
+    faults.point("logged")  # the fourth passes
+    assert [p.name for p in tmp_path.iterdir()] == [f"ready.{os.getpid()}"]
+
+
 def test_a_barrier_nobody_releases_stops_the_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(faults, "_held", {})
     monkeypatch.setattr(faults, "BARRIER_TIMEOUT", 0.05)
     monkeypatch.setenv(faults.BARRIER_ENV, f"{tmp_path}:claim")
     with pytest.raises(RuntimeError, match="go"):
@@ -105,7 +123,8 @@ def test_a_barrier_nobody_releases_stops_the_worker(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args", [["--stops", "claimed"], ["--stops", "claimed:postgres"],
-                                  ["--barriers", "claimed:2"], ["--barriers", "claim:0"], ["--per-point", "0"]])
+                                  ["--barriers", "claimed:2"], ["--barriers", "claim:0"], ["--per-point", "0"],
+                                  ["--barriers", "claim:2:mysql"], ["--infra", "disk:claim"], ["--infra", "postgres"]])
 def test_bad_scenario_options_are_refused_before_any_run(args, capsys):
     with pytest.raises(SystemExit) as exc:
         faults.main([*args, "--out", os.devnull])
@@ -123,10 +142,19 @@ def test_render_describes_each_family_and_lists_violations_with_their_replay():
     assert "**3 injections, 1 with a violated invariant.**" in text
     assert "- logged:STOP (sqlite): `HARNESS_FAULT=logged:STOP:2` …: wide/r1 failed as stale" in text
     assert "- 2 workers, barrier at claim: `HARNESS_BARRIER=DIR:claim` …: key wide/r0 COMPLETE 2 times" in text
-    assert "SIGSTOP past the heartbeat grace" not in text.split("Not yet injected here")[1]
+    assert "`KIND fails at POINT`" not in text  # no infrastructure scenario ran: not described
 
 
-@pytest.mark.slow  # three harness runs in subprocesses
+def test_render_describes_the_infrastructure_scenarios_and_what_was_skipped():
+    outcomes = [faults.Outcome("postgres fails at logged", "`HARNESS_BARRIER=DIR:logged:4` …", family="infra",
+                               note="the worker exited 2: harness: error: the study storage's database failed")]
+    text = faults.render(outcomes, "python -m harness.faults", 0, {"disk": "mounting a tmpfs needs root"})
+    assert "| postgres fails at logged | 1 | 1 | 0 |" in text and "`pg_ctl -m immediate`" in text
+    assert "- postgres fails at logged: `HARNESS_BARRIER=DIR:logged:4` …: the worker exited 2" in text
+    assert "Not run on this machine: the `disk` scenarios (mounting a tmpfs needs root)." in text
+
+
+@pytest.mark.faults  # three harness runs in subprocesses (about 50 s): `make faults`
 def test_a_worker_killed_after_telling_optuna_resumes_with_every_invariant(tmp_path, monkeypatch):
     monkeypatch.delenv("HARNESS_HOME", raising=False)
     out = tmp_path / "faults.md"
@@ -136,7 +164,7 @@ def test_a_worker_killed_after_telling_optuna_resumes_with_every_invariant(tmp_p
     assert "| told:KILL | 1 | 1 | 0 |" in text and "**1 injections, 0 with a violated invariant.**" in text
 
 
-@pytest.mark.slow  # a fault-free run, then two workers, one stopped past the heartbeat grace (about 2 minutes)
+@pytest.mark.faults  # a fault-free run, then two workers, one stopped past the grace (about 1 minute): `make faults`
 def test_a_worker_stopped_past_the_grace_loses_its_trial_to_the_next_and_stays_harmless(tmp_path, monkeypatch):
     monkeypatch.delenv("HARNESS_HOME", raising=False)
     out = tmp_path / "faults.md"

@@ -35,8 +35,9 @@ def test_make_study_passes_budget_and_workers():
     ("reproduce", "harness run all --budget quick"),
     ("report", "harness report --budget quick"),
     ("verify-reports", "-m harness.verify"),
-    ("test", "-m pytest -q\n"),
+    ("test", '-m pytest -q -m "not faults"'),
     ("check", '-m pytest -q -m "not slow"'),
+    ("faults", "-m pytest -q -m faults"),
     ("faults", "-m harness.faults"),
     ("bench", "-m harness.bench"),
 ])

@@ -128,6 +128,7 @@ def _states(storage: str) -> set[str]:
         return set()
 
 
+@pytest.mark.faults  # two server starts and two runs (about a minute): `make faults` (harness.infrafaults covers it too)
 def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_rest(home, tmp_path, empty_store):
     # the server's backend starts as a copy of the session's empty store: the same schema, without the
     # server running every MLflow migration again at its first start
@@ -231,6 +232,25 @@ def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(mlflow_serv
         for run in runs:
             inputs = tracker.client.get_run(run).inputs.dataset_inputs
             assert [i.dataset.name for i in inputs] == ["race"]
+
+
+def test_workers_opening_a_fresh_postgres_database_at_once_all_open_it(postgres):
+    """Optuna creates its tables when a storage is opened; N workers opening a
+    fresh database at once raced in that (alembic_version: "duplicate key value
+    violates unique constraint"), all but one crashing. harness.storage holds a
+    PostgreSQL advisory lock while one opens it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.storage import open_storage
+
+    for round_ in range(3):
+        url = postgres.create_database(f"fresh_schema{round_}")
+        with ThreadPoolExecutor(4) as pool:
+            storages = list(pool.map(lambda _: open_storage(url), range(4)))
+        assert len(storages) == 4
+        assert optuna.create_study(storage=storages[0], study_name="s").study_name == "s"
+        for storage in storages:
+            storage.engine.dispose()
 
 
 def test_two_workers_enqueueing_at_once_on_postgres_queue_each_key_once(home, postgres):

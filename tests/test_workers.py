@@ -262,3 +262,46 @@ def test_runs_left_open_for_finished_trials_are_closed_on_resume(home):
     assert t.client.get_run(complete_run).info.status == "FINISHED"
     run = t.client.get_run(failed_run)
     assert run.info.status == "FAILED" and run.data.tags[TAG + "fail_reason"] == "RuntimeError: boom"
+
+
+def test_a_dead_workers_trial_whose_run_finished_is_completed_from_the_run_not_run_again(home):
+    """A journal cut short and repaired can lose a trial's tell while its MLflow
+    run (closed after the tell) FINISHED with the results: the next enqueue
+    completes the trial from the run instead of running the key a second time."""
+    import json
+    import subprocess
+    import sys
+
+    from optuna.storages.journal._storage import JournalOperation
+
+    from harness.tracking import TAG
+    from harness.trialqueue import ADOPTED, worker_id
+
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    journal = paths.home() / ".harness" / "optuna.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    records = [json.loads(line) for line in lines]
+    told = max(i for i, r in enumerate(records)
+               if r["op_code"] == JournalOperation.SET_TRIAL_STATE_VALUES and r["state"] == TrialState.COMPLETE)
+    journal.write_bytes(b"".join(lines[:told]))  # the last tell is lost (a record boundary: nothing to repair)
+    [lost] = [t for t in trials_of(None) if t.state == TrialState.RUNNING]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host, _, rest = worker_id().partition(":")
+    storage = open_storage(None)
+    storage.set_trial_user_attr(lost._trial_id, "worker", f"{host}:{dead.pid}:{rest.partition(':')[2]}")
+    t = tracker()
+    run = t.client.get_run(lost.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+
+    run_study(RunRequest("tiny", "smoke", progress=False))  # the resume
+    after = trials_of(None)
+    adopted = next(x for x in after if x.number == lost.number)
+    assert adopted.state == TrialState.COMPLETE and adopted.user_attrs["adopted"] == ADOPTED
+    assert adopted.value == run.data.metrics[run.data.tags[TAG + "final_metrics"].split(",")[0]]
+    assert sorted(x.user_attrs["key"] for x in after if x.state == TrialState.COMPLETE) == \
+        ["narrow/r0", "narrow/r1", "wide/r0", "wide/r1"]
+    assert len(after) == 4  # nothing queued again
+    finished = [r for r in t.client.search_runs([run.info.experiment_id], f"tags.`{TAG}role` = 'trial'")
+                if r.info.status == "FINISHED"]
+    assert len(finished) == 4
