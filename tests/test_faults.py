@@ -159,7 +159,7 @@ def test_a_worker_killed_after_telling_optuna_resumes_with_every_invariant(tmp_p
     monkeypatch.delenv("HARNESS_HOME", raising=False)
     out = tmp_path / "faults.md"
     assert faults.main(["--points", "told", "--signals", "KILL", "--per-point", "1", "--stops", "--barriers",
-                        "--out", str(out)]) == 0
+                        "--infra", "--cuts", "-1", "--out", str(out)]) == 0
     text = out.read_text()
     assert "| told:KILL | 1 | 1 | 0 |" in text and "**1 injections, 0 with a violated invariant.**" in text
 
@@ -168,7 +168,8 @@ def test_a_worker_killed_after_telling_optuna_resumes_with_every_invariant(tmp_p
 def test_a_worker_stopped_past_the_grace_loses_its_trial_to_the_next_and_stays_harmless(tmp_path, monkeypatch):
     monkeypatch.delenv("HARNESS_HOME", raising=False)
     out = tmp_path / "faults.md"
-    assert faults.main(["--points", "--stops", "logged:sqlite", "--barriers", "--out", str(out)]) == 0
+    assert faults.main(["--points", "--stops", "logged:sqlite", "--barriers", "--infra", "--cuts", "-1",
+                        "--out", str(out)]) == 0
     text = out.read_text()
     assert "| logged:STOP (sqlite) | 1 | 1 | 0 |" in text and "**1 injections, 0 with a violated invariant.**" in text
     assert "failed as stale by B and re-run by it; A after SIGCONT: exit 0" in text
