@@ -240,9 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         storage = sys.modules.get("harness.storage")
         if storage is not None and storage.lost_database(exc) and not os.environ.get("HARNESS_DEBUG"):
-            print(f"harness: error: the study storage's database failed: {storage.root_cause(exc).rstrip('.')}. Finished trials "
-                  "are kept; a trial in flight is failed once its heartbeat stops and re-run. Check or restart the "
-                  "database, then run the same command again.", file=sys.stderr)
+            cause = storage.root_cause(exc).rstrip(".")
+            print(f"harness: error: the study storage's database failed: {cause}. Finished trials are kept; a trial "
+                  "in flight is failed once its heartbeat stops and re-run. Check or restart the database, then run "
+                  "the same command again.", file=sys.stderr)
             return 2
         print(redact("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
         return 1

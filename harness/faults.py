@@ -8,8 +8,8 @@ The sweep calls ``point(name)`` at each boundary of a trial's life: ``claimed``
 and ``finished`` (the run is closed); the queue calls it at ``enqueue`` (before
 queueing the design) and ``claim`` (before claiming a trial), both outside the
 queue lock, and ``harness run``/``worker`` at ``start`` (before the study
-storage and the tracking store are first opened). Two variables switch it on; unset, ``point`` is two
-environment look-ups:
+storage and the tracking store are first opened). Two variables switch it on;
+unset, ``point`` is two environment look-ups:
 
 - ``$HARNESS_FAULT = "POINT:SIGNAL:N"`` makes the N-th arrival at POINT send
   SIGNAL (KILL, TERM, INT or STOP) to the process itself.
@@ -18,7 +18,7 @@ environment look-ups:
   started on a fresh study are released together (deterministic
   interleavings), or one worker is held while what it stands on fails.
 
-Three scenario families, each followed by the same checker (``check``): each
+Five scenario families, each followed by the same checker (``check``): each
 key COMPLETE exactly once; no COMPLETE trial reverts; each COMPLETE trial's
 recorded MLflow run FINISHED and holding its results; at most one FINISHED run
 per key; no trial or run left RUNNING; the verdicts equal those of a fault-free
@@ -28,7 +28,12 @@ run. A violation is reported with what replays it.
   fault-free resume (``run_scenario``);
 - SIGSTOP past the heartbeat grace, then SIGCONT: a second worker runs while
   the first is stopped (``run_stop``);
-- N workers behind a barrier at ``start``, ``enqueue`` or ``claim`` (``run_barrier``).
+- N workers behind a barrier at ``start``, ``enqueue`` or ``claim``, on the
+  journal or PostgreSQL (``run_barrier``);
+- PostgreSQL crashed, the mlflow server killed or the disk filled under a
+  held worker (``harness.infrafaults``);
+- the journal cut at every byte of its last two records
+  (``harness.journalfaults``).
 """
 from __future__ import annotations
 
@@ -488,7 +493,8 @@ def render(outcomes: list[Outcome], command: str, seed: int, skipped: dict[str, 
     if "barrier" in families:
         lines += ["- `N workers, barrier at POINT`: N `harness worker` processes start on a fresh study; each waits "
                   "at its first arrival at POINT until all N are there, then all are released at once (`start`: "
-                  "before the study storage and a fresh local tracking store are first opened; `enqueue`: before queueing the design; "
+                  "before the study storage and a fresh local tracking store are first opened; `enqueue`: before "
+                  "queueing the design; "
                   "`claim`: before claiming a trial; these two outside the queue lock, with the tracking store's "
                   "tables created beforehand, as an `mlflow server` does before any worker connects); when all "
                   "exited, `harness report` (the README's recipe for several workers), then the checker (no "
