@@ -324,8 +324,8 @@ class Runner(TrialQueue):
                 except UpdateFinishedTrialError:  # failed as stale by another worker meanwhile
                     pass
             raise TrackingLost(f"{reason}. The trial(s) in flight failed and re-run on resume; finished trials "
-                               "are kept. Restart the tracking server (or fix the store, e.g. free its disk) and run the "
-                               "same command again.") from exc
+                               "are kept. Restart the tracking server (or fix the store, e.g. free its disk) and "
+                               "run the same command again.") from exc
 
     def _begin(self, ostudy: optuna.Study, trial: optuna.Trial, arm: Arm, replicate: int, phase: str,
                hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":
