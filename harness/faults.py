@@ -2,21 +2,10 @@
 the queue, and check that its promises held (``make faults`` →
 ``reports/faults.md``).
 
-The sweep calls ``point(name)`` at each boundary of a trial's life: ``claimed``
-(the trial is RUNNING and ours), ``run-created`` (its MLflow run exists),
-``logged`` (its results are in the run), ``told`` (Optuna holds the outcome)
-and ``finished`` (the run is closed); the queue calls it at ``enqueue`` (before
-queueing the design) and ``claim`` (before claiming a trial), both outside the
-queue lock, and ``harness run``/``worker`` at ``start`` (before the study
-storage and the tracking store are first opened). Two variables switch it on;
-unset, ``point`` is two environment look-ups:
-
-- ``$HARNESS_FAULT = "POINT:SIGNAL:N"`` makes the N-th arrival at POINT send
-  SIGNAL (KILL, TERM, INT or STOP) to the process itself.
-- ``$HARNESS_BARRIER = "DIR:POINT[:N]"`` makes the first (N-th) arrival at
-  POINT create ``DIR/ready.<pid>`` and wait until ``DIR/go`` exists: N workers
-  started on a fresh study are released together (deterministic
-  interleavings), or one worker is held while what it stands on fails.
+The injection hooks are ``harness.faultpoints`` (``$HARNESS_FAULT`` sends a
+signal at the N-th arrival at a step, ``$HARNESS_BARRIER`` holds a worker
+there); the checker and the process helpers every family shares are
+``harness.faultcheck``.
 
 Five scenario families, each followed by the same checker (``check``): each
 key COMPLETE exactly once; no COMPLETE trial reverts; each COMPLETE trial's
@@ -38,236 +27,39 @@ run. A violation is reported with what replays it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-FAULT_ENV = "HARNESS_FAULT"
-BARRIER_ENV = "HARNESS_BARRIER"
-BARRIER_TIMEOUT = 600.0                # a worker held longer than this stops with an error (the orchestrator died)
-POINTS = ("claimed", "run-created", "logged", "told", "finished")  # a trial's step boundaries
-QUEUE_POINTS = ("start", "enqueue", "claim")  # a worker's start, and the queue's points before its lock
-SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT, "STOP": signal.SIGSTOP}
+from harness import infrafaults, journalfaults
+from harness.faultcheck import (GRACE_BEATS, STUDY, TRIALS, Outcome, check, design_study, last_words, reap,
+                                run_harness, spawn_harness, storage_url, tail, wait_for, write_report)
+from harness.faultpoints import BARRIER_ENV, FAULT_ENV, POINTS, QUEUE_POINTS
+
 KILL_SIGNALS = ("KILL", "TERM", "INT")  # the signal matrix's
 STORAGES = ("journal", "sqlite")       # the default storage, and an RDB storage (the one with heartbeats)
 # SIGSTOP scenarios: on the journal (no heartbeats) before and after the run holds results; on SQLite before the
 # first heartbeat and on both sides of the results with heartbeats running
 STOPS = ("claimed:journal", "logged:journal", "claimed:sqlite", "run-created:sqlite", "logged:sqlite")
 HEARTBEAT_SECONDS = 1                  # $HARNESS_HEARTBEAT_SECONDS of the SIGSTOP runs on an RDB storage
-GRACE_BEATS = 4                        # harness.storage: a trial is stale after 4 silent heartbeat intervals
 # POINT:N[:postgres]: N workers released together, on the journal (or PostgreSQL, with harness.infrafaults)
 BARRIERS = ("start:2", "enqueue:2", "enqueue:3", "claim:2", "claim:3", "start:3:postgres", "enqueue:3:postgres",
             "claim:3:postgres")
-STUDY = "faults"                       # harness.faultstudy: a few seconds per run
-STUDY_MODULE = "harness.faultstudy"
-TRIALS = 6                             # the study's design at smoke: 2 arms x 3 replicates
-
-_arrivals: dict[str, int] = {}  # per point, for $HARNESS_FAULT
-_held: dict[str, int] = {}      # per point, for $HARNESS_BARRIER
-
-
-def point(name: str) -> None:
-    """A step boundary: waits behind the configured barrier, sends the
-    configured signal on the configured arrival; without either variable, nothing."""
-    gate = os.environ.get(BARRIER_ENV)
-    if gate:
-        _barrier(gate, name)
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    where, signame, nth = spec.split(":")
-    if where != name:
-        return
-    _arrivals[name] = _arrivals.get(name, 0) + 1
-    if _arrivals[name] == int(nth):
-        os.kill(os.getpid(), SIGNALS[signame])
-
-
-def _barrier(gate: str, name: str) -> None:
-    """``DIR:POINT[:N]``: at the N-th arrival at POINT (default the first), say ready
-    (``DIR/ready.<pid>``) and wait for ``DIR/go``."""
-    folder, _, where = gate.rpartition(":")
-    nth = 1
-    if where.isdigit():
-        nth = int(where)
-        folder, _, where = folder.rpartition(":")
-    if where != name:
-        return
-    _held[name] = _held.get(name, 0) + 1
-    go = Path(folder) / "go"
-    if go.exists() or _held[name] != nth:  # released already (a later arrival), or not yet the N-th: pass
-        return
-    (Path(folder) / f"ready.{os.getpid()}").touch()
-    deadline = time.monotonic() + BARRIER_TIMEOUT
-    while not go.exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"${BARRIER_ENV}: nobody created {go} within {BARRIER_TIMEOUT:.0f} s")
-        time.sleep(0.005)
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    spec: str
-    violations: list[str] = field(default_factory=list)
-    fired: bool = True  # False: the fault never came (the run exited 0), so the scenario tested nothing
-    family: str = "signal"  # signal, stop, barrier, infra (harness.infrafaults) or journal (harness.journalfaults)
-    note: str = ""      # what happened, for the report's line on the scenario
-
-    @property
-    def replay(self) -> str:
-        """What replays it (Markdown): the variable; for the other families ``spec`` says how the workers ran."""
-        return f"`{FAULT_ENV}={self.spec}`" if self.family == "signal" else self.spec
-
-
-def storage_url(home: Path, kind: str = "journal") -> str:
-    """The study storage of a scenario's home: the default journal, or an SQLite database (heartbeats)."""
-    if kind == "journal":
-        return f"journal:{home / '.harness' / 'optuna.journal'}"
-    return f"sqlite:///{home / '.harness' / 'optuna.db'}"
-
-
-def _design(home: Path, storage: str | None, budget: str = "smoke"):
-    import optuna
-
-    from harness.storage import open_storage
-
-    url = storage or storage_url(home)
-    return optuna.load_study(study_name=f"{STUDY}.{budget}", storage=open_storage(url))
-
-
-def check(home: Path, budget: str = "smoke", storage: str | None = None,
-          complete_before: dict[int, str] | None = None) -> tuple[list[str], list]:
-    """The invariants over a quiet store; returns (violations, the claims' verdicts).
-    ``complete_before``: trial number -> key of trials seen COMPLETE earlier (none may revert)."""
-    from mlflow import MlflowClient
-    from optuna.trial import TrialState
-
-    from harness.tracking import TAG
-
-    violations = []
-    trials = _design(home, storage, budget).get_trials(deepcopy=False)
-    complete: dict[str, list] = {}
-    for t in trials:
-        if t.state == TrialState.COMPLETE:
-            complete.setdefault(t.user_attrs["key"], []).append(t)
-        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
-            violations.append(f"trial {t.number} ({t.user_attrs.get('key')}) left {t.state.name}")
-    by_number = {t.number: t for t in trials}
-    for number, key in (complete_before or {}).items():
-        now = by_number.get(number)
-        if now is None or now.state != TrialState.COMPLETE:
-            violations.append(f"trial {number} ({key}) was COMPLETE, now {'gone' if now is None else now.state.name}")
-    if len(complete) != TRIALS:
-        violations.append(f"{len(complete)} keys COMPLETE, expected {TRIALS}")
-    violations += [f"key {k} COMPLETE {len(v)} times" for k, v in complete.items() if len(v) > 1]
-    client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(STUDY)
-    runs = client.search_runs([experiment.experiment_id], f"tags.`{TAG}role` = 'trial'", max_results=10_000)
-    by_id = {r.info.run_id: r for r in runs}
-    finished: dict[str, int] = {}
-    for r in runs:
-        if r.info.status == "RUNNING":
-            violations.append(f"run {r.info.run_id} ({r.data.tags.get(TAG + 'arm')}) left RUNNING")
-        if r.info.status == "FINISHED" and r.data.tags.get(TAG + "phase") == "replicate":
-            key = f"{r.data.tags[TAG + 'arm']}/r{r.data.tags[TAG + 'replicate']}"
-            finished[key] = finished.get(key, 0) + 1
-    violations += [f"key {k} has {n} FINISHED runs" for k, n in finished.items() if n > 1]
-    parents = client.search_runs([experiment.experiment_id], f"tags.`{TAG}role` = 'study'", max_results=100)
-    violations += [f"the study's parent run {r.info.run_id} left RUNNING"
-                   for r in parents if r.info.status == "RUNNING"]
-    for key, (t, *_) in complete.items():
-        run = by_id.get(t.user_attrs.get("mlflow_run_id"))
-        if run is None or run.info.status != "FINISHED":
-            violations.append(f"key {key}: its recorded run is {'missing' if run is None else run.info.status}")
-        elif "test_error" not in run.data.metrics:
-            violations.append(f"key {key}: its FINISHED run holds no result")
-    document = json.loads((home / "reports" / STUDY / "verdicts.json").read_text())
-    return violations, [(c["id"], c["verdict"], c["effect"], c["p_value"]) for c in document["claims"]]
-
-
-def _env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    drop = ("MLFLOW_TRACKING_URI", FAULT_ENV, BARRIER_ENV, "HARNESS_STORAGE", "HARNESS_HEARTBEAT_SECONDS")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(HARNESS_HOME=str(home), HARNESS_STUDY_MODULES=STUDY_MODULE, **(extra or {}))
-    return env
-
-
-def _sigint_default() -> None:
-    # SIGINT's default disposition: run from a background job, the child would inherit "ignore SIGINT"
-    # from the shell, and an injected SIGINT would do nothing
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _harness(home: Path, *args: str, fault: str | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    extra = {**(env or {}), **({FAULT_ENV: fault} if fault else {})}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=home, env=_env(home, extra),
-                          capture_output=True, text=True, timeout=600, preexec_fn=_sigint_default)
-
-
-def _spawn(home: Path, log: str, *args: str, env: dict[str, str] | None = None,
-           logs: Path | None = None) -> subprocess.Popen:
-    """A harness process in the background, its output in ``<logs or home>/<log>.log`` (a pipe nobody
-    reads could fill)."""
-    with open((logs or home) / f"{log}.log", "w") as out:
-        return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=home, env=_env(home, env),
-                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_sigint_default)
-
-
-def _reap(process: subprocess.Popen, timeout: float) -> bool:
-    """Wait for ``process``; kill it if it outlives ``timeout``. True when it exited by itself."""
-    try:
-        process.wait(timeout=timeout)
-        return True
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return False
-
-
-def _report(home: Path) -> str | None:
-    """What ``harness report faults --budget smoke`` does, in this process (its imports are paid once):
-    None, or why it failed."""
-    from harness import report
-    from harness.faultstudy import STUDY as study
-    from harness.tracking import Tracker
-
-    try:
-        report.build(study, "smoke", Tracker(f"sqlite:///{home / 'mlflow.db'}"), home / "reports")
-    except Exception as exc:  # reported as a violation: no report means no verdicts to compare
-        return f"{type(exc).__name__}: {_tail(str(exc))}"
-    return None
-
-
-def _tail(text: str, n: int = 300) -> str:
-    return " ".join(text.strip().split())[-n:]
-
-
-def _said(text: str) -> str:
-    """A worker's last words: the exception a traceback ends in (its first line), else the output's tail."""
-    errors = re.findall(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt)\b.*$", text, re.MULTILINE)
-    if "Traceback (most recent call last)" in text and errors:
-        return f"traceback ending in {_tail(errors[-1], 240)}"
-    return _tail(text)
 
 
 def run_scenario(spec: str, baseline: list, scratch: Path) -> Outcome:
     """A study run with ``spec`` injected, one fault-free resume, then the invariants."""
     home = Path(tempfile.mkdtemp(prefix="fault-", dir=scratch))
     outcome = Outcome(spec.rsplit(":", 1)[0], spec)
-    injected = _harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", fault=spec)
+    injected = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", fault=spec)
     outcome.fired = injected.returncode != 0  # exit 0: the signal never came, and the scenario tested nothing
-    resumed = _harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+    resumed = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
     if resumed.returncode:
         outcome.violations.append(f"the resume failed (exit {resumed.returncode}): {resumed.stderr.strip()[-300:]}")
         return outcome
@@ -301,15 +93,6 @@ def _owner_pid(trial) -> int | None:
     return int(pid) if pid.isdigit() else None
 
 
-def _wait_for(condition, timeout: float = 600) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> Outcome:
     """Worker A (``harness run``) stops itself (SIGSTOP) at its ``nth`` arrival at ``where``.
     Then worker B (``harness worker``) starts, held at ``enqueue`` (``$HARNESS_BARRIER``) until
@@ -332,7 +115,7 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
                                          if env else "") +
               f" in `harness run`; a `harness worker` released at `enqueue` {wait} s after the stop; then SIGCONT")
     outcome = Outcome(f"{where}:STOP ({kind})", replay, family="stop")
-    a = _spawn(home, "worker-a", "run", STUDY, "--budget", "smoke", "--no-progress", env={**env, FAULT_ENV: spec})
+    a = spawn_harness(home, "worker-a", "run", STUDY, "--budget", "smoke", "--no-progress", env={**env, FAULT_ENV: spec})
     b = None
     try:
         outcome.fired = _wait_stopped(a)
@@ -344,27 +127,27 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
             outcome.note = f"A exited {a.returncode} before its {nth}-th `{where}`"
         else:
             stopped_at = time.monotonic()
-            mine = [t for t in _design(home, url).get_trials(deepcopy=False) if _owner_pid(t) == a.pid]
+            mine = [t for t in design_study(home, url).get_trials(deepcopy=False) if _owner_pid(t) == a.pid]
             held = max(mine, key=lambda t: t.number) if mine else None
             key = held.user_attrs.get("key") if held else None
-            b = _spawn(home, "worker-b", "worker", STUDY, "--budget", "smoke",
+            b = spawn_harness(home, "worker-b", "worker", STUDY, "--budget", "smoke",
                        env={**env, BARRIER_ENV: f"{gate}:enqueue"})
-            _wait_for(lambda: b.poll() is not None or (gate / f"ready.{b.pid}").exists())
+            wait_for(lambda: b.poll() is not None or (gate / f"ready.{b.pid}").exists())
             time.sleep(max(0.0, wait - (time.monotonic() - stopped_at)))
             (gate / "go").touch()
-            _reap(b, 600)
+            reap(b, 600)
             if b.returncode:
                 outcome.violations.append(f"worker B failed (exit {b.returncode}): "
-                                          f"{_said((home / 'worker-b.log').read_text())}")
-            before = {t.number: t.user_attrs.get("key") for t in _design(home, url).get_trials(
+                                          f"{last_words((home / 'worker-b.log').read_text())}")
+            before = {t.number: t.user_attrs.get("key") for t in design_study(home, url).get_trials(
                 deepcopy=False, states=(TrialState.COMPLETE,))}
             os.kill(a.pid, signal.SIGCONT)
-            if not _reap(a, 600):
+            if not reap(a, 600):
                 outcome.violations.append("worker A did not exit within 600 s of SIGCONT")
             said = (home / "worker-a.log").read_text()
             if a.returncode and ("Traceback" in said or not said.strip()):
-                outcome.violations.append(f"worker A exited {a.returncode} without a clear message: {_said(said)}")
-            trials = {t.number: t for t in _design(home, url).get_trials(deepcopy=False)}
+                outcome.violations.append(f"worker A exited {a.returncode} without a clear message: {last_words(said)}")
+            trials = {t.number: t for t in design_study(home, url).get_trials(deepcopy=False)}
             rerun = [t for t in trials.values() if t.user_attrs.get("key") == key
                      and t.state == TrialState.COMPLETE and _owner_pid(t) != a.pid]
             taken_over = held is not None and trials[held.number].state == TrialState.FAIL and bool(rerun)
@@ -376,9 +159,9 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
             outcome.note = (f"A stopped on trial {held.number if held else '?'} ({key}), which was "
                             f"{'failed as stale by B and re-run by it' if taken_over else 'kept by A'}; "
                             f"A after SIGCONT: exit {a.returncode}"
-                            + (f" ({_tail(last, 160)})" if a.returncode else ""))
+                            + (f" ({tail(last, 160)})" if a.returncode else ""))
             if a.returncode:  # A wrote no report (B, a `harness worker`, writes none): `harness report`
-                failed = _report(home)
+                failed = write_report(home)
                 if failed:
                     outcome.violations.append(f"the report failed: {failed}")
         violations, verdicts = check(home, storage=url, complete_before=before)
@@ -415,9 +198,9 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
                       f"`{BARRIER_ENV}=DIR:{where}` in {workers} x `harness worker` ({store}); `DIR/go` once "
                       f"{workers} `DIR/ready.*` exist", family="barrier")
     env = {BARRIER_ENV: f"{gate}:{where}", **({"HARNESS_STORAGE": storage} if storage else {})}
-    procs = [_spawn(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env=env) for i in range(workers)]
+    procs = [spawn_harness(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env=env) for i in range(workers)]
     try:
-        outcome.fired = _wait_for(lambda: len(list(gate.glob("ready.*"))) == workers
+        outcome.fired = wait_for(lambda: len(list(gate.glob("ready.*"))) == workers
                                   or any(p.poll() is not None for p in procs)) \
             and len(list(gate.glob("ready.*"))) == workers
         if not outcome.fired:
@@ -426,11 +209,11 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
         (gate / "go").touch()
         released = time.monotonic()
         for i, p in enumerate(procs):
-            _reap(p, max(1.0, 600 - (time.monotonic() - released)))
+            reap(p, max(1.0, 600 - (time.monotonic() - released)))
             if p.returncode:
                 outcome.violations.append(f"worker {i} exited {p.returncode}: "
-                                          f"{_said((home / f'worker-{i}.log').read_text())}")
-        trials = _design(home, storage).get_trials(deepcopy=False)
+                                          f"{last_words((home / f'worker-{i}.log').read_text())}")
+        trials = design_study(home, storage).get_trials(deepcopy=False)
         per_key: dict[str, int] = {}
         for t in trials:
             if "duplicate_of" not in t.user_attrs:
@@ -449,7 +232,7 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
         outcome.note = (f"{len(trials)} trials for {TRIALS} keys ({duplicates} claimed duplicate(s) failed unrun); "
                         f"keys completed per worker: {sorted(ran.values(), reverse=True)}; "
                         f"{len(parents)} parent run(s)")
-        failed = _report(home)  # `harness report`, in this process
+        failed = write_report(home)  # `harness report`, in this process
         if failed:
             outcome.violations.append(f"the report failed: {failed}")
             return outcome
@@ -466,8 +249,6 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
 
 
 def render(outcomes: list[Outcome], command: str, seed: int, skipped: dict[str, str] | None = None) -> str:
-    from harness import infrafaults  # here, not at the top: it builds on this module
-
     families = {o.family for o in outcomes}
     lines = ["# Fault injection", "", f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by "
              f"`{command}` (occurrences drawn with seed {seed}).", "",
@@ -546,8 +327,6 @@ def render(outcomes: list[Outcome], command: str, seed: int, skipped: dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness import infrafaults, journalfaults  # here, not at the top: they build on this module
-
     parser = argparse.ArgumentParser(prog="python -m harness.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-point", type=int, default=1,
                         help="signal matrix: injections per (point, signal), at occurrences drawn at random "
@@ -600,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         home = scratch / "baseline"
         home.mkdir()
-        done = _harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+        done = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
         if done.returncode:
             print(f"the fault-free run failed: {done.stderr[-800:]}", file=sys.stderr)
             return 1

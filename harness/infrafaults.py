@@ -6,7 +6,7 @@ Each scenario runs one ``harness run`` of the ``faults`` study held at the
 N-th arrival at a point (``$HARNESS_BARRIER=DIR:POINT:N``), breaks what it
 stands on, and releases it: it must stop with a clear message (no traceback)
 or finish. Then the fault is repaired, one fault-free resume runs, and
-``faults.check`` applies every invariant (each key COMPLETE once, nothing
+``faultcheck.check`` applies every invariant (each key COMPLETE once, nothing
 COMPLETE reverted, runs closed, verdicts equal to a fault-free run).
 
 - ``postgres``: the study storage is PostgreSQL (heartbeats every second),
@@ -34,8 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import faults, services
-from harness.faults import STUDY, Outcome
+from harness import faultcheck, services
+from harness.faultcheck import STUDY, Outcome
+from harness.faultpoints import BARRIER_ENV
 
 # what breaks -> the points a worker may be held at when it breaks
 KINDS = {"postgres": ("claim", "logged"), "server": ("run-created",), "disk": ("run-created", "logged")}
@@ -117,7 +118,7 @@ def run_infra(kind: str, where: str, nth: int, baseline: list, scratch: Path,
     repair = {"postgres": "PostgreSQL restarted", "server": "the server restarted on the same backend",
               "disk": "the filler deleted"}[kind]
     outcome = Outcome(f"{kind} fails at {where}",
-                      f"`{faults.BARRIER_ENV}=DIR:{where}:{nth}` in `harness run`; {what} while it is held; "
+                      f"`{BARRIER_ENV}=DIR:{where}:{nth}` in `harness run`; {what} while it is held; "
                       f"released; then {repair} and one resume", family="infra")
     worker = None
     try:
@@ -136,12 +137,12 @@ def run_infra(kind: str, where: str, nth: int, baseline: list, scratch: Path,
                            capture_output=True)
             mounted = True
         # the worker's output goes beside the home: on a full disk it could not be written
-        worker = faults._spawn(home, "worker", "run", STUDY, "--budget", "smoke", "--no-progress",
-                               env={**env, faults.BARRIER_ENV: f"{gate}:{where}:{nth}"}, logs=base)
-        outcome.fired = faults._wait_for(lambda: worker.poll() is not None or (gate / f"ready.{worker.pid}").exists())
+        worker = faultcheck.spawn_harness(home, "worker", "run", STUDY, "--budget", "smoke", "--no-progress",
+                               env={**env, BARRIER_ENV: f"{gate}:{where}:{nth}"}, logs=base)
+        outcome.fired = faultcheck.wait_for(lambda: worker.poll() is not None or (gate / f"ready.{worker.pid}").exists())
         outcome.fired = outcome.fired and worker.poll() is None
         if not outcome.fired:
-            faults._reap(worker, 600)
+            faultcheck.reap(worker, 600)
             outcome.note = f"the worker exited {worker.returncode} before its {nth}-th `{where}`"
         else:
             if kind == "postgres":
@@ -151,28 +152,28 @@ def run_infra(kind: str, where: str, nth: int, baseline: list, scratch: Path,
             else:
                 _fill(home)
             (gate / "go").touch()
-            if not faults._reap(worker, 600):
+            if not faultcheck.reap(worker, 600):
                 outcome.violations.append("the worker did not exit within 600 s of the fault")
             said = (base / "worker.log").read_text()
             if worker.returncode and ("Traceback" in said or not said.strip()):
                 outcome.violations.append(f"the worker exited {worker.returncode} without a clear message: "
-                                          f"{faults._said(said)}")
+                                          f"{faultcheck.last_words(said)}")
             last = said.strip().splitlines()[-1] if said.strip() else ""
             outcome.note = f"the worker exited {worker.returncode}" + (
                 f": {last[:240]}" if worker.returncode else "")
             if kind == "postgres":
                 pg.cluster.start()
-                time.sleep(HEARTBEAT_SECONDS * (faults.GRACE_BEATS + 1))  # a live worker's trial would go stale
+                time.sleep(HEARTBEAT_SECONDS * (faultcheck.GRACE_BEATS + 1))  # a live worker's trial would go stale
             elif kind == "server":
                 server.start()
             else:
                 (home / "filler").unlink()
-        resumed = faults._harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", env=env)
+        resumed = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", env=env)
         if resumed.returncode:
             outcome.violations.append(f"the resume failed (exit {resumed.returncode}): "
-                                      f"{faults._said(resumed.stderr + resumed.stdout)}")
+                                      f"{faultcheck.last_words(resumed.stderr + resumed.stdout)}")
             return outcome
-        violations, verdicts = faults.check(home, storage=storage)
+        violations, verdicts = faultcheck.check(home, storage=storage)
         outcome.violations += violations
         if verdicts != baseline:
             outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")

@@ -10,7 +10,7 @@ repair command, before Optuna reads it. For a sample of the cuts (both
 boundaries and evenly spaced bytes in between) the whole recovery runs as a
 user would: ``harness run`` refuses the damaged journal with one clear line,
 ``harness repair-journal`` truncates it (keeping a copy), and one ``harness
-run`` resumes; then ``faults.check``'s invariants, except "no COMPLETE trial
+run`` resumes; then ``faultcheck.check``'s invariants, except "no COMPLETE trial
 reverts": a cut loses the records after it by construction.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import faults
-from harness.faults import STUDY, Outcome
+from harness import faultcheck
+from harness.faultcheck import STUDY, Outcome
 
 SAMPLES = 8  # cuts recovered end to end, besides the record boundaries
 
@@ -70,23 +70,23 @@ def recovered(finished: Path, data: bytes, cut: int, boundaries: set[int], basel
     journal = home / ".harness" / "optuna.journal"
     journal.write_bytes(data[:cut])
     violations = []
-    refused = faults._harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+    refused = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
     if cut not in boundaries:
         said = refused.stderr
         if refused.returncode != 2 or "Traceback" in said or f"harness repair-journal {journal}" not in said:
             violations.append(f"cut at byte {cut}: `harness run` exited {refused.returncode} without naming the "
-                              f"repair: {faults._said(said)}")
-        repaired = faults._harness(home, "repair-journal", str(journal))
+                              f"repair: {faultcheck.last_words(said)}")
+        repaired = faultcheck.run_harness(home, "repair-journal", str(journal))
         if repaired.returncode:
             violations.append(f"cut at byte {cut}: `harness repair-journal` exited {repaired.returncode}: "
-                              f"{faults._said(repaired.stderr)}")
-        resumed = faults._harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+                              f"{faultcheck.last_words(repaired.stderr)}")
+        resumed = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
     else:
         resumed = refused  # a sound journal: that run was the resume
     if resumed.returncode:
         return violations + [f"cut at byte {cut}: the resume failed (exit {resumed.returncode}): "
-                             f"{faults._said(resumed.stderr + resumed.stdout)}"]
-    found, verdicts = faults.check(home)
+                             f"{faultcheck.last_words(resumed.stderr + resumed.stdout)}"]
+    found, verdicts = faultcheck.check(home)
     violations += [f"cut at byte {cut}: {v}" for v in found]
     if verdicts != baseline:
         violations.append(f"cut at byte {cut}: verdicts differ from the fault-free run: {verdicts} != {baseline}")

@@ -38,7 +38,7 @@ class InputError(ValueError):
 
 def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
-    from harness import datasets, faults
+    from harness import datasets, faultpoints
     from harness.storage import max_attempts, open_storage
     from harness.tracking import Tracker, check_tracking_uri, resolve_tracking_uri
 
@@ -55,7 +55,7 @@ def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     check_tuning_space(study)
     max_attempts()  # a bad $HARNESS_MAX_ATTEMPTS stops here, not after the tuning phase
     # fault injection / barrier: validated, neither store opened yet (N workers released here race to create both)
-    faults.point("start")
+    faultpoints.point("start")
     open_storage(request.storage)
     uri = resolve_tracking_uri(request.tracking_uri, paths.home())
     check_tracking_uri(uri)

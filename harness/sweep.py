@@ -37,7 +37,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from harness import faults, paths, provenance
+from harness import faultpoints, paths, provenance
 from harness.context import SettingsReads, TrialContext
 from harness.queue_lock import QueueLock
 from harness.redact import redact
@@ -174,7 +174,7 @@ class Runner(TrialQueue):
         outcome = SweepOutcome()
         while trials := self.claim(ostudy, keys.get, limit):
             trials = self.drop_unknown_arms(ostudy, trials, by_name)
-            faults.point("claimed")
+            faultpoints.point("claimed")
             if not trials:
                 continue
             members = [(t, by_name[t.user_attrs["arm"]], int(t.user_attrs["replicate"])) for t in trials]
@@ -342,7 +342,7 @@ class Runner(TrialQueue):
             # starved, past the heartbeat grace): not a tracking failure. The trial still runs and
             # `_finish` finds it finished, closing its run KILLED; the retry queued for its key counts.
             pass
-        faults.point("run-created")
+        faultpoints.point("run-created")
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
         ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
                            budget=SettingsReads(self.budget), seeds=seeds, device=self.options.device, threads=self.options.threads,
@@ -364,16 +364,16 @@ class Runner(TrialQueue):
         status, reason, metrics = _outcome(result)
         trial, ctx = pending.trial, pending.ctx
         self._log_outcome(pending.run_id, ctx, metrics, reason)
-        faults.point("logged")
+        faultpoints.point("logged")
         told = self._tell(ostudy, trial, ctx, metrics, reason)
-        faults.point("told")
+        faultpoints.point("told")
         if not told:
             status, reason = "KILLED", STALE_REASON
             self.tracker.log_tags(pending.run_id, {TAG + "fail_reason": reason})
             print(f"harness: trial {trial.number} ({ctx.arm.name} r{ctx.replicate}) was {reason}; its result is "
                   "discarded and the retry queued for its key runs instead", file=sys.stderr)
         self.tracker.finish(pending.run_id, status)
-        faults.point("finished")
+        faultpoints.point("finished")
         shutil.rmtree(pending.scratch, ignore_errors=True)
         if status == "FINISHED":
             self.record_reads(ostudy, ctx)

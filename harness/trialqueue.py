@@ -32,7 +32,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from harness import faults
+from harness import faultpoints
 from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
 from harness.study import Arm
 from harness.tracking import FINAL_METRICS, TAG
@@ -76,7 +76,7 @@ class TrialQueue:
         queue lock: two workers enqueueing at once queue each key once."""
         ostudy = self.design_study()
         limit = max_attempts()
-        faults.point("enqueue")  # fault injection / barrier: before the lock, so N workers enqueue at once
+        faultpoints.point("enqueue")  # fault injection / barrier: before the lock, so N workers enqueue at once
         with self.lock.hold(ostudy.study_name, "enqueueing"):
             self.check_design(ostudy, arms)
             self.fail_orphans(ostudy)
@@ -217,7 +217,7 @@ class TrialQueue:
         is. The WAITING → RUNNING transition succeeds for exactly one worker
         (and claims are made under the study's queue lock); a claimed trial whose key another trial already holds is failed as a
         duplicate and not returned (``drop_duplicates``)."""
-        faults.point("claim")  # fault injection / barrier: before the lock, so N workers claim at once
+        faultpoints.point("claim")  # fault injection / barrier: before the lock, so N workers claim at once
         # Under the queue lock: Optuna's RDB storage makes the transition atomic with SELECT … FOR UPDATE,
         # which SQLite ignores (two workers both "won" one trial there); and a stale trial is failed and
         # re-queued in two steps.
