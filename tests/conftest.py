@@ -15,6 +15,15 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items):
+    """A test marked ``faults`` (an end-to-end fault run, for `make faults`) is
+    ``slow`` too, so that `make check` (-m "not slow") leaves it out as well."""
+    for item in items:
+        if item.get_closest_marker("faults") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def empty_store(tmp_path_factory) -> Path:
     """An MLflow SQLite store with its schema made, copied into each test's
