@@ -112,6 +112,15 @@ def check(home: Path, budget: str = "smoke", storage: str | None = None,
 
 
 
+def against(baseline: list, home: Path, storage: str | None = None,
+            complete_before: dict[int, str] | None = None) -> list[str]:
+    """``check``'s violations, and one more when the verdicts differ from ``baseline`` (the fault-free run's)."""
+    violations, verdicts = check(home, storage=storage, complete_before=complete_before)
+    if verdicts != baseline:
+        violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
+    return violations
+
+
 def worker_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     drop = ("MLFLOW_TRACKING_URI", FAULT_ENV, BARRIER_ENV, "HARNESS_STORAGE", "HARNESS_HEARTBEAT_SECONDS")
     env = {k: v for k, v in os.environ.items() if k not in drop}
@@ -128,15 +137,21 @@ def _sigint_default() -> None:
 
 
 def run_harness(home: Path, *args: str, fault: str | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     extra = {**(env or {}), **({FAULT_ENV: fault} if fault else {})}
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=home, env=worker_env(home, extra),
                           capture_output=True, text=True, timeout=600, preexec_fn=_sigint_default)
 
 
 
+def run_study(home: Path, fault: str | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``harness run faults --budget smoke --no-progress`` in ``home``: the run every family starts or resumes."""
+    return run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", fault=fault, env=env)
+
+
 def spawn_harness(home: Path, log: str, *args: str, env: dict[str, str] | None = None,
-           logs: Path | None = None) -> subprocess.Popen:
+                  logs: Path | None = None) -> subprocess.Popen:
     """A harness process in the background, its output in ``<logs or home>/<log>.log`` (a pipe nobody
     reads could fill)."""
     with open((logs or home) / f"{log}.log", "w") as out:

@@ -38,8 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness import infrafaults, journalfaults
-from harness.faultcheck import (GRACE_BEATS, STUDY, TRIALS, Outcome, check, design_study, last_words, reap,
-                                run_harness, spawn_harness, storage_url, tail, wait_for, write_report)
+from harness.faultcheck import (GRACE_BEATS, STUDY, TRIALS, Outcome, against, check, design_study, last_words,
+                                reap, run_study, spawn_harness, storage_url, tail, wait_for, write_report)
 from harness.faultpoints import BARRIER_ENV, FAULT_ENV, POINTS, QUEUE_POINTS
 
 KILL_SIGNALS = ("KILL", "TERM", "INT")  # the signal matrix's
@@ -57,16 +57,13 @@ def run_scenario(spec: str, baseline: list, scratch: Path) -> Outcome:
     """A study run with ``spec`` injected, one fault-free resume, then the invariants."""
     home = Path(tempfile.mkdtemp(prefix="fault-", dir=scratch))
     outcome = Outcome(spec.rsplit(":", 1)[0], spec)
-    injected = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", fault=spec)
+    injected = run_study(home, fault=spec)
     outcome.fired = injected.returncode != 0  # exit 0: the signal never came, and the scenario tested nothing
-    resumed = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+    resumed = run_study(home)
     if resumed.returncode:
         outcome.violations.append(f"the resume failed (exit {resumed.returncode}): {resumed.stderr.strip()[-300:]}")
         return outcome
-    violations, verdicts = check(home)
-    outcome.violations += violations
-    if verdicts != baseline:
-        outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
+    outcome.violations += against(baseline, home)
     return outcome
 
 
@@ -115,7 +112,8 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
                                          if env else "") +
               f" in `harness run`; a `harness worker` released at `enqueue` {wait} s after the stop; then SIGCONT")
     outcome = Outcome(f"{where}:STOP ({kind})", replay, family="stop")
-    a = spawn_harness(home, "worker-a", "run", STUDY, "--budget", "smoke", "--no-progress", env={**env, FAULT_ENV: spec})
+    a = spawn_harness(home, "worker-a", "run", STUDY, "--budget", "smoke", "--no-progress",
+                      env={**env, FAULT_ENV: spec})
     b = None
     try:
         outcome.fired = _wait_stopped(a)
@@ -131,7 +129,7 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
             held = max(mine, key=lambda t: t.number) if mine else None
             key = held.user_attrs.get("key") if held else None
             b = spawn_harness(home, "worker-b", "worker", STUDY, "--budget", "smoke",
-                       env={**env, BARRIER_ENV: f"{gate}:enqueue"})
+                              env={**env, BARRIER_ENV: f"{gate}:enqueue"})
             wait_for(lambda: b.poll() is not None or (gate / f"ready.{b.pid}").exists())
             time.sleep(max(0.0, wait - (time.monotonic() - stopped_at)))
             (gate / "go").touch()
@@ -164,10 +162,7 @@ def run_stop(where: str, nth: int, kind: str, baseline: list, scratch: Path) -> 
                 failed = write_report(home)
                 if failed:
                     outcome.violations.append(f"the report failed: {failed}")
-        violations, verdicts = check(home, storage=url, complete_before=before)
-        outcome.violations += violations
-        if verdicts != baseline:
-            outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
+        outcome.violations += against(baseline, home, storage=url, complete_before=before)
     finally:
         for p in (a, b):
             if p is not None and p.poll() is None:
@@ -198,7 +193,8 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
                       f"`{BARRIER_ENV}=DIR:{where}` in {workers} x `harness worker` ({store}); `DIR/go` once "
                       f"{workers} `DIR/ready.*` exist", family="barrier")
     env = {BARRIER_ENV: f"{gate}:{where}", **({"HARNESS_STORAGE": storage} if storage else {})}
-    procs = [spawn_harness(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env=env) for i in range(workers)]
+    procs = [spawn_harness(home, f"worker-{i}", "worker", STUDY, "--budget", "smoke", env=env)
+             for i in range(workers)]
     try:
         outcome.fired = wait_for(lambda: len(list(gate.glob("ready.*"))) == workers
                                   or any(p.poll() is not None for p in procs)) \
@@ -236,10 +232,7 @@ def run_barrier(where: str, workers: int, baseline: list, scratch: Path, storage
         if failed:
             outcome.violations.append(f"the report failed: {failed}")
             return outcome
-        violations, verdicts = check(home, storage=storage)
-        outcome.violations += violations
-        if verdicts != baseline:
-            outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
+        outcome.violations += against(baseline, home, storage=storage)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -379,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         home = scratch / "baseline"
         home.mkdir()
-        done = run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+        done = run_study(home)
         if done.returncode:
             print(f"the fault-free run failed: {done.stderr[-800:]}", file=sys.stderr)
             return 1

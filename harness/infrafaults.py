@@ -49,13 +49,7 @@ FAST_FAIL = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOU
 def unavailable(kind: str) -> str:
     """Why scenarios of ``kind`` cannot run on this machine ("" when they can)."""
     if kind == "postgres":
-        try:
-            services.pg_bin()
-        except services.ServiceError as exc:
-            return str(exc)
-        import importlib.util
-
-        return "" if importlib.util.find_spec("psycopg2") else "psycopg2 is not installed"
+        return services.postgres_missing()
     if kind == "disk" and (os.geteuid() != 0 or not shutil.which("mount")):
         return "mounting a tmpfs needs root"
     return ""
@@ -73,10 +67,6 @@ class Postgres:
     def database(self) -> str:
         self.made += 1
         return self.cluster.create_database(f"faults{self.made}")
-
-    def crash(self) -> None:
-        subprocess.run(services._as_postgres([str(services.pg_bin() / "pg_ctl"), "-D", str(self.cluster.data),
-                                              "-m", "immediate", "-w", "stop"]), capture_output=True, check=True)
 
     def close(self) -> None:
         self.cluster.stop()
@@ -138,15 +128,15 @@ def run_infra(kind: str, where: str, nth: int, baseline: list, scratch: Path,
             mounted = True
         # the worker's output goes beside the home: on a full disk it could not be written
         worker = faultcheck.spawn_harness(home, "worker", "run", STUDY, "--budget", "smoke", "--no-progress",
-                               env={**env, BARRIER_ENV: f"{gate}:{where}:{nth}"}, logs=base)
-        outcome.fired = faultcheck.wait_for(lambda: worker.poll() is not None or (gate / f"ready.{worker.pid}").exists())
-        outcome.fired = outcome.fired and worker.poll() is None
+                                          env={**env, BARRIER_ENV: f"{gate}:{where}:{nth}"}, logs=base)
+        held = faultcheck.wait_for(lambda: worker.poll() is not None or (gate / f"ready.{worker.pid}").exists())
+        outcome.fired = held and worker.poll() is None  # waiting at the barrier, not exited before it
         if not outcome.fired:
             faultcheck.reap(worker, 600)
             outcome.note = f"the worker exited {worker.returncode} before its {nth}-th `{where}`"
         else:
             if kind == "postgres":
-                pg.crash()
+                pg.cluster.crash()
             elif kind == "server":
                 server.stop(timeout=0)
             else:
@@ -168,15 +158,12 @@ def run_infra(kind: str, where: str, nth: int, baseline: list, scratch: Path,
                 server.start()
             else:
                 (home / "filler").unlink()
-        resumed = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress", env=env)
+        resumed = faultcheck.run_study(home, env=env)
         if resumed.returncode:
             outcome.violations.append(f"the resume failed (exit {resumed.returncode}): "
                                       f"{faultcheck.last_words(resumed.stderr + resumed.stdout)}")
             return outcome
-        violations, verdicts = faultcheck.check(home, storage=storage)
-        outcome.violations += violations
-        if verdicts != baseline:
-            outcome.violations.append(f"verdicts differ from the fault-free run: {verdicts} != {baseline}")
+        outcome.violations += faultcheck.against(baseline, home, storage=storage)
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from harness import faultcheck
-from harness.faultcheck import STUDY, Outcome
+from harness.faultcheck import Outcome
 
 SAMPLES = 8  # cuts recovered end to end, besides the record boundaries
 
@@ -70,7 +70,7 @@ def recovered(finished: Path, data: bytes, cut: int, boundaries: set[int], basel
     journal = home / ".harness" / "optuna.journal"
     journal.write_bytes(data[:cut])
     violations = []
-    refused = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+    refused = faultcheck.run_study(home)
     if cut not in boundaries:
         said = refused.stderr
         if refused.returncode != 2 or "Traceback" in said or f"harness repair-journal {journal}" not in said:
@@ -80,17 +80,13 @@ def recovered(finished: Path, data: bytes, cut: int, boundaries: set[int], basel
         if repaired.returncode:
             violations.append(f"cut at byte {cut}: `harness repair-journal` exited {repaired.returncode}: "
                               f"{faultcheck.last_words(repaired.stderr)}")
-        resumed = faultcheck.run_harness(home, "run", STUDY, "--budget", "smoke", "--no-progress")
+        resumed = faultcheck.run_study(home)
     else:
         resumed = refused  # a sound journal: that run was the resume
     if resumed.returncode:
         return violations + [f"cut at byte {cut}: the resume failed (exit {resumed.returncode}): "
                              f"{faultcheck.last_words(resumed.stderr + resumed.stdout)}"]
-    found, verdicts = faultcheck.check(home)
-    violations += [f"cut at byte {cut}: {v}" for v in found]
-    if verdicts != baseline:
-        violations.append(f"cut at byte {cut}: verdicts differ from the fault-free run: {verdicts} != {baseline}")
-    return violations
+    return violations + [f"cut at byte {cut}: {v}" for v in faultcheck.against(baseline, home)]
 
 
 def run_cuts(finished: Path, baseline: list, scratch: Path, samples: int = SAMPLES) -> list[Outcome]:

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from harness.locks import advisory_key
 from harness.storage import journal_path, rdb_scheme
 
 
@@ -153,4 +154,4 @@ class QueueLock:
 
 def _key64(name: str) -> int:
     """A signed 64-bit advisory-lock key for a study name (stable across processes)."""
-    return int.from_bytes(hashlib.sha256(f"harness.queue:{name}".encode()).digest()[:8], "big", signed=True)
+    return advisory_key(f"harness.queue:{name}")

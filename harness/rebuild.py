@@ -50,7 +50,8 @@ from harness.seeding import trial_seeds
 from harness.storage import journal_path, resolve_storage
 from harness.study import Arm, Study
 from harness.sweep import TUNED_ATTR, Runner, SweepOptions
-from harness.tracking import FINAL_METRICS, TAG, Tracker, check_tracking_uri, resolve_tracking_uri
+from harness.tracking import (FINAL_METRICS, TAG, Tracker, check_tracking_uri, final_metric_names,
+                              resolve_tracking_uri)
 from harness.tracking import _flat as flat  # how a value was written as an MLflow param: compare as written
 from harness.trialqueue import optuna_study_name, trial_key
 
@@ -224,7 +225,7 @@ def _plan(study: Study, budget_name: str, arms: list[Arm], runs: list, parent_pa
     tuning: dict[str, list[_Trial]] = defaultdict(list)
     replicate_hp: dict[str, set[tuple]] = defaultdict(set)
     for (phase, arm, slot), run in chosen.items():
-        final = [k for k in run.data.tags[FINAL_METRICS].split(",") if k]
+        final = final_metric_names(run)
         metrics = {k: float(run.data.metrics[k]) for k in final}
         attrs = {"worker": REBUILT_WORKER, "mlflow_run_id": run.info.run_id,
                  **{f"metric.{k}": v for k, v in metrics.items()}}
@@ -318,7 +319,7 @@ def _check_runs(study: Study, budget_name: str, arms: Mapping[str, Arm], chosen:
                      "their results cannot be told from their learning curves. For a damaged journal, "
                      "`harness repair-journal PATH` keeps every complete record"].append(run_id)
             continue
-        lost = [k for k in tags[FINAL_METRICS].split(",") if k and k not in run.data.metrics]
+        lost = [k for k in final_metric_names(run) if k not in run.data.metrics]
         if lost:
             problems[f"lack final metric(s) they name ({', '.join(lost)}): the store lost part of them"].append(run_id)
     if problems:

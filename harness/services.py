@@ -51,6 +51,17 @@ def pg_bin() -> Path:
                        "apt-get install postgresql (Debian/Ubuntu), or use a PostgreSQL you already run")
 
 
+def postgres_missing() -> str:
+    """Why a throwaway PostgreSQL cannot be started and used here ("" when it can)."""
+    import importlib.util
+
+    try:
+        pg_bin()
+    except ServiceError as exc:
+        return str(exc)
+    return "" if importlib.util.find_spec("psycopg2") else "psycopg2 is not installed: pip install psycopg2-binary"
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
     if os.geteuid() == 0:
@@ -97,6 +108,12 @@ class Postgres:
         if done.returncode and "already exists" not in done.stderr:
             raise ServiceError(f"createdb {name} failed: {done.stderr.strip()}")
         return self.url(name)
+
+    def crash(self) -> None:
+        """Stop it as a crash would (``pg_ctl -m immediate``: connections cut, no shutdown checkpoint): fault
+        injection (``harness.infrafaults``). ``start`` brings it back, with crash recovery."""
+        subprocess.run(_as_postgres([str(pg_bin() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
+                       capture_output=True, check=True)
 
     def stop(self) -> None:
         if self.data.exists():

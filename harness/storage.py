@@ -10,7 +10,6 @@ and a trial whose heartbeat went stale is failed and queued again.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -23,6 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from harness import journal, paths
+from harness.locks import advisory_key, schema_lock
 from harness.redact import BadURL, parse_url, redact
 
 HEARTBEAT_ENV = "HARNESS_HEARTBEAT_SECONDS"  # RDB storages: seconds between heartbeats (default 30)
@@ -114,21 +114,14 @@ def _schema_lock(url: str) -> Iterator[None]:
         if not database or database == ":memory:":
             yield
             return
-        import fcntl
-
-        path = Path(database).expanduser()
-        with open(path.with_name(path.name + ".schema.lock"), "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with schema_lock(Path(database).expanduser()):
+            yield
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
     if scheme == "postgresql":
-        key = int.from_bytes(hashlib.sha256(SCHEMA_LOCK.encode()).digest()[:8], "big", signed=True)
+        key = advisory_key(SCHEMA_LOCK)
         take, give = "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"
     else:  # mysql
         key, take, give = SCHEMA_LOCK, "SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)"

@@ -8,7 +8,6 @@ buffered metrics (``log_batch``), dataset inputs and artifacts.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -16,8 +15,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from harness.locks import schema_lock
 from harness.redact import BadURL, parse_url, redact, without_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +37,11 @@ TAG = "harness."  # prefix of every tag the harness writes
 # A finished trial's final metrics by name, comma-separated, in the order its trial function returned them (the
 # first is its Optuna value): tells them from the learning curve's metrics, for `harness rebuild`
 FINAL_METRICS = TAG + "final_metrics"
+
+
+def final_metric_names(run) -> list[str]:
+    """The names in an MLflow run's ``FINAL_METRICS`` tag, in order; [] for a run without it."""
+    return [name for name in run.data.tags.get(FINAL_METRICS, "").split(",") if name]
 
 
 def trial_tags(study: str, arm: str, replicate: int, phase: str, budget: str, claims: str,
@@ -72,23 +77,6 @@ def sqlite_path(uri: str) -> Path:
     """The database file of a ``sqlite:///`` URI (relative to the working directory unless absolute)."""
     path = Path(uri[len("sqlite:///"):])
     return path if path.is_absolute() else Path.cwd() / path
-
-
-@contextlib.contextmanager
-def _sqlite_schema_lock(path: Path) -> Iterator[None]:
-    """Held while a client opens a SQLite store: MLflow creates or migrates the
-    schema when its client is built, and N workers opening a fresh store at
-    once race in that ("table experiments already exists", "duplicate column
-    name", alembic's "expected to match one row"), all but one crashing. A
-    tracking server or a database server does it once for everyone."""
-    import fcntl
-
-    with open(path.with_name(path.name + ".schema.lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def check_tracking_uri(uri: str, timeout: float = 3.0) -> None:
@@ -146,7 +134,10 @@ class Tracker:
         self.uri = redact(uri)  # for messages and reports: the password never leaves the process
         self._uri = uri
         if uri.startswith("sqlite:///") and ":memory:" not in uri:
-            with _sqlite_schema_lock(sqlite_path(uri)):
+            # MLflow creates or migrates the schema when its client is built: N workers opening a fresh store at
+            # once race in that ("table experiments already exists", "duplicate column name", alembic's "expected
+            # to match one row"). A tracking server or a database server does it once for everyone.
+            with schema_lock(sqlite_path(uri)):
                 self.client = MlflowClient(tracking_uri=uri)
         else:
             self.client = MlflowClient(tracking_uri=uri)

@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 from harness import faultpoints
 from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
 from harness.study import Arm
-from harness.tracking import FINAL_METRICS, TAG
+from harness.tracking import TAG, final_metric_names
 
 
 class DesignChanged(RuntimeError):
@@ -162,7 +162,7 @@ class TrialQueue:
             run = self.tracker.client.get_run(run_id)
         except Exception:  # the tracking store is down or lost the run: fail and re-run the key, as before
             return False
-        names = [n for n in run.data.tags.get(FINAL_METRICS, "").split(",") if n]
+        names = final_metric_names(run)
         if (run.info.status != "FINISHED" or run.data.tags.get(TAG + "phase") != "replicate" or not names
                 or any(n not in run.data.metrics for n in names)):
             return False

@@ -14,10 +14,16 @@ import pytest
 from harness import faultcheck, faultpoints
 
 
-def test_point_sends_the_signal_on_the_nth_arrival_only(monkeypatch):
-    sent = []
-    monkeypatch.setattr(faultpoints.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+@pytest.fixture
+def sent(monkeypatch) -> list:
+    """The signals ``point`` sends, recorded instead of sent; arrivals counted afresh."""
+    signals: list = []
+    monkeypatch.setattr(faultpoints.os, "kill", lambda pid, sig: signals.append((pid, sig)))
     monkeypatch.setattr(faultpoints, "_arrivals", {})
+    return signals
+
+
+def test_point_sends_the_signal_on_the_nth_arrival_only(monkeypatch, sent):
     monkeypatch.setenv(faultpoints.FAULT_ENV, "told:TERM:2")
     faultpoints.point("logged")
     faultpoints.point("told")
@@ -28,10 +34,7 @@ def test_point_sends_the_signal_on_the_nth_arrival_only(monkeypatch):
     assert len(sent) == 1
 
 
-def test_point_can_stop_the_worker(monkeypatch):
-    sent = []
-    monkeypatch.setattr(faultpoints.os, "kill", lambda pid, sig: sent.append((pid, sig)))
-    monkeypatch.setattr(faultpoints, "_arrivals", {})
+def test_point_can_stop_the_worker(monkeypatch, sent):
     monkeypatch.setenv(faultpoints.FAULT_ENV, "run-created:STOP:1")
     faultpoints.point("run-created")
     assert sent == [(os.getpid(), signal.SIGSTOP)]

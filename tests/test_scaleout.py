@@ -31,17 +31,7 @@ from harness.tracking import Tracker
 pytestmark = pytest.mark.slow  # a real PostgreSQL and mlflow server: in `make test`, not `make check`
 
 
-def _available() -> str:
-    import importlib.util
-
-    try:
-        services.pg_bin()
-    except services.ServiceError as exc:
-        return str(exc)
-    return "" if importlib.util.find_spec("psycopg2") else "psycopg2 is not installed: pip install psycopg2-binary"
-
-
-MISSING = _available()
+MISSING = services.postgres_missing()
 if MISSING and not os.environ.get("HARNESS_REQUIRE_SERVICES"):
     pytest.skip(f"PostgreSQL not available: {MISSING}", allow_module_level=True)
 
