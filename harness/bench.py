@@ -11,7 +11,6 @@ Benchmarks register with ``@benchmark(name)`` and return a ``Result``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import sys
@@ -78,6 +77,7 @@ class Result:
 
 
 BENCHMARKS: Registry[Callable[[argparse.Namespace], "Result | list[Result]"]] = Registry("benchmark")
+DESIGNS = "sequential-vs-fixed"  # not a timing: seeds and claims decided per study (harness.designbench)
 benchmark = BENCHMARKS.register
 
 
@@ -207,10 +207,11 @@ QUICK_EPOCHS = 2
 
 
 def _quick_k(study: str, arm: str) -> int:
+    """The replicates of ``arm`` the quick tier queues at once: its first look's (a fixed design: all of them)."""
     from harness.discovery import get_study
 
     declared = get_study(study)
-    return next(a for a in declared.design("quick") if a.name == arm).replicates(declared.budget("quick"))
+    return next(a for a in declared.design("quick") if a.name == arm).replicates_at(declared.budget("quick"), 0)
 
 
 @benchmark("ensemble-dropconnect")
@@ -254,20 +255,6 @@ def ensemble_bn_cnn(args: argparse.Namespace) -> Result:
                    shape, 0.05, 0.9, _quick_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
 
 
-@contextlib.contextmanager
-def _home(tmp: Path):
-    """Point the harness's home at ``tmp`` for a benchmark, restoring it after."""
-    before = os.environ.get("HARNESS_HOME")
-    os.environ["HARNESS_HOME"] = str(tmp)
-    try:
-        yield tmp
-    finally:
-        if before is None:
-            os.environ.pop("HARNESS_HOME", None)
-        else:
-            os.environ["HARNESS_HOME"] = before
-
-
 @benchmark("tracking-overhead")
 def tracking_overhead(args: argparse.Namespace) -> list[Result]:
     """Trials of a Fashion-MNIST MLP (784-512-512-10, Adam, 3 epochs on 20,000
@@ -283,14 +270,14 @@ def tracking_overhead(args: argparse.Namespace) -> list[Result]:
     import optuna
     import torch
 
-    from harness import benchstudy, engine
+    from harness import benchstudy, engine, paths
     from harness.context import TrialContext
     from harness.run import RunRequest, prepare
     from harness.sweep import Runner, SweepOptions
     from harness.tracking import default_tracking_uri
 
     device, threads, n = str(engine.pick_device(args.device)), torch.get_num_threads(), args.trials
-    with tempfile.TemporaryDirectory() as scratch, _home(Path(scratch)) as home:
+    with tempfile.TemporaryDirectory() as scratch, paths.home_at(Path(scratch)) as home:
         def context(r: int, cls=TrialContext) -> TrialContext:
             return bench_context(r, home / "scratch", device, benchstudy.NAME, cls)
 
@@ -529,7 +516,7 @@ def machine(device: str) -> str:
 
 
 def render(results: list[Result], command: str, where: str,
-           throughput: list[tuple[str, int, float, float]] = (), store: str = "") -> str:
+           throughput: list[tuple[str, int, float, float]] = (), store: str = "", sections: list[str] = ()) -> str:
     lines = ["# Benchmarks", "", f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `{command}`.",
              "", f"Machine: {where}.", "",
              "Each ratio is baseline time / candidate time, both measured in this one invocation after an untimed "
@@ -549,13 +536,17 @@ def render(results: list[Result], command: str, where: str,
                   f"From the tracking store `{store}` (the last run of each study, one worker), not timed here:", "",
                   "| study | finished runs | wall minutes | runs per CPU-minute |", "| --- | --- | --- | --- |"]
         lines += [f"| {name} | {n} | {wall:.1f} | {rate:.2f} |" for name, n, wall, rate in throughput]
+    lines += list(sections)
     lines += ["", "Run `make bench` (or the command above) to reproduce; `python -m harness.bench NAME` runs one."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS.names())})")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of "
+                                                 f"{', '.join([*BENCHMARKS.names(), DESIGNS])})")
+    parser.add_argument("--design-studies", nargs="+", metavar="STUDY",
+                        help=f"{DESIGNS}: the studies to compare (default: every registered study)")
     parser.add_argument("--seeds", type=int, default=32, help="ensemble-seeds: seeds (default 32)")
     parser.add_argument("--epochs", type=int, default=5, help="ensemble-seeds: epochs per seed (default 5)")
     parser.add_argument("--trials", type=int, default=5, help="tracking-overhead: trials per side (default 5)")
@@ -568,8 +559,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.seeds, args.epochs, args.repeats, args.trials) < 1:
         parser.error("--seeds, --epochs, --repeats and --trials must be >= 1")
+    designs = not args.names or DESIGNS in args.names
     try:
-        chosen = [BENCHMARKS.get(n) for n in (args.names or BENCHMARKS.names())]
+        chosen = [BENCHMARKS.get(n) for n in (args.names or BENCHMARKS.names()) if n != DESIGNS]
+        if designs and args.design_studies:
+            from harness.discovery import get_study
+
+            for name in args.design_studies:
+                get_study(name)
     except KeyError as exc:  # an unknown name: the message lists the known ones
         parser.error(str(exc))
     from harness import engine
@@ -584,6 +581,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{result.name}: {result.baseline_s:.2f} s -> {result.candidate_s:.2f} s = {result.ratio:.2f}x"
                   f"{interval} ({result.target}: {result.status})", flush=True)
             results.append(result)
+    from harness import designbench
+
+    comparisons = []
+    if designs:
+        from harness.discovery import load_studies
+
+        comparisons = designbench.compare(args.design_studies or load_studies().names())
+        for row in comparisons:
+            print(f"{DESIGNS} {row.study}: fixed {row.fixed_trials} trials, {row.fixed_decided} decided; sequential "
+                  f"{row.sequential_trials} trials, {row.sequential_decided} decided ({row.status})", flush=True)
     command = "python -m harness.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -599,7 +606,8 @@ def main(argv: list[str] | None = None) -> int:
         throughput = []
     for name, n, wall, rate in throughput:
         print(f"{name} [quick]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
-    out.write_text(render(results, command.strip(), machine(device), throughput, redact(uri)))
+    sections = designbench.render(comparisons, "quick") if comparisons else []
+    out.write_text(render(results, command.strip(), machine(device), throughput, redact(uri), sections))
     print(f"wrote {out}")
     return 0
 

@@ -235,12 +235,13 @@ def decide(evidence: Sequence[Evidence], checks: Sequence[Sequence[CheckResult]]
     return verdicts
 
 
-def settle_line(e: Evidence, one_sided: float, against: bool) -> str:
+def settle_line(e: Evidence, one_sided: float, against: bool, level_name: str = "its Holm level") -> str:
     """How many replicates would settle an inconclusive claim, one-sided at its
-    Holm level, with POWER, if the observed effect were the truth."""
+    Holm level (``level_name`` says which), with POWER, if the observed effect were the truth."""
     if e.settle is None:
         return "no replicate count can be computed for this test"
-    level = f"one-sided α = {one_sided:.3g} (its Holm level), {POWER:.0%} power, the observed effect taken as the truth"
+    level = (f"one-sided α = {one_sided:.3g} ({level_name}), {POWER:.0%} power, the observed effect taken as "
+             "the truth")
     if against:
         n = e.settle(one_sided, OPPOSITE)
         return (f"the observed effect opposes the claim: more replicates would likely give `contradicted` "

@@ -54,12 +54,22 @@ class Arm:
     def replicates(self, budget: "Budget") -> int:
         return min(budget.replicates, self.max_replicates or budget.replicates)
 
+    def replicates_at(self, budget: "Budget", look: int) -> int:
+        """The arm's replicates once look ``look`` (0-based) of the budget's schedule has run."""
+        return min(budget.schedule[look], self.replicates(budget))
+
 
 @dataclass(frozen=True)
 class Budget:
     """How much compute a tier spends.
 
-    ``replicates`` seeds per arm; ``settings`` are the study's knobs (epochs,
+    ``replicates`` seeds per arm: the tier's maximum. ``looks`` makes the
+    design sequential (``harness.sequential``): the replicate counts after
+    which every claim is evaluated, increasing, the last one ``replicates``;
+    a claim that is decided stops buying seeds, and an arm gets more only
+    while an undecided claim reads it. Without ``looks`` the design is fixed:
+    one look at ``replicates`` (what a claim that needs exactly n, e.g. a
+    distribution of 100 seeds, declares). ``settings`` are the study's knobs (epochs,
     training-set size, learning rates...) that the trial function reads as
     ``ctx.budget["name"]``: a typed (frozen) dataclass instance, one class per
     study with every field documented, or a plain mapping. Every setting is
@@ -71,16 +81,33 @@ class Budget:
     replicates: int
     settings: Any = field(default_factory=dict)
     tuning_trials: int = 0
+    looks: tuple[int, ...] = ()  # empty: one look at ``replicates`` (a fixed design)
 
     def __post_init__(self) -> None:
         if not isinstance(self.replicates, int) or self.replicates < 1:
             raise StudyDeclarationError(f"a budget needs replicates >= 1, got {self.replicates!r}")
+        looks = self.schedule
+        if (not all(isinstance(n, int) and n >= 1 for n in looks) or list(looks) != sorted(set(looks))
+                or looks[-1] != self.replicates):
+            raise StudyDeclarationError(
+                f"looks must be increasing positive replicate counts ending at replicates={self.replicates}, "
+                f"got {tuple(self.looks)!r} (e.g. looks=(3, 6, {self.replicates}))")
         if not isinstance(self.tuning_trials, int) or self.tuning_trials < 0:
             raise StudyDeclarationError(f"tuning_trials must be >= 0, got {self.tuning_trials!r}")
         typed = dataclasses.is_dataclass(self.settings) and not isinstance(self.settings, type)
         if not (typed or isinstance(self.settings, Mapping)):
             raise StudyDeclarationError(f"budget settings must be a dataclass instance or a mapping, "
                                         f"got {type(self.settings).__name__}")
+
+    @property
+    def schedule(self) -> tuple[int, ...]:
+        """The replicate count of each look: the declared ``looks``, or one look at ``replicates``."""
+        return tuple(self.looks) or (self.replicates,)
+
+    @property
+    def sequential(self) -> bool:
+        """More than one look: claims may stop before the maximum."""
+        return len(self.schedule) > 1
 
     @property
     def values(self) -> Mapping[str, Any]:

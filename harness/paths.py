@@ -3,8 +3,10 @@ and the reports, all under one home folder (the working directory, or
 ``HARNESS_HOME``), so a test or a second checkout can use its own."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 
 def home() -> Path:
@@ -22,3 +24,18 @@ def reports_dir() -> Path:
 
 def default_storage() -> str:
     return f"journal:{state_dir() / 'optuna.journal'}"
+
+
+@contextlib.contextmanager
+def home_at(folder: Path) -> Iterator[Path]:
+    """The harness's home is ``folder`` inside the block (a benchmark's
+    temporary stores), the previous one after it."""
+    before = os.environ.get("HARNESS_HOME")
+    os.environ["HARNESS_HOME"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("HARNESS_HOME", None)
+        else:
+            os.environ["HARNESS_HOME"] = before

@@ -53,7 +53,7 @@ from harness.sweep import TUNED_ATTR, Runner, SweepOptions
 from harness.tracking import (FINAL_METRICS, TAG, Tracker, check_tracking_uri, final_metric_names,
                               resolve_tracking_uri)
 from harness.tracking import _flat as flat  # how a value was written as an MLflow param: compare as written
-from harness.trialqueue import optuna_study_name, trial_key
+from harness.trialqueue import optuna_study_name, stage_of, trial_key
 
 REBUILT_WORKER = "rebuilt from MLflow"  # the `worker` user attribute: MLflow does not record the original one
 REBUILT_ATTR = "rebuilt"  # a rebuilt design study's user attribute: from which store, when, how many trials
@@ -99,7 +99,7 @@ class Rebuilt:
     tracking: str                 # redacted
     design: int                   # COMPLETE trials in the design study
     keys: int                     # keys the design has at this budget
-    missing: list[str]            # of those, keys with no FINISHED run: the next run trains them
+    missing: list[str]            # of those (a sequential design: its looks so far), keys with no FINISHED run
     tuning: dict[str, int]        # tuned arm -> COMPLETE tuning trials
     tuned: dict[str, int | None]  # tuned arm -> the trial its recorded values came from (None: search resumes)
     renumbered: int               # trials whose recorded number was taken (runs from two storages)
@@ -175,7 +175,15 @@ def rebuild(study: Study, budget: str, storage: str | None = None, tracking_uri:
         _add(ostudy, design)
         ostudy.set_user_attr(REBUILT_ATTR, {"tracking_uri": tracker.uri, "trials": len(plan.design),
                                             "at": datetime.datetime.now(datetime.timezone.utc).isoformat()})
-    keys = [trial_key(a.name, r) for a in arms for r in range(a.replicates(study.budget(budget)))]
+    counts = {a.name: a.replicates(study.budget(budget)) for a in arms}
+    if study.budget(budget).sequential:  # only what the looks reached so far, not every arm's maximum
+        from harness import sequential
+        from harness.assessment import cached_history
+        from harness.tracking import latest_per_trial
+
+        runs = latest_per_trial(tracker.runs(study.name, budget))
+        counts = sequential.evaluate(study, budget, runs, cached_history(tracker)).counts
+    keys = [trial_key(a.name, r) for a in arms for r in range(counts[a.name])]
     done = {t.user_attrs["key"] for t in plan.design}
     return Rebuilt(study.name, budget, redact(url), tracker.uri, len(plan.design), len(keys),
                    [k for k in keys if k not in done], {a: len(t) for a, t in plan.tuning.items()},
@@ -232,7 +240,8 @@ def _plan(study: Study, budget_name: str, arms: list[Arm], runs: list, parent_pa
         if phase == "replicate":
             value = metrics[final[0]] if final else 0.0  # the sweep's objective: the first final metric
             design.append(_Trial(run.info.run_id, _number(run), run.info.start_time, run.info.end_time, value,
-                                 {"key": trial_key(arm, slot), "arm": arm, "replicate": slot, **attrs},
+                                 {"key": trial_key(arm, slot), "arm": arm, "replicate": slot,
+                                  "stage": stage_of(study.budget(budget_name), slot), **attrs},
                                  system_attrs={"fixed_params": {}}))  # as enqueue_trial({}) records
             if arm in tuned_arms:
                 replicate_hp[arm].add(tuple(sorted(_prefixed(run.data.params, "hp.").items())))

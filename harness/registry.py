@@ -7,6 +7,7 @@ arguments override their defaults.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -53,6 +54,17 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    @contextlib.contextmanager
+    def replaced(self, name: str, obj: T) -> Iterator[T]:
+        """``name`` stands for ``obj`` inside the block (a benchmark runs a
+        variant of a study under its own name: the name seeds its trials)."""
+        before = self.get(name)
+        self._entries[name] = obj
+        try:
+            yield obj
+        finally:
+            self._entries[name] = before
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

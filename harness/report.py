@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import CheckContext, run_checks
-from harness.claims import Evidence, Verdict, decide
+from harness import sequential
+from harness.assessment import cached_history
+from harness.claims import ALPHA, Evidence, Verdict
 from harness.study import Study
 from harness.tracking import TAG, Tracker, latest_per_trial
 
@@ -167,19 +168,8 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
                           f"run `harness run {study.name} --budget {budget}` first")
     replicates = runs[runs["phase"] == "replicate"]
     by_phase = {phase: runs[runs["phase"] == phase] for phase in ("replicate", "tune")}
-    evidence = [claim.test.evaluate(by_phase[claim.test.phase]) for claim in study.claims]
-    histories: dict[tuple[str, str], list] = {}
-
-    def history(run_id: str, key: str) -> list:
-        if (run_id, key) not in histories:
-            histories[run_id, key] = tracker.metric_history(run_id, key)
-        return histories[run_id, key]
-
-    tuned = frozenset(study.tuning.arms) if study.tuning else frozenset()
-    contexts = {phase: CheckContext(by_phase[phase], history, by_phase["tune"], tuned) for phase in by_phase}
-    checks = [run_checks(claim.all_checks, contexts[claim.test.phase], sorted(claim.test.arms()))
-              for claim in study.claims]
-    verdicts = decide(evidence, checks)
+    outcome = sequential.evaluate(study, budget, runs, cached_history(tracker))
+    evidence, verdicts = outcome.evidence, outcome.verdicts
     provenance = provenance_of(runs)
     out_dir = reports_root / study.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +179,7 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     figures = study.figures(fig_ctx) if study.figures else []
     sections = study.sections(fig_ctx) if study.sections else []
     notes = [claim.notes(by_phase[claim.test.phase]) if claim.notes else [] for claim in study.claims]
+    staged = study.budget(budget).sequential
     document = {
         "study": study.name, "title": study.title, "budget": budget,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -199,8 +190,14 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
                    "failed": int((replicates["status"] != "FINISHED").sum()),
                    "tuning": int((runs["phase"] == "tune").sum())},
         "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"]) | {"notes": n}
-                   for c, e, v, n in zip(study.claims, evidence, verdicts, notes)],
+                   | ({"stage": stop.as_dict(), "alpha_spent": spent} if staged else {})
+                   for c, e, v, n, stop, spent in zip(study.claims, evidence, verdicts, notes, outcome.stops,
+                                                      outcome.alpha_spent)],
     }
+    if staged:  # a fixed design's document keeps its old shape
+        document["stages"] = {"looks": list(outcome.looks), "rule": sequential.SPENDING, "alpha": ALPHA,
+                              "complete": outcome.complete, "look": outcome.look + 1,
+                              "replicates": outcome.counts, "replicate_trials": outcome.replicates_used()}
     document = _json_safe(document)
     (out_dir / "verdicts.json").write_text(json.dumps(document, indent=2) + "\n")
     (out_dir / "report.md").write_text(render(study, document, figures, replicates, sections))
@@ -242,16 +239,27 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
     settings = ", ".join(f"{k}={v}" for k, v in budget.values.items())
     lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
               f"{f', {budget.tuning_trials} tuning trials per tuned arm' if budget.tuning_trials else ''}; "
-              f"settings: {settings}.", "", "## Verdicts", "",
+              f"settings: {settings}.", ""]
+    stages = doc.get("stages")
+    if stages:
+        state = ("every claim stopped" if stages["complete"]
+                 else f"look {stages['look']} of {len(stages['looks'])} is running")
+        lines += [f"Sequential design: looks at {', '.join(map(str, stages['looks']))} replicates; {stages['rule']} "
+                  f"(README, \"Verdicts\"). A claim stops when it is decided or its checks fail; an arm gets more "
+                  f"replicates only while an undecided claim reads it. {stages['replicate_trials']} replicate "
+                  f"trials planned so far ({state}).", ""]
+    lines += ["## Verdicts", "",
               "Each interval is the test's own, at the claim's level after Holm (README, \"Verdicts\").", "",
-              "| claim | verdict | effect | interval | p (Holm) | n | checks |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+              f"| claim | verdict | effect | interval | p ({'adjusted' if stages else 'Holm'}) | n | checks |"
+              + (" stopped |" if stages else ""),
+              "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if stages else "")]
     for c in doc["claims"]:
         failed = [k for k in c["checks"] if not k["passed"]]
         checks = f"{len(c['checks']) - len(failed)}/{len(c['checks'])} passed"
+        stopped = f" look {c['stage']['look']}/{c['stage']['looks']}: {c['stage']['why']} |" if stages else ""
         lines.append(f"| [{c['id']}](#{c['id'].lower()}) | **{c['verdict']}**{' (smoke)' if smoke else ''}"
                      f"{'' if c.get('preregistered', True) else ' (exploratory)'} | {_fmt(c['effect'])} | "
-                     f"{_interval(c)} | {_fmt(c['p_value'], 3)} | {c['n']} | {checks} |")
+                     f"{_interval(c)} | {_fmt(c['p_value'], 3)} | {c['n']} | {checks} |{stopped}")
     trials = doc["trials"]
     lines += ["", f"Trials: {trials['finished']} finished, {trials['failed']} failed"
               f"{', ' + str(trials['tuning']) + ' tuning trials' if trials['tuning'] else ''}. "
@@ -287,8 +295,10 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
         verdict += " (exploratory)"
     measured = "; ".join(f"`{arm}` {_fmt(v)}" for arm, v in c["measured"].items())
     if c.get("ci") is not None:
+        adjusted = ("directional p × α / the claim's level at its look, below α exactly when decided" if c.get("stage")
+                    else "directional, Holm-adjusted within the study")
         result = (f"effect {_fmt(c['effect'])} (no effect: {_fmt(c['null'])}), {_interval(c)} "
-                  f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} (directional, Holm-adjusted within the study; "
+                  f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} ({adjusted}; "
                   f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
     else:
         why = ("the comparison is invalid" if c["reason"].startswith("invalid")
@@ -302,6 +312,13 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
              f"**What we measured.** {c['measure']} Means per arm: {measured}.", "",
              f"**Pre-registered test.** {c['test']}.", "", "**Checks.**", ""]
     lines += [f"- {'✓' if k['passed'] else '✗'} `{k['name']}` — {k['detail']}" for k in c["checks"]]
+    if c.get("stage"):
+        stage = c["stage"]
+        per_arm = ", ".join(f"`{a}` {n}" for a, n in stage["replicates"].items()) or "none"
+        spent = ", ".join(_fmt(a, 2) for a in c.get("alpha_spent") or []) or "none"
+        lines += ["", f"**Stopped.** Look {stage['look']} of {stage['looks']}: {stage['why']}"
+                      f"{' (' + stage['detail'] + ')' if stage['detail'] else ''}. Replicates read: {per_arm}. "
+                      f"Its share of α at each look evaluated: {spent}."]
     lines += ["", f"**Result.** {result}", "", f"**Verdict: {verdict}** — {c['reason']}"
               + (f"; {c['settle']}" if c.get("settle") else "") + ".", ""]
     for note in c.get("notes") or []:

@@ -120,6 +120,7 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
     study, arms, tracker, uri = prepare(request)
     # imported after the checks: bad input stops before torch (~3 s) is loaded
     from harness import engine, provenance, report
+    from harness.stages import run_stages
     from harness.sweep import Runner, SweepOptions
     from harness.tracking import TAG
 
@@ -131,17 +132,21 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
                           **{TAG + k: v for k, v in provenance.environment(device, threads).items()}})
     options = SweepOptions(request.budget, request.storage, uri, threads, device, request.progress, request.ensemble)
     runner = Runner(study, options, tracker, parent)
-    total = sum(arm.replicates(study.budget(request.budget)) for arm in arms)
+    budget = study.budget(request.budget)
+    total = sum(arm.replicates_at(budget, 0) for arm in arms)  # a sequential design's first look; more may follow
     started = time.time()
     status = "FINISHED"
     try:
         tuned = runner.tune(arms)
         if request.workers == 1:
             bar = _bar(total, study.name, request.progress)
-            ostudy, finished = runner.enqueue(arms)
-            bar.update(finished)
-            outcome = runner.work(ostudy, arms, tuned, on_done=lambda ok: bar.update(1))
-            outcome.skipped = finished
+
+            def planned(queued: int, finished: int) -> None:  # a sequential design queues look by look
+                bar.total = queued
+                bar.n = max(bar.n, finished)
+                bar.refresh()
+
+            outcome = run_stages(runner, arms, tuned, on_done=lambda ok: bar.update(1), on_plan=planned)
             bar.close()
         else:
             outcome = _run_workers(request, runner, arms, total, threads, uri)
@@ -173,6 +178,7 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
     Used by ``--workers N`` on one machine and by ``harness worker`` on many.
     """
     from harness import engine
+    from harness.stages import run_stages
     from harness.sweep import Runner, SweepOptions
 
     study, arms, tracker, uri = prepare(request)
@@ -186,8 +192,8 @@ def run_worker(request: RunRequest, threads: int | None = None) -> None:
     status = "KILLED"  # unless it ends otherwise: Ctrl-C and SIGTERM (handled as Ctrl-C) are no Exception
     try:
         tuned = runner.tune(arms)
-        ostudy, _ = runner.enqueue(arms)
-        outcome = runner.work(ostudy, arms, tuned)
+        ostudy = runner.design_study()
+        outcome = run_stages(runner, arms, tuned)
         status = "FINISHED"
     except Exception:
         status = "FAILED"
@@ -231,7 +237,7 @@ def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, ur
     line: a password in either would be visible to every user in ``ps``."""
     from harness.sweep import SweepOutcome
 
-    ostudy, finished = runner.enqueue(arms)
+    ostudy, finished = runner.enqueue(arms, {a.name: a.replicates_at(runner.budget, 0) for a in arms})
     failed_before = _failed(ostudy)
     command = [sys.executable, "-m", "harness", "worker", request.study, "--budget", request.budget,
                "--threads", str(threads)]
@@ -248,6 +254,8 @@ def _run_workers(request: RunRequest, runner, arms, total: int, threads: int, ur
         while any(p.poll() is None for p in procs):
             time.sleep(1.0)
             now = _complete(ostudy)
+            if runner.budget.sequential:  # the workers queue later looks: show what is planned so far
+                bar.total = max(bar.total, _keys(ostudy))
             bar.update(now - done)
             done = now
     except KeyboardInterrupt:
@@ -275,6 +283,11 @@ def _complete(ostudy) -> int:
     from optuna.trial import TrialState
 
     return len({t.user_attrs.get("key") for t in ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))})
+
+
+def _keys(ostudy) -> int:
+    """Keys queued so far, in any state."""
+    return len({t.user_attrs.get("key") for t in ostudy.get_trials(deepcopy=False)} - {None})
 
 
 def _failed(ostudy) -> int:

@@ -47,7 +47,8 @@ from harness.storage import (HEARTBEAT_ENV, Heartbeat, StorageError, open_storag
                              root_cause)
 from harness.study import Arm, Study
 from harness.tracking import FINAL_METRICS, TAG, Tracker, trial_tags
-from harness.trialqueue import DesignChanged, TrialQueue, optuna_study_name, trial_key, worker_id  # noqa: F401
+from harness.trialqueue import (DesignChanged, TrialQueue, optuna_study_name, stage_of, trial_key,  # noqa: F401
+                               worker_id)
 
 TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
 TUNED_ATTR = "tuned"  # a tuning study's user attribute: the hyperparameters every worker adopts
@@ -112,6 +113,8 @@ class Runner(TrialQueue):
         design = {"config": dict(arm.config), "seed_group": arm.seed_group, "root_seed": self.study.root_seed,
                   "tuning_trials": self.budget.tuning_trials if tuned else None,
                   "trial_source": self.trial_source}
+        if self.budget.sequential:  # the looks decide which runs a verdict reads (a fixed design's print is unchanged)
+            design["looks"] = list(self.budget.schedule)
         return hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def settings_now(self) -> dict[str, str]:
@@ -128,7 +131,7 @@ class Runner(TrialQueue):
         fingerprints = {arm.name: self.fingerprint(arm) for arm in arms}
         for arm in arms:
             if recorded.get(f"design:{arm.name}", fingerprints[arm.name]) != fingerprints[arm.name]:
-                changed.append(f"{arm.name} (its config, seed group, root seed, tuning budget or trial code)")
+                changed.append(f"{arm.name} (its config, seed group, root seed, tuning budget, looks or trial code)")
                 continue
             then = recorded.get(f"settings:{arm.name}")
             if then is None:
@@ -331,9 +334,10 @@ class Runner(TrialQueue):
                hyperparams: Mapping[str, Any], extra_tags: Mapping[str, str]) -> "_Pending":
         seeds = trial_seeds(self.study.root_seed, self.study.name, replicate, arm.seed_group)
         label = f"r{replicate}" if phase == "replicate" else f"tune{trial.number}"
+        stage = stage_of(self.budget, replicate) if phase == "replicate" else None
         tags = {**trial_tags(self.study.name, arm.name, replicate, phase, self.options.budget,
                              ",".join(c.id for c in self.study.claims), ostudy.study_name, trial.number,
-                             self.environment), **extra_tags}
+                             self.environment, stage), **extra_tags}
         run_id = self.tracker.start_child(self.study.name, self.parent_run, f"{arm.name} {label}", tags)
         try:
             trial.set_user_attr("mlflow_run_id", run_id)

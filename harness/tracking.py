@@ -45,11 +45,14 @@ def final_metric_names(run) -> list[str]:
 
 
 def trial_tags(study: str, arm: str, replicate: int, phase: str, budget: str, claims: str,
-               optuna_study: str, trial_number: int, environment: Mapping[str, str]) -> dict[str, str]:
+               optuna_study: str, trial_number: int, environment: Mapping[str, str],
+               stage: int | None = None) -> dict[str, str]:
     """The tags of a trial's run: the one place they are written (``Tracker.runs``
-    reads them back as the ``arm``, ``replicate``, ``phase`` and ``budget`` columns)."""
+    reads them back as the ``arm``, ``replicate``, ``phase`` and ``budget`` columns).
+    ``stage``: the look of a sequential design that queued a replicate."""
     return {TAG + "role": "trial", TAG + "study": study, TAG + "arm": arm, TAG + "replicate": str(replicate),
             TAG + "phase": phase, TAG + "budget": budget, TAG + "claims": claims,
+            **({TAG + "stage": str(stage)} if stage is not None else {}),
             "optuna.study": optuna_study, "optuna.trial_number": str(trial_number),
             **{TAG + k: v for k, v in environment.items()}}
 BATCH_LIMIT = 1000  # MLflow's log_batch cap on metrics per call

@@ -22,11 +22,12 @@ here and in ``harness.storage``. ``TrialQueue`` is the queue half of
 """
 from __future__ import annotations
 
+import bisect
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -34,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from harness import faultpoints
 from harness.storage import MAX_ATTEMPTS_ENV, fail_stale, heartbeats_enabled, max_attempts
-from harness.study import Arm
+from harness.study import Arm, Budget
 from harness.tracking import TAG, final_metric_names
 
 
@@ -59,6 +60,11 @@ def trial_key(arm: str, replicate: int) -> str:
     return f"{arm}/r{replicate}"
 
 
+def stage_of(budget: Budget, replicate: int) -> int:
+    """The look (1-based) whose replicates include ``replicate`` first: the stage that queues it."""
+    return bisect.bisect_right(budget.schedule, replicate) + 1
+
+
 def optuna_study_name(study: str, budget: str, suffix: str = "") -> str:
     return f"{study}.{budget}" + (f".{suffix}" if suffix else "")
 
@@ -70,10 +76,12 @@ class TrialQueue:
         return optuna.create_study(study_name=optuna_study_name(self.study.name, self.options.budget),
                                    storage=self.storage, load_if_exists=True)
 
-    def enqueue(self, arms: list[Arm]) -> tuple[optuna.Study, int]:
-        """Queue every (arm, replicate) not finished, queued or running; return
-        the study and how many keys were already finished. Under the study's
-        queue lock: two workers enqueueing at once queue each key once."""
+    def enqueue(self, arms: list[Arm], counts: Mapping[str, int] | None = None) -> tuple[optuna.Study, int]:
+        """Queue every (arm, replicate) not finished, queued or running, up to
+        ``counts[arm]`` replicates (a sequential design's look; default: the
+        budget's maximum); return the study and how many keys were already
+        finished. Under the study's queue lock: two workers enqueueing at once
+        queue each key once."""
         ostudy = self.design_study()
         limit = max_attempts()
         faultpoints.point("enqueue")  # fault injection / barrier: before the lock, so N workers enqueue at once
@@ -85,14 +93,15 @@ class TrialQueue:
             failures = self.failed_attempts(ostudy)
             self.quarantined = {}
             for arm in arms:
-                for replicate in range(arm.replicates(self.budget)):
+                for replicate in range(arm.replicates(self.budget) if counts is None else counts[arm.name]):
                     key = trial_key(arm.name, replicate)
                     if key in taken:
                         continue
                     if len(failures.get(key, [])) >= limit:
                         self.quarantined[key] = failures[key][-1]
                         continue
-                    ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate})
+                    ostudy.enqueue_trial({}, user_attrs={"key": key, "arm": arm.name, "replicate": replicate,
+                                                         "stage": stage_of(self.budget, replicate)})
         for key, reason in self.quarantined.items():
             print(f"harness: {key} failed {len(failures[key])} times (last: {reason}); quarantined, not queued "
                   f"again. Fix the cause, then retry it with {MAX_ATTEMPTS_ENV}={limit + 1}.", file=sys.stderr)

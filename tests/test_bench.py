@@ -40,6 +40,21 @@ def test_the_quick_tier_families_run_at_the_k_the_studies_declare():
     for study, arm in (("dropout", "dropconnect"), ("ae-vs-pca", "deep-ae-30"), ("batchnorm", "cnn-bn")):
         declared = get_study(study)
         budget = declared.budget("quick")
-        expected = min(budget.replicates, next(a for a in declared.design("quick") if a.name == arm).max_replicates
+        expected = min(budget.schedule[0], next(a for a in declared.design("quick") if a.name == arm).max_replicates
                        or budget.replicates)
         assert bench._quick_k(study, arm) == expected
+
+
+def test_sequential_vs_fixed_counts_seeds_and_decisions_from_one_sweep(home, tmp_path, capsys):
+    """tiny-seq: the fixed design runs every arm to 6 (18 trials); the sequential rule on the same
+    runs stops SEQ-LARGE at the first look, so `large` needs 3 (15 trials), with the same verdicts."""
+    out = tmp_path / "bench.md"
+    assert bench.main([bench.DESIGNS, "--design-studies", "tiny-seq", "tiny", "--out", str(out)]) == 0
+    text = out.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| tiny-seq"))
+    assert [c.strip() for c in row.strip("|").split("|")] == ["tiny-seq", "3, 6", "2", "18", "1", "15", "1", "met"]
+    assert "| tiny | 3 (fixed) | 2 | — | — | — | — | fixed by declaration |" in text
+    assert "no verdict differs" in text
+    assert "tiny-seq: fixed 18 trials, 1 decided; sequential 15 trials, 1 decided (met)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):   # an unknown study is named before any compute
+        bench.main([bench.DESIGNS, "--design-studies", "no-such-study", "--out", str(tmp_path / "c.md")])

@@ -8,6 +8,9 @@
    alpha (not alpha/2) this fails: about 2 alpha.
 2. True effects at the replicate count the settle line predicts: the share
    reproduced is its promised power (80%), up to Monte-Carlo error.
+3. The sequential design (``harness.sequential``): null claims, one or
+   several per study, tested at every look with stopping: a directional
+   verdict on any of them comes at most alpha of the time over all looks.
 
 Why exchangeable arms: "no effect" of a paired comparison means the two arms'
 outcomes are exchangeable within a pair, so the paired differences are
@@ -24,6 +27,7 @@ import pytest
 from harness import stats
 from harness.claims import ALPHA, CLAIMED, POWER, decide
 from harness.claimtests import bound_evidence, difference_evidence
+from harness.sequential import SequentialRule
 
 pytestmark = pytest.mark.slow  # simulations through the verdict rule: in `make test`, not `make check`
 
@@ -85,3 +89,52 @@ def test_true_effects_at_the_settle_lines_n_are_found_with_its_power(dz):
     exact = stats._paired_t_power(n, -dz, ALPHA / 2, "less")
     assert exact >= POWER > stats._paired_t_power(n - 1, -dz, ALPHA / 2, "less")  # the smallest n that has it
     assert abs(rate - exact) <= 3 * power_se, f"dz={dz}, n={n}: found {rate:.3f}, promised {exact:.3f}"
+
+
+# -- the sequential design (harness.sequential): looks, stopping, Holm across claims -----------------------
+def _sequential_outcomes(x: np.ndarray, y: np.ndarray, looks: tuple[int, ...]) -> list:
+    """The rule run on simulated studies: x, y are (simulations, claims, max n); claim j reads
+    arms aj and bj; each look tests it on the first n replicates through the real evidence path."""
+    claims = x.shape[1]
+    reads = [frozenset({f"a{j}", f"b{j}"}) for j in range(claims)]
+    at = [{arm: n for r in reads for arm in r} for n in looks]
+    outcomes = []
+    for xs, ys in zip(x, y):
+        def judge(counts, indices, xs=xs, ys=ys):
+            evidence = [difference_evidence(xs[j, :counts[f"a{j}"]], ys[j, :counts[f"b{j}"]], lower_is_better=True,
+                                            describe="simulated") for j in indices]
+            return evidence, [[] for _ in indices]
+
+        outcomes.append(SequentialRule(reads, at, looks).run(lambda counts: True, judge))
+    return outcomes
+
+
+@pytest.mark.parametrize("kind", ["normal", "skewed"])
+@pytest.mark.parametrize("looks, claims", [((3, 6, 9), 1), ((3, 6, 9), 3), ((5, 10, 20), 2)])
+def test_sequential_null_claims_get_a_directional_verdict_at_most_alpha_of_the_time(looks, claims, kind):
+    """Whatever the stopping: over all looks and all claims of a study, a directional verdict
+    on a null claim comes at most alpha of the time (the family-wise rate, up to Monte-Carlo error)."""
+    rng = np.random.default_rng(100 * looks[0] + 10 * claims + (kind == "skewed"))
+    shape = (SIMULATIONS, claims, looks[-1])
+    pair_effect = rng.normal(0.0, 2.0, shape)
+    x = pair_effect + _noise(rng, shape, kind)
+    y = pair_effect + _noise(rng, shape, kind)
+    outcomes = _sequential_outcomes(x, y, looks)
+    rate = np.mean([any(v.verdict in ("reproduced", "contradicted") for v in o.verdicts) for o in outcomes])
+    print(f"looks {looks}, {claims} claim(s), {kind}: {rate:.4f} family-wise")
+    assert rate <= ALPHA + 3 * MC_SE, f"looks {looks}, {claims} claim(s), {kind}: {rate:.4f} family-wise"
+    assert all(o.complete for o in outcomes)
+
+
+def test_a_large_true_effect_stops_early_and_a_null_one_runs_to_the_maximum():
+    """What the design buys: a claim with a large effect stops before the maximum most of the
+    time; a null claim spends every look (the seeds go where the verdict needs them)."""
+    rng = np.random.default_rng(11)
+    looks = (3, 6, 9)
+    shape = (SIMULATIONS // 4, 1, looks[-1])
+    large = _sequential_outcomes(rng.normal(-4.0, 1.0, shape), np.zeros(shape), looks)
+    null = _sequential_outcomes(rng.normal(0.0, 1.0, shape), rng.normal(0.0, 1.0, shape), looks)
+    early = np.mean([o.stops[0].look < len(looks) for o in large])
+    print(f"large effect stopped before the maximum in {early:.3f} of the runs")
+    assert early > 0.5 and all(o.verdicts[0].verdict == "reproduced" for o in large if o.stops[0].look < 3)
+    assert np.mean([o.stops[0].look == len(looks) for o in null]) > 0.9

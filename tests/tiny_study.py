@@ -168,3 +168,39 @@ ENSEMBLE_STUDY = register(Study(
     },
     ensemble=Ensemble(key=ensemble_key, run=run_group),
 ))
+
+
+# -- a sequential design (harness.sequential): looks at 3 and 6 replicates ------------------------------
+def run_measured(ctx):
+    """No training: a score drawn from the replicate's seed, shifted by the arm's
+    ``shift`` (so one claim is decided at the first look and one is not)."""
+    import numpy as np
+
+    _inject_faults(ctx)
+    rng = np.random.default_rng(ctx.seeds.init)
+    pair = float(np.random.default_rng(ctx.replicate).normal())  # shared by the arms of a replicate
+    score = pair + ctx.config["shift"] + ctx.config["noise"] * float(rng.normal())
+    ctx.log_metric("train_loss", 1.0, 0)
+    return {"score": score}
+
+
+SEQUENTIAL_STUDY = register(Study(
+    name="tiny-seq",
+    title="Tiny sequential test study",
+    summary="A large effect, decided at the first look, and a null one, run to the maximum.",
+    claims=(
+        Claim(id="SEQ-LARGE", quote="Large is lower.", article="Tests", section="Fixtures", source="none",
+              source_numbers="none", measure="score", test=Better("score", "large", "base")),
+        Claim(id="SEQ-NULL", quote="Null is lower.", article="Tests", section="Fixtures", source="none",
+              source_numbers="none", measure="score", test=Better("score", "null", "base")),
+    ),
+    arms=lambda budget: [Arm("base", {"shift": 0.0, "noise": 0.5}, seed_group="base"),
+                         Arm("large", {"shift": -100.0, "noise": 0.001}, seed_group="large"),
+                         Arm("null", {"shift": 0.0, "noise": 0.5}, seed_group="null")],
+    run_trial=run_measured,
+    budgets={
+        "smoke": Budget(replicates=6, looks=(3, 6)),
+        "quick": Budget(replicates=6, looks=(3, 6)),
+        "full": Budget(replicates=6),  # the same design, fixed: every arm at 6
+    },
+))

@@ -263,12 +263,13 @@ STUDY = register(Study(
             dln_n=200, dln_width=16, dln_steps=10, dln_probe_every=5, cnn_epochs=1,
             explode_width=64, explode_depth=12, explode_skip=2, deep_width=32, deep_steps=20,
             inference_batches=20, noniid_batches=(2, 32), noniid_n=500, noniid_epochs=1)),
-        "quick": Budget(replicates=5, settings=Settings(
+        # sequential (README, "Verdicts", 4): a look at 3 seeds, the rest up to 6 only for undecided claims
+        "quick": Budget(replicates=6, looks=(3, 6), settings=Settings(
             n_train=10_000, n_test=2000, mlp_steps=3000, eval_every=100, probe_every=500,
             dln_n=1000, dln_width=32, dln_steps=200, dln_probe_every=50, cnn_epochs=2,
             explode_width=1000, explode_depth=40, explode_skip=5, deep_width=128, deep_steps=500,
             inference_batches=200, noniid_batches=(2, 8, 32, 128), noniid_n=4000, noniid_epochs=1)),
-        "full": Budget(replicates=10, settings=Settings(
+        "full": Budget(replicates=10, looks=(5, 10), settings=Settings(
             n_train=60_000, n_test=10_000, mlp_steps=20_000, eval_every=200, probe_every=1000,
             dln_n=2000, dln_width=64, dln_steps=1000, dln_probe_every=100, cnn_epochs=10,
             explode_width=1000, explode_depth=40, explode_skip=5, deep_width=256, deep_steps=3000,

@@ -1,0 +1,191 @@
+"""The sequential design's rule (``harness.sequential``) on hand-made runs of
+the ``tiny-seq`` study: which claims stop at which look, which arms get more
+replicates, and that one look is the fixed design's rule exactly."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import sequential
+from harness.checks import Trained
+from harness.claims import ALPHA, decide
+from harness.design import Budget, StudyDeclarationError
+from harness.sequential import DECIDED, INVALID, MAXIMUM, RUNNING, evaluate, spent
+from tiny_study import SEQUENTIAL_STUDY as STUDY
+
+SHIFT = {"base": 0.0, "large": -100.0, "null": 0.0}
+NOISE = {"base": 0.5, "large": 0.001, "null": 0.5}
+
+
+def _runs(counts: dict[str, int], status: str = "FINISHED") -> pd.DataFrame:
+    """Runs as ``tracking.latest_per_trial`` gives them: the first ``counts[arm]`` replicates of each arm."""
+    rng = np.random.default_rng(0)
+    pair = rng.normal(size=20)
+    rows = [{"run_id": f"{arm}-{r}", "status": status, "arm": arm, "replicate": r, "phase": "replicate",
+             "metrics.score": pair[r] + SHIFT[arm] + NOISE[arm] * rng.normal()}
+            for arm, n in counts.items() for r in range(n)]
+    return pd.DataFrame(rows)
+
+
+def _no_history(run_id, key):
+    return []
+
+
+def test_spending_is_obrien_fleming_type_and_spends_alpha_by_the_end():
+    assert spent(0.0) == 0.0 and spent(1.0) == ALPHA
+    assert spent(1 / 3) == pytest.approx(0.000687, abs=2e-6)  # 2 - 2 Phi(1.96 sqrt(3))
+    assert spent(2 / 3) == pytest.approx(0.0164, abs=2e-4)
+    steps = [spent(t) for t in np.linspace(0.05, 1.0, 20)]
+    assert steps == sorted(steps)
+
+
+def test_a_decided_claim_stops_and_its_arm_gets_no_more_replicates():
+    outcome = evaluate(STUDY, "quick", _runs({"base": 3, "large": 3, "null": 3}), _no_history)
+    large, null = outcome.stops
+    assert (large.look, large.why) == (1, DECIDED) and outcome.verdicts[0].verdict == "reproduced"
+    assert null.why == RUNNING and outcome.verdicts[1].verdict == "inconclusive"
+    assert not outcome.complete and outcome.look == 1
+    assert outcome.counts == {"base": 6, "large": 3, "null": 6}   # the next look: only what SEQ-NULL reads grows
+    assert "look 2 of 2 in progress" in outcome.verdicts[1].reason
+
+
+def test_an_undecided_claim_runs_to_its_maximum_and_says_what_would_settle_it():
+    outcome = evaluate(STUDY, "quick", _runs({"base": 6, "large": 3, "null": 6}), _no_history)
+    assert outcome.complete
+    stop, verdict = outcome.stops[1], outcome.verdicts[1]
+    assert (stop.look, stop.why, dict(stop.replicates)) == (2, MAXIMUM, {"base": 6, "null": 6})
+    assert verdict.verdict == "inconclusive" and "its level at the last look" in verdict.settle
+    # its share at look 2 after Holm: SEQ-LARGE was rejected, so the family left is SEQ-NULL alone
+    assert verdict.alpha == pytest.approx(ALPHA - spent(0.5))
+    lo, hi = verdict.ci
+    assert lo <= 0 <= hi  # the interval is the test's own: inconclusive, so it holds "no effect"
+    assert outcome.alpha_spent[1] == pytest.approx([spent(0.5), ALPHA - spent(0.5)])
+
+
+def test_a_decided_claims_interval_excludes_the_null_at_its_level():
+    outcome = evaluate(STUDY, "quick", _runs({"base": 3, "large": 3, "null": 3}), _no_history)
+    verdict = outcome.verdicts[0]
+    assert verdict.alpha == pytest.approx(spent(0.5) / 2)   # Holm's first step: its share over 2 claims
+    assert verdict.ci[1] < 0 and verdict.p_value < ALPHA
+
+
+def test_a_claim_whose_checks_fail_buys_no_replicates():
+    # SEQ-NULL's arms must have trained: a flat loss curve fails the check at the first look
+    claims = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], checks=(Trained("train_loss", 0.1),)))
+    study = dataclasses.replace(STUDY, claims=claims)
+    outcome = evaluate(study, "quick", _runs({"base": 3, "large": 3, "null": 3}),
+                       lambda run_id, key: [(0, 1.0), (1, 1.0)])
+    assert outcome.complete and outcome.stops[1].why == INVALID and outcome.stops[1].look == 1
+    assert outcome.verdicts[1].reason.startswith("invalid:")
+    assert outcome.counts == {"base": 3, "large": 3, "null": 3}
+
+
+def test_a_look_is_judged_only_once_every_key_ended():
+    runs = _runs({"base": 3, "large": 3, "null": 3})
+    runs.loc[runs["run_id"] == "null-2", "status"] = "RUNNING"
+    outcome = evaluate(STUDY, "quick", runs, _no_history)
+    assert outcome.look == 0 and not outcome.complete
+    assert all(v.verdict == "inconclusive" for v in outcome.verdicts)   # no verdict before the look has run
+    killed = _runs({"base": 3, "large": 3, "null": 3})
+    killed.loc[killed["run_id"] == "null-2", "status"] = "KILLED"      # Ctrl-C or a dead worker: it runs again
+    assert evaluate(STUDY, "quick", killed, _no_history).look == 0
+    failed = _runs({"base": 3, "large": 3, "null": 3})
+    failed.loc[failed["run_id"] == "null-2", "status"] = "FAILED"      # a failed key is missing data, not a wait
+    assert evaluate(STUDY, "quick", failed, _no_history).look == 1
+
+
+def test_one_look_is_the_fixed_rule_exactly():
+    runs = _runs({"base": 6, "large": 6, "null": 6})
+    fixed = evaluate(STUDY, "full", runs, _no_history)
+    evidence = [c.test.evaluate(runs) for c in STUDY.claims]
+    expected = decide(evidence, fixed.checks)
+    assert [(v.verdict, v.p_value, v.alpha, v.ci) for v in fixed.verdicts] == \
+           [(v.verdict, v.p_value, v.alpha, v.ci) for v in expected]
+    assert fixed.complete and [s.why for s in fixed.stops] == [sequential.FIXED] * 2
+
+
+@pytest.mark.parametrize("looks", [(3, 2, 6), (3, 3, 6), (3, 5), (0, 6), (2.5, 6)])
+def test_bad_looks_fail_at_declaration(looks):
+    with pytest.raises(StudyDeclarationError, match="looks must be increasing"):
+        Budget(replicates=6, looks=looks)
+
+
+def test_a_fixed_budget_has_one_look_and_replace_keeps_it_fixed():
+    budget = Budget(replicates=4)
+    assert budget.schedule == (4,) and not budget.sequential
+    assert dataclasses.replace(budget, replicates=8).schedule == (8,)
+    assert Budget(replicates=9, looks=(3, 6, 9)).sequential
+    assert not math.isnan(spent(0.5))
+
+
+# -- end to end: the sweep queues look by look ------------------------------------------------------------
+def _keys(runs: pd.DataFrame) -> list[str]:
+    finished = runs[runs["status"] == "FINISHED"]
+    return sorted(f"{a}/r{r}" for a, r in zip(finished["arm"], finished["replicate"]))
+
+
+EXPECTED = sorted([f"base/r{r}" for r in range(6)] + [f"large/r{r}" for r in range(3)]
+                  + [f"null/r{r}" for r in range(6)])
+
+
+@pytest.mark.slow
+def test_a_sequential_study_queues_look_by_look_and_tags_each_stage(home):
+    from harness.run import RunRequest, run_study
+    from harness.tracking import TAG, Tracker, default_tracking_uri
+
+    doc = run_study(RunRequest("tiny-seq", "smoke", progress=False))
+    runs = Tracker(default_tracking_uri(home)).runs("tiny-seq", "smoke")
+    assert _keys(runs) == EXPECTED            # `large` stopped at 3: SEQ-LARGE was decided at the first look
+    stages = {f"{a}/r{r}": s for a, r, s in zip(runs["arm"], runs["replicate"], runs[f"tags.{TAG}stage"])}
+    assert stages["base/r2"] == "1" and stages["base/r3"] == "2" and stages["null/r5"] == "2"
+    assert doc["stages"]["complete"] and doc["stages"]["replicate_trials"] == 15
+    large, null = doc["claims"]
+    assert large["stage"]["look"] == 1 and large["stage"]["why"] == DECIDED and large["n"] == 3
+    assert null["stage"]["look"] == 2 and null["n"] == 6
+    report = (home / "reports" / "tiny-seq" / "report.md").read_text()
+    assert "| stopped |" in report and "**Stopped.** Look 1 of 2: decided." in report
+
+
+@pytest.mark.slow
+def test_a_resumed_sequential_study_continues_at_the_stage_it_reached(home, monkeypatch):
+    from harness.run import RunRequest, run_study
+    from harness.tracking import Tracker, default_tracking_uri
+
+    monkeypatch.setenv("TINY_FAIL", "null/r4=interrupt")   # Ctrl-C in the second look
+    with pytest.raises(KeyboardInterrupt):
+        run_study(RunRequest("tiny-seq", "smoke", progress=False))
+    tracker = Tracker(default_tracking_uri(home))
+    before = _keys(tracker.runs("tiny-seq", "smoke"))
+    assert "base/r3" in before or "null/r3" in before   # the second look had begun
+    monkeypatch.delenv("TINY_FAIL")
+    doc = run_study(RunRequest("tiny-seq", "smoke", progress=False))
+    runs = tracker.runs("tiny-seq", "smoke")
+    assert _keys(runs) == EXPECTED                     # each key finished once, the first look not re-run
+    assert len(runs[runs["status"] == "FINISHED"]) == 15
+    assert doc["stages"]["complete"]
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_looks_and_queue_each_key_once(home):
+    import subprocess
+    import sys
+
+    from conftest import harness_env, run_cli
+    from harness.tracking import Tracker, default_tracking_uri
+
+    env = harness_env(home, TINY_SLEEP="0.3", TINY_FAIL="")
+    workers = [subprocess.Popen([sys.executable, "-m", "harness", "worker", "tiny-seq", "--budget", "smoke"],
+                                cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    runs = Tracker(default_tracking_uri(home)).runs("tiny-seq", "smoke")
+    assert _keys(runs) == EXPECTED and len(runs) == 15
+    assert all("finished" in err for _, err in outputs)
+    report = run_cli(home, "report", "tiny-seq", "--budget", "smoke")
+    assert report.returncode == 0, report.stderr
+    assert '"complete": true' in (home / "reports" / "tiny-seq" / "verdicts.json").read_text()
