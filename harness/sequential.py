@@ -25,10 +25,10 @@ The rule (README, "Verdicts"), at overall level alpha:
    (2 min(p_support, p_opposite), as in the fixed rule) is below
    a_k / (m - |R|); rejections repeat until none is left. Until the first
    false rejection R holds only false nulls, so m - |R| >= the true nulls and
-   the family-wise error stays at alpha (Holm's argument, per look, summed by
-   2). Equivalence (``not reproduced``) is the same procedure in its own
-   family. With one look this is ``claims.decide`` exactly, which is what a
-   fixed design uses.
+   the family-wise error stays at alpha (Holm's argument at each look,
+   summed over the looks as in 2). Equivalence (``not reproduced``) is the
+   same procedure in its own family. With one look this is
+   ``claims.decide`` exactly, which is what a fixed design uses.
 
 Why O'Brien–Fleming-type spending with the union bound rather than exact
 group-sequential boundaries: exact boundaries assume a statistic with
@@ -97,11 +97,6 @@ class Stop:
     def as_dict(self) -> dict[str, Any]:
         return {"look": self.look, "looks": self.looks, "replicates": dict(self.replicates), "why": self.why,
                 "detail": self.detail}
-
-    def describe(self) -> str:
-        per_arm = ", ".join(f"`{a}` {n}" for a, n in sorted(self.replicates.items()))
-        return f"look {self.look} of {self.looks} ({self.why}{': ' + self.detail if self.detail else ''}); " \
-               f"replicates {per_arm or 'none'}"
 
 
 @dataclass
