@@ -57,7 +57,7 @@ def compare(names: list[str], budget: str = "quick", progress: bool = False) -> 
     from harness.discovery import STUDIES, get_study
     from harness.run import RunRequest, run_study
     from harness.paths import home_at
-    from harness.tracking import Tracker, latest_per_trial, resolve_tracking_uri
+    from harness.tracking import Tracker, latest_per_trial
 
     rows = []
     for name in names:
@@ -71,8 +71,11 @@ def compare(names: list[str], budget: str = "quick", progress: bool = False) -> 
         started = time.time()
         with tempfile.TemporaryDirectory(prefix=f"designs-{name}-") as tmp, home_at(Path(tmp)), \
                 STUDIES.replaced(name, fixed):
-            run_study(RunRequest(name, budget, progress=progress, report=False))
-            tracker = Tracker(resolve_tracking_uri(None, Path(tmp)))
+            # explicit stores: an earlier benchmark may have left $MLFLOW_TRACKING_URI at its own (deleted) one
+            uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+            run_study(RunRequest(name, budget, progress=progress, report=False, tracking_uri=uri,
+                                 storage=f"journal:{Path(tmp) / 'optuna.journal'}"))
+            tracker = Tracker(uri)
             runs = latest_per_trial(tracker.runs(name, budget))
             history = cached_history(tracker)
             as_fixed = sequential.evaluate(fixed, budget, runs, history)

@@ -45,9 +45,11 @@ def test_the_quick_tier_families_run_at_the_k_the_studies_declare():
         assert bench._quick_k(study, arm) == expected
 
 
-def test_sequential_vs_fixed_counts_seeds_and_decisions_from_one_sweep(home, tmp_path, capsys):
+def test_sequential_vs_fixed_counts_seeds_and_decisions_from_one_sweep(home, tmp_path, capsys, monkeypatch):
     """tiny-seq: the fixed design runs every arm to 6 (18 trials); the sequential rule on the same
     runs stops SEQ-LARGE at the first look, so `large` needs 3 (15 trials), with the same verdicts."""
+    # what tracking-overhead's MLflowCallback leaves behind in a whole `make bench`: a deleted store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'gone' / 'mlflow.db'}")
     out = tmp_path / "bench.md"
     assert bench.main([bench.DESIGNS, "--design-studies", "tiny-seq", "tiny", "--out", str(out)]) == 0
     text = out.read_text()
