@@ -178,11 +178,8 @@ def rebuild(study: Study, budget: str, storage: str | None = None, tracking_uri:
     counts = {a.name: a.replicates(study.budget(budget)) for a in arms}
     if study.budget(budget).sequential:  # only what the looks reached so far, not every arm's maximum
         from harness import sequential
-        from harness.assessment import cached_history
-        from harness.tracking import latest_per_trial
 
-        runs = latest_per_trial(tracker.runs(study.name, budget))
-        counts = sequential.evaluate(study, budget, runs, cached_history(tracker)).counts
+        counts = sequential.evaluate_store(study, budget, tracker).counts
     keys = [trial_key(a.name, r) for a in arms for r in range(counts[a.name])]
     done = {t.user_attrs["key"] for t in plan.design}
     return Rebuilt(study.name, budget, redact(url), tracker.uri, len(plan.design), len(keys),

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from harness.assessment import History, assess
+from harness.assessment import History, assess, cached_history
 from harness.checks import CheckResult
 from harness.claims import ALPHA, Evidence, Verdict, decide, directional_p, settle_line
 
@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from harness.study import Study
+    from harness.tracking import Tracker
 
 SPENDING = "Lan–DeMets O'Brien–Fleming-type alpha spending, union bound across looks, Holm across claims"
 # a failed evidence check that more replicates may cure; any other failed check stops the claim
@@ -161,6 +162,14 @@ def evaluate(study: "Study", budget: str, runs: "pd.DataFrame", history: History
 
     reads = [frozenset(c.test.arms()) if c.test.phase == "replicate" else None for c in study.claims]
     return SequentialRule(reads, at, looks, alpha).run(settled, judge)
+
+
+def evaluate_store(study: "Study", budget: str, tracker: "Tracker", history: History | None = None) -> Outcome:
+    """``evaluate`` on the study's runs in a tracking store: where the design stands now."""
+    from harness.tracking import latest_per_trial
+
+    runs = latest_per_trial(tracker.runs(study.name, budget))
+    return evaluate(study, budget, runs, history or cached_history(tracker))
 
 
 def _fixed(study, runs, history, counts: dict[str, int], looks: tuple[int, ...], complete: bool,

@@ -19,7 +19,6 @@ from optuna.trial import TrialState
 
 from harness import sequential
 from harness.assessment import cached_history
-from harness.tracking import latest_per_trial
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -43,7 +42,7 @@ def run_stages(runner: "Runner", arms: list["Arm"], tuned: Mapping[str, dict],
     history = cached_history(runner.tracker)
     counts = {a.name: a.replicates_at(budget, 0) for a in arms}
     if budget.sequential:  # resumed, or joining other workers: start at the look the study reached
-        counts = _look(runner, history).counts
+        counts = sequential.evaluate_store(runner.study, runner.options.budget, runner.tracker, history).counts
     first = True
     while True:
         ostudy, finished = runner.enqueue(arms, counts)
@@ -57,7 +56,7 @@ def run_stages(runner: "Runner", arms: list["Arm"], tuned: Mapping[str, dict],
         total.failed += ran.failed
         if not budget.sequential:
             return total
-        outcome = _look(runner, history)
+        outcome = sequential.evaluate_store(runner.study, runner.options.budget, runner.tracker, history)
         if outcome.complete:
             return total
         if outcome.counts == counts and not (ran.completed or ran.failed):
@@ -68,12 +67,6 @@ def run_stages(runner: "Runner", arms: list["Arm"], tuned: Mapping[str, dict],
                   file=sys.stderr)
             return total
         counts = outcome.counts
-
-
-def _look(runner: "Runner", history) -> "sequential.Outcome":
-    """Where the design stands, from the tracking store."""
-    runs = latest_per_trial(runner.tracker.runs(runner.study.name, runner.options.budget))
-    return sequential.evaluate(runner.study, runner.options.budget, runs, history)
 
 
 def _drain(runner: "Runner", ostudy: "optuna.Study", arms, tuned, on_done) -> "SweepOutcome":
