@@ -16,7 +16,9 @@ two or more arms unless the claim declares it.
                     declared margin above chance (``AboveChance``)
 - ``converged``     the relative improvement of a metric over the last k
                     evaluations is below a tolerance, or the run stopped on
-                    validation patience (a ``stopped_early`` metric of 1)
+                    validation patience (a ``stopped_early`` metric of 1);
+                    for a step size annealed to 0, the final gradient norm
+                    is a small fraction of the first (``Stationary``)
 - ``tuned-alike``   every compared arm got the same tuning budget on the same
                     split — or the claim says in words why not
 - ``not-crippled``  no hidden layer narrower than the code it feeds
@@ -194,6 +196,37 @@ class Converged(Check):
                 if patience:
                     detail += f"; {patience} run(s) stopped on validation patience"
             out.append(CheckResult(self.name, arm, worst < self.tolerance, detail))
+        return out
+
+
+@dataclass(frozen=True)
+class Stationary(Check):
+    """Every run ended at a stationary point: its final gradient norm relative
+    to its first (``metric``, logged by the trial) is at most ``tolerance``;
+    or any other final measure of distance to the optimum (``what`` says it).
+    The ``converged`` check for runs whose step size is annealed to 0: there
+    a flat tail of the loss says only that the steps got small, while the
+    gradient says whether the optimiser got where it was going."""
+
+    metric: str = "grad_norm_ratio"
+    tolerance: float = 1e-3
+    arms: tuple[str, ...] = ()
+    what: str = "final gradient norm relative to its initial one"  # the metric in words, for the report
+    name = "converged"
+
+    def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
+        out = []
+        column = f"metrics.{self.metric}"
+        for arm in arms:
+            rows = ctx.finished(arm)
+            values = rows[column].to_numpy(dtype=float) if column in rows else []
+            if len(values) == 0:
+                out.append(_missing(self.name, arm))
+                continue
+            worst = float(max(values, key=lambda v: math.inf if math.isnan(v) else v))  # a NaN is the worst
+            out.append(CheckResult(self.name, arm, worst <= self.tolerance,
+                                   f"`{arm}`: {self.what} {worst:.3g} (the largest over {len(values)} runs; "
+                                   f"need ≤ {self.tolerance:g})"))
         return out
 
 

@@ -23,7 +23,7 @@ a grid, paired). Studies keep no statistics of their own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -208,6 +208,99 @@ class Similar(ClaimTest):
         return Evidence(self.describe(), float(d.mean()), len(d), tost.p_value, beyond, math.nan, ids, measured,
                         lambda a: stats.t_interval(d, 1.0 - a), T_INTERVAL_DIFF + " (inside ±margin: equivalent)",
                         0.0, settle, checks)
+
+
+@dataclass(frozen=True)
+class Shrinks(ClaimTest):
+    """An advantage shrinks: ``arm`` beats ``baseline`` (on a lower-is-better
+    ``metric``) by less in the ``larger`` pair than in the ``smaller`` one.
+    Per replicate, the advantage (baseline − arm) at the smaller pair minus the
+    advantage at the larger pair; a paired t-test each way that it is positive
+    (an interaction of the two factors, tested on replicates paired across all
+    four arms)."""
+
+    metric: str
+    smaller: tuple[str, str]   # (arm, baseline)
+    larger: tuple[str, str]    # (arm, baseline)
+
+    def arms(self) -> set[str]:
+        return {*self.smaller, *self.larger}
+
+    def describe(self) -> str:
+        (a1, b1), (a2, b2) = self.smaller, self.larger
+        return (f"paired t-test each way, paired by replicate: the advantage on {self.metric} of `{a1}` over `{b1}` "
+                f"exceeds that of `{a2}` over `{b2}`; effect = mean(({b1} − {a1}) − ({b2} − {a2}))")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        values = {arm: values_by_replicate(runs, arm, self.metric) for arm in (*self.smaller, *self.larger)}
+        common = None
+        for v in values.values():
+            common = v.index if common is None else common.intersection(v.index)
+        measured = {arm: float(v.loc[common].mean()) if len(common) else math.nan for arm, v in values.items()}
+        ids = _run_ids(runs, self.arms(), common)
+        if len(common) < 2:
+            return no_evidence(self.describe(), len(common), ids, measured)
+        (a1, b1), (a2, b2) = self.smaller, self.larger
+        first = values[b1].loc[common].to_numpy() - values[a1].loc[common].to_numpy()
+        second = values[b2].loc[common].to_numpy() - values[a2].loc[common].to_numpy()
+        measured = {**measured, f"advantage {a1} over {b1}": float(first.mean()),
+                    f"advantage {a2} over {b2}": float(second.mean())}
+        return difference_evidence(first, second, lower_is_better=False, describe=self.describe(), runs=ids,
+                                   measured=measured, extra_checks=_censored_check(runs, self.arms(), self.metric))
+
+
+@dataclass(frozen=True)
+class Within(ClaimTest):
+    """The metric's mean lies within ``target ± margin`` in every listed arm:
+    a one-sample TOST per arm (intersection-union test: p = the largest); for
+    "contradicted", a one-sided t-test that some arm's mean lies beyond the
+    margin (Bonferroni over arms). Both invert the same t-interval."""
+
+    metric: str
+    target: float
+    margin: float
+    over: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.margin > 0:
+            raise StudyDeclarationError(f"Within.margin must be > 0, got {self.margin!r}")
+        if not self.over:
+            raise StudyDeclarationError("Within needs at least one arm in `over`")
+
+    def arms(self) -> set[str]:
+        return set(self.over)
+
+    def describe(self) -> str:
+        return (f"one-sample TOST equivalence test per arm: mean {self.metric} within {self.target:g} ± "
+                f"{self.margin:g} in every arm ({', '.join(f'`{a}`' for a in self.over)}; intersection-union test: "
+                "p = the largest); 'contradicted' if some arm's mean lies significantly beyond the margin")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        per_arm = {arm: values_by_replicate(runs, arm, self.metric) for arm in self.over}
+        measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
+        ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
+        n = min(len(v) for v in per_arm.values())
+        if n < 2:
+            return no_evidence(self.describe(), n, ids, measured)
+        lo, hi = self.target - self.margin, self.target + self.margin
+        arrays = {arm: v.to_numpy(dtype=float) for arm, v in per_arm.items()}
+        tost = {arm: stats.tost_one_sample(v, lo, hi).p_value for arm, v in arrays.items()}
+        support = max(tost.values())
+        beyond = min(1.0, len(arrays) * min(min(stats.one_sample_t(v, hi, alternative="greater").p_value,
+                                                stats.one_sample_t(v, lo, alternative="less").p_value)
+                                            for v in arrays.values()))
+        worst = max(tost, key=tost.get)  # the arm that decides the intersection-union test: its interval is shown
+        d = arrays[worst] - self.target
+        sd = float(np.std(d, ddof=1))
+
+        def settle(alpha: float, which: str) -> int | None:
+            distance = self.margin - abs(float(d.mean())) if which == CLAIMED else abs(float(d.mean())) - self.margin
+            return stats.n_needed_by_se(distance, sd / math.sqrt(len(d)), len(d), alpha) if sd > 0 else None
+
+        return Evidence(self.describe(), float(d.mean()), n, support, beyond, math.nan, ids, measured,
+                        lambda a: stats.t_interval(d, 1.0 - a),
+                        f"t-interval of the deciding arm's mean − {self.target:g} (inside ±{self.margin:g}: equivalent)",
+                        0.0, settle, (*_censored_check(runs, self.arms(), self.metric), *_degenerate_groups(arrays)))
 
 
 def bound_evidence(values: Mapping[str, np.ndarray], bound: float, side: str, describe: str,
@@ -421,8 +514,13 @@ class Trend(ClaimTest):
     levels: Mapping[str, float]        # arm -> the factor's value
     direction: str = "decreasing"
     scale: str = "log"
+    # arm -> the arm whose value it is measured against at the same level, per replicate: the trend of a
+    # difference (e.g. BN's accuracy minus no-BN's along the batch size); {} for the metric itself
+    baselines: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.baselines and set(self.baselines) != set(self.levels):
+            raise StudyDeclarationError("Trend.baselines must name one baseline arm per level arm")
         if self.direction not in ("decreasing", "increasing"):
             raise StudyDeclarationError(f"Trend.direction must be decreasing or increasing, got {self.direction!r}")
         if self.scale not in ("log", "linear"):
@@ -431,11 +529,22 @@ class Trend(ClaimTest):
             raise StudyDeclarationError("Trend needs at least two levels")
 
     def arms(self) -> set[str]:
-        return set(self.levels)
+        return set(self.levels) | set(self.baselines.values())
+
+    def _values(self, runs: "pd.DataFrame", arm: str) -> "pd.Series":
+        """The arm's values by replicate, minus its baseline's where one is declared."""
+        values = values_by_replicate(runs, arm, self.metric)
+        if not self.baselines:
+            return values
+        baseline = values_by_replicate(runs, self.baselines[arm], self.metric)
+        common = values.index.intersection(baseline.index)
+        return values.loc[common] - baseline.loc[common]
 
     def describe(self) -> str:
         axis = "log2 of the factor" if self.scale == "log" else "the factor"
-        return (f"per replicate, least-squares slope of {self.metric} on {axis} over "
+        subject = self.metric if not self.baselines else \
+            f"{self.metric} minus its baseline's ({', '.join(f'`{a}` − `{b}`' for a, b in self.baselines.items())})"
+        return (f"per replicate, least-squares slope of {subject} on {axis} over "
                 f"{', '.join(f'`{a}`' for a in self.levels)}; one-sample t-test each way that the mean slope is "
                 f"{'negative' if self.direction == 'decreasing' else 'positive'}; effect = mean slope")
 
@@ -444,7 +553,7 @@ class Trend(ClaimTest):
 
         frames = []
         for arm, level in self.levels.items():
-            v = values_by_replicate(runs, arm, self.metric)
+            v = self._values(runs, arm)
             frames.append(pd.DataFrame({"replicate": v.index, "x": math.log2(level) if self.scale == "log" else level,
                                         "y": v.to_numpy()}))
         table = pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "x", "y"])
@@ -452,11 +561,12 @@ class Trend(ClaimTest):
         for _, group in table.groupby("replicate"):
             if group["x"].nunique() >= 2:
                 slopes.append(float(np.polyfit(group["x"].to_numpy(float), group["y"].to_numpy(float), 1)[0]))
-        return np.array(slopes), _run_ids(runs, self.levels)
+        return np.array(slopes), _run_ids(runs, self.arms())
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         slopes, ids = self.slopes(runs)
-        measured = {arm: float(values_by_replicate(runs, arm, self.metric).mean()) for arm in self.levels}
+        measured = {(f"{arm} − {self.baselines[arm]}" if self.baselines else arm): float(self._values(runs, arm).mean())
+                    for arm in self.levels}
         if len(slopes) < 2:
             return no_evidence(self.describe(), len(slopes), ids, measured)
         claimed, opposite = ("less", "greater") if self.direction == "decreasing" else ("greater", "less")

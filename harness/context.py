@@ -106,6 +106,26 @@ class TrialContext:
         self.use_dataset(name, full.digest, full.source, "test")
         return data.x_train, data.y_train, full.x_test[:n_test], full.y_test[:n_test]
 
+    def data_split_with_validation(self, name: str, n_train: int, n_val: int, n_test: int | None = None) -> tuple:
+        """numpy ``(x_train, y_train, x_val, y_val, x_test, y_test)`` for a trial
+        that stops on a validation split: the replicate's training subset and
+        ``n_val`` validation examples carved from the same pool (drawn from the
+        *subsample* seed, so every arm of a replicate sees the same images),
+        and the first ``n_test`` test examples (all when None). While tuning,
+        the test slot holds the validation split too, so the test set never
+        steers a hyperparameter."""
+        from harness import datasets
+
+        full = datasets.load(name)
+        pool = full.subsample(n_train + n_val, seed=self.seeds.subsample)
+        self.use_dataset(name, pool.digest, pool.source, "train+validation")
+        x_train, y_train = pool.x_train[:n_train], pool.y_train[:n_train]
+        x_val, y_val = pool.x_train[n_train:], pool.y_train[n_train:]
+        if self.tuning:
+            return x_train, y_train, x_val, y_val, x_val, y_val
+        self.use_dataset(name, full.digest, full.source, "test")
+        return x_train, y_train, x_val, y_val, full.x_test[:n_test], full.y_test[:n_test]
+
     def artifact_path(self, name: str) -> Path:
         self.artifact_dir.mkdir(parents=True, exist_ok=True)
         return self.artifact_dir / name

@@ -129,18 +129,39 @@ class Schedule:
 @dataclass(frozen=True)
 class EarlyStopping:
     """Stop when ``metric`` (returned by ``evaluate``, on a validation split)
-    has not improved by more than ``min_delta`` for ``patience`` evaluations.
-    The run then logs ``stopped_early`` = 1, which the ``converged`` validity
-    check accepts in place of a flat tail."""
+    has not improved by more than ``min_delta`` (relative, when ``relative``)
+    for ``patience`` evaluations. The run then logs ``stopped_early`` = 1,
+    which the ``converged`` validity check accepts in place of a flat tail.
+
+    With ``decays`` > 0 a plateau first multiplies the learning rate by
+    ``factor`` (up to ``decays`` times, logged as ``lr``) and only the plateau
+    after the last decay stops the run: a schedule that reaches a plateau from
+    a range of starting rates, so a comparison does not hinge on a tuned rate.
+    ``restore_best`` puts back the weights of the best evaluation before the
+    run ends, so what is measured after training is the model that validation
+    chose, not the one ``patience`` evaluations later."""
 
     metric: str
     patience: int
     lower_is_better: bool = True
     min_delta: float = 0.0
+    relative: bool = False
+    decays: int = 0
+    factor: float = 0.1
+    restore_best: bool = False
 
     def __post_init__(self) -> None:
         if self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
+        if self.decays < 0 or not 0 < self.factor < 1:
+            raise ValueError(f"decays must be >= 0 and factor in (0, 1), got {self.decays}, {self.factor}")
+
+    def improved(self, value: float, best: float) -> bool:
+        """Is ``value`` (signed so that lower is better) better than ``best`` by the margin?"""
+        if not math.isfinite(best):
+            return True
+        margin = self.min_delta * abs(best) if self.relative else self.min_delta
+        return value < best - margin
 
 
 @dataclass
@@ -223,11 +244,13 @@ def train(
     n = inputs.shape[0]
     result = TrainResult()
     best, stale = math.inf, 0
+    decays_left = early_stopping.decays if early_stopping is not None else 0
+    best_state: dict[str, torch.Tensor] | None = None
     sign = 1.0 if early_stopping is None or early_stopping.lower_is_better else -1.0
 
     def look(point: int, total: torch.Tensor, steps: int, seconds: float | None) -> bool:
         """Log one evaluation point; True when early stopping says stop."""
-        nonlocal best, stale
+        nonlocal best, stale, decays_left, best_state
         row: dict[str, float] = {}
         if steps:
             mean = float(total) / steps                     # the host sync, once per point
@@ -255,16 +278,27 @@ def train(
         if early_stopping is None or early_stopping.metric not in evaluation:
             return False
         value = sign * evaluation[early_stopping.metric]
-        if value < best - early_stopping.min_delta:
+        if early_stopping.improved(value, best):
             best, stale, result.best_point = value, 0, point
+            if early_stopping.restore_best:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return False
         stale += 1
-        result.stopped_early = stale >= early_stopping.patience
-        return result.stopped_early
+        if stale < early_stopping.patience:
+            return False
+        if decays_left:  # a plateau: a smaller step first, then patience again
+            decays_left -= 1
+            stale = 0
+            for group in optimizer.param_groups:
+                group["lr"] *= early_stopping.factor
+            ctx.log_metric("lr", optimizer.param_groups[0]["lr"], point)
+            return False
+        result.stopped_early = True
+        return True
 
     model.train()
     if schedule.eval_at_start and look(0, torch.zeros((), dtype=torch.float64, device=device), 0, None):
-        return _finish(result, early_stopping, ctx, 0)
+        return _finish(result, early_stopping, ctx, 0, model, best_state)
     total = torch.zeros((), dtype=torch.float64, device=device)
     steps_since = step = epoch = 0
     bar = iter(ctx.progress(range(schedule.length), total=schedule.length, desc=f"{schedule.unit}s"))
@@ -289,7 +323,7 @@ def train(
                     stop = look(step, total, steps_since, None)
                     total, steps_since = torch.zeros_like(total), 0
                     if stop or step == schedule.length:
-                        return _finish(result, early_stopping, ctx, step)
+                        return _finish(result, early_stopping, ctx, step, model, best_state)
         if schedule.unit == "epoch":
             next(bar, None)
             if epoch % schedule.eval_every == 0 or epoch == schedule.length:
@@ -299,12 +333,16 @@ def train(
                 stop = look(epoch, total, steps_since, seconds)
                 total, steps_since = torch.zeros_like(total), 0
                 if stop or epoch == schedule.length:
-                    return _finish(result, early_stopping, ctx, epoch)
+                    return _finish(result, early_stopping, ctx, epoch, model, best_state)
 
 
-def _finish(result: TrainResult, early_stopping: EarlyStopping | None, ctx: TrialContext, point: int) -> TrainResult:
+def _finish(result: TrainResult, early_stopping: EarlyStopping | None, ctx: TrialContext, point: int,
+            model: nn.Module, best_state: dict[str, torch.Tensor] | None) -> TrainResult:
     if early_stopping is not None:
         ctx.log_metric("stopped_early", float(result.stopped_early), point)
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            ctx.log_metric("best_point", float(result.best_point), point)
     return result
 
 
@@ -317,6 +355,7 @@ def fit(
     ctx: TrialContext,
     evaluate: Callable[[int], Mapping[str, float]] | None = None,
     log_every: int = 1,
+    early_stopping: EarlyStopping | None = None,
 ) -> list[float]:
     """``train`` with an optimiser built from ``cfg`` and one evaluation every
     ``log_every`` epochs and at the last (step = epoch): full-batch runs of
@@ -325,7 +364,8 @@ def fit(
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
     schedule = Schedule(batch_size=cfg.batch_size, epochs=cfg.epochs, eval_every=log_every)
-    return train(model, inputs, targets, loss_fn, make_optimizer(model, cfg), schedule, ctx, evaluate).train_loss
+    return train(model, inputs, targets, loss_fn, make_optimizer(model, cfg), schedule, ctx, evaluate,
+                 early_stopping=early_stopping).train_loss
 
 
 @torch.no_grad()

@@ -24,27 +24,29 @@ def mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (512,
 
 @MODELS.register("deep-ae")
 def deep_ae(in_features: int = 784, hidden: Sequence[int] = (512, 256, 128), code: int = 30,
-            act: str = "relu", out_act: str = "sigmoid"):
+            act: str = "relu", out_act: str = "sigmoid", init: str = "torch"):
     """Deep autoencoder, mirrored decoder, linear code (default 784-512-256-128-30)."""
     from harness.nets import Autoencoder
 
-    return Autoencoder(in_features, tuple(hidden), code, act, out_act)
+    return Autoencoder(in_features, tuple(hidden), code, act, out_act, init=init)
 
 
 @MODELS.register("shallow-ae")
-def shallow_ae(in_features: int = 784, hidden: int = 256, code: int = 30, act: str = "relu", out_act: str = "sigmoid"):
+def shallow_ae(in_features: int = 784, hidden: int = 256, code: int = 30, act: str = "relu", out_act: str = "sigmoid",
+               init: str = "torch"):
     """Shallow autoencoder: one hidden layer on each side of the code (in-h-code-h-in)."""
     from harness.nets import Autoencoder
 
-    return Autoencoder(in_features, (hidden,), code, act, out_act)
+    return Autoencoder(in_features, (hidden,), code, act, out_act, init=init)
 
 
 @MODELS.register("single-layer-ae")
-def single_layer_ae(in_features: int = 64, code: int = 10, code_act: str = "linear", out_act: str = "linear"):
+def single_layer_ae(in_features: int = 64, code: int = 10, code_act: str = "linear", out_act: str = "linear",
+                    init: str = "torch"):
     """Autoencoder whose only hidden layer is the code (in-code-in): linear or sigmoid code units."""
     from harness.nets import Autoencoder
 
-    return Autoencoder(in_features, (), code, out_act=out_act, code_act=code_act)
+    return Autoencoder(in_features, (), code, out_act=out_act, code_act=code_act, init=init)
 
 
 @MODELS.register("norm-mlp")
@@ -66,11 +68,12 @@ def small_cnn(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels
 
 
 @MODELS.register("deep-linear")
-def deep_linear(in_features: int = 784, classes: int = 10, width: int = 64, depth: int = 25, norm: str = "none"):
+def deep_linear(in_features: int = 784, classes: int = 10, width: int = 64, depth: int = 25, norm: str = "none",
+                init: str = "torch"):
     """Deep linear network (bias-free), optionally with batch norm between layers."""
     from harness.normnets import DeepLinear
 
-    return DeepLinear(in_features, classes, width, depth, norm)
+    return DeepLinear(in_features, classes, width, depth, norm, init)
 
 
 @MODELS.register("deep-fc")

@@ -31,6 +31,23 @@ def stack(widths: Sequence[int], act: str, last_act: str) -> nn.Sequential:
     return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
 
 
+INITS = ("torch", "he")  # torch's default (kaiming-uniform with a = sqrt(5)) or He et al. 2015 for ReLU layers
+
+
+def he_init(layers: nn.Sequential, act: str) -> None:
+    """He et al. 2015 initialisation of every linear layer that feeds a ReLU
+    (normal, std sqrt(2 / fan_in), zero bias); the others keep torch's default.
+    Torch's default shrinks the signal by about sqrt(6) per ReLU layer, so a
+    deep ReLU autoencoder starts with a vanishing signal and learns slowly: a
+    handicap of depth that the 'modern init' of claims.md removes."""
+    modules = list(layers)
+    for i, module in enumerate(modules):
+        if isinstance(module, nn.Linear) and act == "relu" and i + 1 < len(modules) \
+                and isinstance(modules[i + 1], nn.ReLU):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+
+
 class MLP(nn.Module):
     """A fully connected classifier: flatten, hidden layers, logits."""
 
@@ -52,11 +69,16 @@ class Autoencoder(nn.Module):
     """
 
     def __init__(self, in_features: int, hidden: Sequence[int], code: int, act: str = "relu",
-                 out_act: str = "sigmoid", code_act: str = "linear"):
+                 out_act: str = "sigmoid", code_act: str = "linear", init: str = "torch"):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; known: {', '.join(INITS)}")
         self.code_size = code
         self.encoder = stack([in_features, *hidden, code], act, code_act)
         self.decoder = stack([code, *reversed(hidden), in_features], act, out_act)
+        if init == "he":
+            he_init(self.encoder, act)
+            he_init(self.decoder, act)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(1))

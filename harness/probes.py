@@ -66,11 +66,13 @@ class LayerShift:
         layers took their SGD step.
     cosine: cos(G, G′); 1 means the earlier layers' update left the direction
         unchanged; NaN when G or G′ is zero.
+    grad_norm: ‖G‖.
     """
 
     layer: str
     ics: float
     cosine: float
+    grad_norm: float = math.nan  # ‖G‖, to read ics relative to the gradient's own size
 
 
 # ---------------------------------------------------------------- internals
@@ -230,12 +232,12 @@ def internal_covariate_shift(model: nn.Module, layers: Sequence[nn.Module], loss
             g = step_t[id(weight)]
             (g_shift,) = _loss_and_grads(model, loss_fn, inputs, targets, [weight], replay)[1]
             if torch.equal(g, g_shift):
-                shifts.append(LayerShift(name, 0.0, 1.0 if bool(g.any()) else math.nan))
+                shifts.append(LayerShift(name, 0.0, 1.0 if bool(g.any()) else math.nan, float(g.double().norm())))
                 continue
             a, b = g.reshape(-1).double(), g_shift.reshape(-1).double()
             norms = float(a.norm()) * float(b.norm())
             cosine = max(-1.0, min(1.0, float(a @ b) / norms)) if norms > 0 else math.nan
-            shifts.append(LayerShift(name, float((a - b).norm()), cosine))
+            shifts.append(LayerShift(name, float((a - b).norm()), cosine, float(a.norm())))
     return shifts
 
 

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from harness.checks import (AboveChance, CheckContext, CheckResult, Converged, NoBottleneck, Trained, TunedAlike,
-                            run_checks)
+from harness.checks import (AboveChance, CheckContext, CheckResult, Converged, NoBottleneck, Stationary, Trained,
+                            TunedAlike, run_checks)
 
 
 def make_runs(arms: dict[str, int], failed: set[str] = frozenset(), **columns: dict[str, list]) -> pd.DataFrame:
@@ -88,6 +88,29 @@ def test_trained_with_a_single_evaluation_fails():
 def test_trained_custom_metric_and_no_runs():
     runs = make_runs({"a": 1}, failed={"a-0"})
     [r] = Trained(metric="nll").run(ctx_for(runs, {("a-0", "nll"): [2.0, 1.0]}), ["a"])
+    assert not r.passed and "no finished runs" in r.detail
+
+
+# -- Stationary --------------------------------------------------------------------------------------
+def test_stationary_reads_the_largest_final_gradient_ratio_and_fails_a_nan():
+    runs = make_runs({"a": 3, "b": 2, "c": 2}, **{"metrics.grad_norm_ratio": {
+        "a": [1e-5, 4e-4, 2e-5], "b": [1e-5, 0.02], "c": [1e-5, float("nan")]}})
+    a, b, c = Stationary(tolerance=1e-3).run(ctx_for(runs), ["a", "b", "c"])
+    assert a.passed and a.name == "converged" and "0.0004" in a.detail and "need ≤ 0.001" in a.detail
+    assert "final gradient norm relative to its initial one" in a.detail
+    assert not b.passed and "0.02" in b.detail
+    assert not c.passed and "nan" in c.detail
+
+
+def test_stationary_names_another_distance_to_the_optimum():
+    runs = make_runs({"a": 2}, **{"metrics.optimality_gap": {"a": [2e-7, 3e-5]}})
+    [r] = Stationary("optimality_gap", tolerance=1e-5, what="training error above the optimum").run(ctx_for(runs), ["a"])
+    assert not r.passed and r.detail.startswith("`a`: training error above the optimum 3e-05")
+
+
+def test_stationary_without_the_metric_is_missing():
+    runs = make_runs({"a": 2}, **{"metrics.other": {"a": [1.0, 1.0]}})
+    [r] = Stationary().run(ctx_for(runs), ["a"])
     assert not r.passed and "no finished runs" in r.detail
 
 

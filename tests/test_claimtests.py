@@ -16,8 +16,9 @@ from scipy import stats as sps
 from harness import stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
-from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, Importance, RateAbove, Similar,
-                                Tolerance, Trend, VarianceAbove, VarianceRatios, bound_evidence, difference_evidence)
+from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, Importance, RateAbove, Shrinks,
+                                Similar, Tolerance, Trend, VarianceAbove, VarianceRatios, Within, bound_evidence,
+                                difference_evidence)
 from harness.design import StudyDeclarationError
 
 M = "mse"
@@ -777,3 +778,80 @@ def test_decide_end_to_end_family():
         lo, hi = v.ci
         assert (lo > 0 or hi < 0) == (v.verdict in ("reproduced", "contradicted"))
     assert verdicts[0].ci[1] < 0 and verdicts[1].ci[0] > 0
+
+
+# -- Within ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shift", [0.0, 0.03, 0.08, 0.2])
+def test_within_is_scipys_one_sample_tost_and_its_interval_is_dual(shift):
+    values = BASE + shift
+    e = Within(M, target=1.0, margin=0.1, over=("ae",)).evaluate(make_runs({"ae": list(values)}))
+    lo_p = sps.ttest_1samp(values, 0.9, alternative="greater").pvalue
+    hi_p = sps.ttest_1samp(values, 1.1, alternative="less").pvalue
+    assert e.p_support == pytest.approx(max(lo_p, hi_p))
+    assert e.p_opposite == pytest.approx(min(sps.ttest_1samp(values, 1.1, alternative="greater").pvalue,
+                                             sps.ttest_1samp(values, 0.9, alternative="less").pvalue))
+    assert e.effect == pytest.approx(values.mean() - 1.0)
+    assert_band_duality(e, -0.1, 0.1)
+
+
+def test_within_takes_the_arm_that_decides_the_intersection_union_test():
+    runs = make_runs({"near": list(BASE), "far": list(BASE + 0.07)})
+    e = Within(M, target=1.0, margin=0.1, over=("near", "far")).evaluate(runs)
+    far = Within(M, target=1.0, margin=0.1, over=("far",)).evaluate(make_runs({"far": list(BASE + 0.07)}))
+    assert e.p_support == pytest.approx(far.p_support) and e.effect == pytest.approx(far.effect)
+    assert e.p_opposite == pytest.approx(min(1.0, 2 * min(far.p_opposite, Within(
+        M, target=1.0, margin=0.1, over=("near",)).evaluate(make_runs({"near": list(BASE)})).p_opposite)))
+
+
+def test_within_verdicts_and_declaration_errors():
+    inside = Within(M, 1.0, 0.1, over=("ae",)).evaluate(make_runs({"ae": list(BASE[:6])}))
+    outside = Within(M, 1.0, 0.1, over=("ae",)).evaluate(make_runs({"ae": list(BASE[:6] * 0.2 + 0.5)}))
+    v_in, v_out = decide([inside, outside])
+    assert v_in.verdict == "reproduced" and v_out.verdict == "contradicted"
+    with pytest.raises(StudyDeclarationError, match="margin"):
+        Within(M, 1.0, 0.0, over=("ae",))
+    with pytest.raises(StudyDeclarationError, match="over"):
+        Within(M, 1.0, 0.1)
+
+
+# -- Shrinks ---------------------------------------------------------------------------------------
+def test_shrinks_tests_the_difference_of_the_two_advantages_paired_by_replicate():
+    small_deep, small_shallow = BASE, BASE + 0.5 + NOISE          # an advantage of ~0.5 at the small size
+    large_deep, large_shallow = BASE + NOISE[::-1], BASE + 0.1    # ~0.1 at the large size
+    runs = make_runs({"deep-s": list(small_deep), "shallow-s": list(small_shallow), "deep-l": list(large_deep),
+                      "shallow-l": list(large_shallow)})
+    e = Shrinks(M, smaller=("deep-s", "shallow-s"), larger=("deep-l", "shallow-l")).evaluate(runs)
+    first, second = small_shallow - small_deep, large_shallow - large_deep
+    oracle = sps.ttest_rel(first, second, alternative="greater")
+    assert e.p_support == pytest.approx(oracle.pvalue) and e.effect == pytest.approx((first - second).mean())
+    assert e.measured["advantage deep-s over shallow-s"] == pytest.approx(first.mean())
+    assert decide([e])[0].verdict == "reproduced"
+    grown = make_runs({"deep-s": list(large_deep), "shallow-s": list(large_shallow), "deep-l": list(small_deep),
+                       "shallow-l": list(small_shallow)})
+    assert decide([Shrinks(M, ("deep-s", "shallow-s"), ("deep-l", "shallow-l")).evaluate(grown)])[0].verdict \
+        == "contradicted"
+
+
+def test_shrinks_reads_only_replicates_every_arm_has():
+    runs = make_runs({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.2, 1.9], "c": [1.0, 1.2], "d": [1.1, 1.25]})
+    e = Shrinks(M, ("a", "b"), ("c", "d")).evaluate(runs)
+    assert e.n == 2 and "a-2" not in e.runs
+
+
+def test_trend_of_a_difference_subtracts_each_levels_baseline_per_replicate():
+    levels = {"bn-b2": 2.0, "bn-b8": 8.0, "bn-b32": 32.0}
+    baselines = {"bn-b2": "none-b2", "bn-b8": "none-b8", "bn-b32": "none-b32"}
+    shared = np.array([0.0, 0.05, -0.04, 0.02])   # a replicate effect both arms share: the difference removes it
+    bn = {"bn-b2": 0.60 + shared + [0.01, -0.01, 0.0, 0.005], "bn-b8": 0.80 + shared + [0.0, 0.01, -0.005, 0.0],
+          "bn-b32": 0.85 + shared + [-0.01, 0.0, 0.01, 0.0]}
+    none = {"none-b2": 0.70 + shared, "none-b8": 0.75 + shared, "none-b32": 0.78 + shared + [0, 0, 0, 0.01]}
+    runs = make_runs({**{a: list(v) for a, v in bn.items()}, **{a: list(v) for a, v in none.items()}})
+    e = Trend(M, levels, direction="increasing", baselines=baselines).evaluate(runs)
+    x = np.log2([2.0, 8.0, 32.0])
+    slopes = [np.polyfit(x, [bn[a][r] - none[baselines[a]][r] for a in levels], 1)[0] for r in range(4)]
+    assert e.effect == pytest.approx(np.mean(slopes))
+    assert e.p_support == pytest.approx(sps.ttest_1samp(slopes, 0, alternative="greater").pvalue)
+    assert e.measured["bn-b2 − none-b2"] == pytest.approx(-0.1 + np.mean([0.01, -0.01, 0.0, 0.005]))
+    assert set(e.runs) == {f"{a}-{r}" for a in (*levels, *baselines.values()) for r in range(4)}
+    with pytest.raises(StudyDeclarationError, match="one baseline arm per level arm"):
+        Trend(M, levels, baselines={"bn-b2": "none-b2"})

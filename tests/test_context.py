@@ -38,3 +38,19 @@ def test_tuning_split_uses_training_images_only(tmp_path):
     assert all(row.tobytes() in train_rows for row in x_val)
     assert not ({row.tobytes() for row in x_val} & {row.tobytes() for row in x_train})
     assert [r.context for r in ctx.datasets] == ["train+validation"]
+
+
+def test_validation_split_is_carved_from_training_data_and_the_test_set_stays_apart(tmp_path):
+    full = datasets.load("synthetic")
+    ctx = make_ctx(tmp_path, 0)
+    x_train, y_train, x_val, y_val, x_test, y_test = ctx.data_split_with_validation("synthetic", 100, 40, n_test=30)
+    train_rows = {row.tobytes() for row in full.x_train}
+    assert x_train.shape[0] == 100 and x_val.shape[0] == 40 and y_val.shape == (40,)
+    assert all(row.tobytes() in train_rows for row in x_val)
+    assert not ({row.tobytes() for row in x_val} & {row.tobytes() for row in x_train})
+    assert np.array_equal(x_test, full.x_test[:30]) and np.array_equal(y_test, full.y_test[:30])
+    assert [r.context for r in ctx.datasets] == ["train+validation", "test"]
+    other_arm = make_ctx(tmp_path, 0, arm="b").data_split_with_validation("synthetic", 100, 40, n_test=30)
+    assert np.array_equal(other_arm[0], x_train) and np.array_equal(other_arm[2], x_val)  # paired by replicate
+    tuning = make_ctx(tmp_path, 0, phase="tune").data_split_with_validation("synthetic", 100, 40)
+    assert np.array_equal(tuning[4], tuning[2])  # while tuning the test slot is the validation split

@@ -456,3 +456,55 @@ def test_step_schedule_divergence_names_the_step_it_was_seen_by(tmp_path, data):
     with pytest.raises(engine.TrialDiverged, match="by step 5"):
         engine.train(model, x, y, F.cross_entropy, sgd(model, lr=1e8),
                      engine.Schedule(batch_size=64, steps=10, eval_every=5), ctx)
+
+
+def test_plateau_decays_the_learning_rate_before_it_stops(tmp_path, data):
+    x, y = data
+    ctx = make_ctx(tmp_path)
+    model = engine.build_model(small_mlp, ctx)
+    optimizer = sgd(model, lr=0.1)
+    # best at 1; stale at 2, 3 -> decay (lr 0.01); a gain at 4; stale at 5, 6 -> second decay; stale 7, 8 -> stop
+    val = iter([1.0, 1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.1])
+    result = engine.train(model, x, y, F.cross_entropy, optimizer, engine.Schedule(batch_size=64, epochs=9), ctx,
+                          evaluate=lambda epoch: {"val": next(val)},
+                          early_stopping=engine.EarlyStopping("val", patience=2, decays=2, factor=0.1))
+    assert result.points == list(range(1, 9)) and result.stopped_early and result.best_point == 4
+    assert ctx.curve("lr") == [(3, pytest.approx(0.01)), (6, pytest.approx(0.001))]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+
+
+def test_relative_min_delta_counts_a_small_gain_as_a_plateau(tmp_path, data):
+    x, y = data
+    ctx = make_ctx(tmp_path)
+    model = engine.build_model(small_mlp, ctx)
+    val = iter([100.0, 99.95, 99.9, 50.0])  # gains of 0.05% are below a 0.1% relative margin
+    result = engine.train(model, x, y, F.cross_entropy, sgd(model), engine.Schedule(batch_size=64, epochs=4), ctx,
+                          evaluate=lambda epoch: {"val": next(val)},
+                          early_stopping=engine.EarlyStopping("val", patience=2, min_delta=1e-3, relative=True))
+    assert result.points == [1, 2, 3] and result.stopped_early and result.best_point == 1
+
+
+def test_restore_best_puts_back_the_weights_validation_chose(tmp_path, data):
+    x, y = data
+    ctx = make_ctx(tmp_path)
+    model = engine.build_model(small_mlp, ctx)
+    snapshots = []
+
+    def evaluate(epoch):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"val": [1.0, 0.2, 0.5, 0.6][epoch - 1]}
+
+    result = engine.train(model, x, y, F.cross_entropy, sgd(model, lr=0.5), engine.Schedule(batch_size=64, epochs=4),
+                          ctx, evaluate=evaluate,
+                          early_stopping=engine.EarlyStopping("val", patience=2, restore_best=True))
+    assert result.best_point == 2 and result.stopped_early
+    assert not torch.equal(snapshots[1]["0.weight"] if "0.weight" in snapshots[1] else next(iter(snapshots[1].values())),
+                           next(iter(snapshots[3].values())))  # training moved the weights after the best epoch
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[1][key])
+    assert ctx.curve("best_point") == [(4, 2.0)]
+
+
+def test_early_stopping_rejects_a_bad_decay():
+    with pytest.raises(ValueError, match="factor"):
+        engine.EarlyStopping("val", patience=1, decays=1, factor=1.5)

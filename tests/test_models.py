@@ -4,6 +4,7 @@ parameter-matching helpers agree with the modules they describe."""
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -222,3 +223,32 @@ def test_unknown_activation_lists_known():
         assert name in message
     with pytest.raises(ValueError, match="unknown activation"):
         MODELS.get("mlp")(act="swish")
+
+
+def test_he_init_scales_the_layers_that_feed_a_relu_and_leaves_the_others():
+    torch.manual_seed(0)
+    he = MODELS.get("deep-ae")(in_features=784, hidden=(512, 256, 128), code=30, init="he")
+    torch.manual_seed(0)
+    default = MODELS.get("deep-ae")(in_features=784, hidden=(512, 256, 128), code=30)
+    he_linears = [m for m in he.modules() if isinstance(m, torch.nn.Linear)]
+    default_linears = [m for m in default.modules() if isinstance(m, torch.nn.Linear)]
+    # encoder 784-512-256-128 feed ReLUs, 128->30 is the linear code; decoder 30-128-256-512 feed ReLUs, 512->784 sigmoid
+    feeds_relu = [True, True, True, False, True, True, True, False]
+    for layer, reference, relu in zip(he_linears, default_linears, feeds_relu):
+        if relu:
+            assert float(layer.weight.detach().std()) == pytest.approx(math.sqrt(2 / layer.in_features), rel=0.05)
+            assert float(layer.bias.detach().abs().max()) == 0.0
+        else:
+            assert torch.equal(layer.weight, reference.weight)  # torch's default, drawn in the same order
+    with pytest.raises(ValueError, match="unknown init 'xavier'; known: torch, he"):
+        MODELS.get("shallow-ae")(init="xavier")
+
+
+def test_he_init_keeps_a_deep_relu_autoencoders_signal_alive():
+    x = torch.rand(512, 784)
+    scale = {}
+    for init in ("torch", "he"):
+        torch.manual_seed(1)
+        model = MODELS.get("deep-ae")(in_features=784, hidden=(512, 256, 128), code=30, init=init)
+        scale[init] = float(model.encode(x).detach().std())
+    assert scale["he"] > 3 * scale["torch"]  # torch's default shrinks the signal ~2.4x per ReLU layer

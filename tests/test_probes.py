@@ -169,6 +169,7 @@ def test_ics_matches_a_hand_computed_update(bias):
         assert shift.ics == pytest.approx(float((g - g_shift).norm()), rel=1e-9, abs=1e-15)
         cosine = float((g * g_shift).sum() / (g.norm() * g_shift.norm()))
         assert shift.cosine == pytest.approx(cosine, rel=1e-9)
+        assert shift.grad_norm == pytest.approx(float(g.norm()), rel=1e-6)
     assert shifts[1].ics > 0 and shifts[2].ics > 0
 
 

@@ -68,7 +68,8 @@ def figures(fig_ctx) -> list:
                             "the same training subset, and the deep AE (mean ± SD over replicates)."))
 
     # 3. Depth at matched parameter counts.
-    groups = [("~100k", ["linear-ae-30", "shallow-ae-100k", "deep-ae-100k"]), ("~1.1M", ["shallow-ae-1m", "deep-ae-30"])]
+    groups = [("48k", ["linear-ae-30"]), ("~209k", ["shallow-ae-small", "deep-ae-small"]),
+              ("~1.14M", ["shallow-ae-1m", "deep-ae-30"])]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     position = 0
     ticks = []
@@ -81,29 +82,57 @@ def figures(fig_ctx) -> list:
             ticks.append((position, f"{arm}\n({size})"))
             position += 1
         position += 0.5
+    pca = arm_values("pca-30", "test_sse")
+    if len(pca):
+        ax.axhline(pca.mean(), color="grey", linestyle="--", linewidth=1, label="PCA-30")
+        ax.legend(fontsize=7)
     ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=7)
     ax.set_ylabel("squared error per test image")
     out.append(fig_ctx.save(fig, "depth.png", "Linear, shallow and deep autoencoders with a 30-d code at matched "
-                            "parameter counts (bars: mean ± SD; dots: replicates)."))
+                            "parameter counts, each at its validation plateau (bars: mean ± SD; dots: replicates)."))
 
-    # 4. Linear AE: recovered principal directions against the eigengap.
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for arm, _, _ in Settings.subspace_arms:
-        rows = runs[runs["arm"] == arm]
+    # 4. The learning curves the checks read: validation error per epoch, replicate 0 of each AE arm.
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for arm in ("linear-ae-30", "shallow-ae-small", "deep-ae-small", "shallow-ae-1m", "deep-ae-30"):
+        rows = runs[(runs["arm"] == arm) & (runs["replicate"] == 0)]
         if rows.empty:
             continue
-        run_id = rows.iloc[0]["run_id"]
-        angles = dict(fig_ctx.tracker.metric_history(run_id, "direction_angle_deg"))
-        gaps = dict(fig_ctx.tracker.metric_history(run_id, "relative_eigengap"))
-        steps = sorted(set(angles) & set(gaps))
-        ax.scatter([gaps[s] for s in steps], [max(angles[s], 1e-3) for s in steps], s=12, label=arm)
-    ax.set_xscale("log")
+        curve = fig_ctx.tracker.metric_history(rows.iloc[0]["run_id"], "val_sse")
+        if curve:
+            ax.plot(*zip(*curve), label=arm)
+    if len(pca):
+        ax.axhline(pca.mean(), color="grey", linestyle="--", linewidth=1, label="PCA-30 (test)")
     ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on a short log range
-    ax.set_xlabel("relative eigengap (λi − λi+1) / λi")
-    ax.set_ylabel("angle to principal direction i (°)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation squared error per image")
     ax.legend(fontsize=7)
+    out.append(fig_ctx.save(fig, "learning_curves.png",
+                            "Validation error per epoch of each Fashion-MNIST autoencoder (replicate 0), to the epoch "
+                            "where its plateau stopped it; the `trained` and `converged` checks read these curves."))
+
+    # 5. Linear AEs: principal directions recovered from the weights, against the eigengap.
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    panels = ((axes[0], Settings.subspace_arms, "without weight decay"),
+              (axes[1], Settings.l2_arms, "with weight decay λ = λp/2"))
+    for ax, arms_, title in panels:
+        for arm, _, _ in arms_:
+            rows = runs[(runs["arm"] == arm) & (runs["replicate"] == 0)]
+            if rows.empty:
+                continue
+            run_id = rows.iloc[0]["run_id"]
+            angles = dict(fig_ctx.tracker.metric_history(run_id, "weights_svd_angle_deg"))
+            gaps = dict(fig_ctx.tracker.metric_history(run_id, "relative_eigengap"))
+            steps = sorted(set(angles) & set(gaps))
+            ax.scatter([gaps[s] for s in steps], [max(angles[s], 1e-3) for s in steps], s=12, label=arm)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels overlap on a short log range
+        ax.set_xlabel("relative eigengap (λi − λi+1) / λi")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("angle to principal direction i (°)")
     out.append(fig_ctx.save(fig, "recovered_directions.png",
-                            "Principal directions recovered from the linear AE's decoder by SVD, angle to the true "
-                            "direction against its relative eigengap (replicate 0): small gaps converge slowly."))
+                            "Left singular vectors of the linear AE's decoder against the principal directions, angle "
+                            "per direction against its relative eigengap (replicate 0): an arbitrary basis without "
+                            "weight decay, the principal directions with it."))
     return out

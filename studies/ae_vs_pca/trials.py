@@ -16,14 +16,10 @@ def run_trial(ctx) -> dict[str, float]:
     return _reconstruction_trial(ctx)
 
 
-def _fashion(ctx):
-    """The replicate's training subset (shared by all arms), and the test set
-    — or, while tuning, a validation split carved from the training set."""
-    x_train, _, x_eval, _ = ctx.data_split(FASHION, ctx.budget["n_train"], n_val=ctx.budget["n_val"])
-    return x_train, x_eval
-
-
 def _reconstruction_trial(ctx) -> dict[str, float]:
+    """PCA, or an autoencoder trained to its validation plateau (see
+    ``plateau``), on the replicate's training subset; squared error per test
+    image (per validation image while tuning)."""
     import numpy as np
     import torch
 
@@ -32,8 +28,8 @@ def _reconstruction_trial(ctx) -> dict[str, float]:
     from harness.nets import count_parameters
 
     cfg, budget = dict(ctx.config), ctx.budget
-    x_np, x_eval_np = _fashion(ctx)
-    x, x_eval = engine.as_tensor(x_np, ctx.device), engine.as_tensor(x_eval_np, ctx.device)
+    x_np, _, x_val_np, _, x_eval_np, _ = ctx.data_split_with_validation(FASHION, budget["n_train"], budget["n_val"])
+    x, x_val, x_eval = (engine.as_tensor(a, ctx.device) for a in (x_np, x_val_np, x_eval_np))
     if cfg["model"] == "pca":
         metrics = {}
         full = MODELS.get("pca")(code=max(budget["pca_k_grid"])).fit(x)
@@ -44,19 +40,17 @@ def _reconstruction_trial(ctx) -> dict[str, float]:
         metrics["train_sse"] = engine.sse_per_example(model.reconstruct, x)
         ctx.log_param("parameters", 2 * PIXELS * cfg["code"] + PIXELS)
     else:
-        kwargs = {k: v for k, v in cfg.items() if k in ("hidden", "code", "code_act", "out_act")}
+        kwargs = {k: v for k, v in cfg.items() if k in ("hidden", "code", "code_act", "out_act", "init")}
         model = engine.build_model(lambda: MODELS.get(cfg["model"])(in_features=PIXELS, **kwargs), ctx)
         ctx.log_param("parameters", count_parameters(model))
-        train = engine.TrainConfig(epochs=budget["epochs_tune" if ctx.tuning else "epochs"],
-                                   batch_size=budget["batch_size"], lr=float(cfg.get("lr", budget["lr"])))
-        mse = torch.nn.functional.mse_loss
-        engine.fit(model, x, x, mse, train, ctx,
-                   evaluate=lambda epoch: {"test_sse": engine.sse_per_example(model, x_eval)})
-        model.eval()
-        metrics = {"test_sse": engine.sse_per_example(model, x_eval), "train_sse": engine.sse_per_example(model, x)}
-        curve = [v for _, v in ctx.curve("test_sse")]
-        if len(curve) > 3:  # is the model still improving at the end? (an under-trained AE flatters PCA)
-            metrics["last3_improvement"] = (curve[-4] - curve[-1]) / curve[-1]
+        train = engine.TrainConfig(epochs=budget["max_epochs"], batch_size=budget["batch_size"],
+                                   lr=float(cfg.get("lr", budget["lr"])))
+        engine.fit(model, x, x, torch.nn.functional.mse_loss, train, ctx,
+                   evaluate=lambda epoch: {"val_sse": engine.sse_per_example(model, x_val)},
+                   early_stopping=plateau(budget))
+        model.eval()  # the weights of the best validation epoch (restore_best)
+        metrics = {"test_sse": engine.sse_per_example(model, x_eval), "train_sse": engine.sse_per_example(model, x),
+                   "epochs_trained": float(len(ctx.curve("val_sse")))}
     if ctx.tuning:
         return {"val_sse": metrics["test_sse"]}
     if ctx.replicate == 0 and ctx.arm.name in ("pca-30", "deep-ae-30"):
@@ -65,6 +59,16 @@ def _reconstruction_trial(ctx) -> dict[str, float]:
             recon = model.reconstruct(x_eval[:n]).cpu().numpy()
         np.savez_compressed(ctx.artifact_path("reconstructions.npz"), original=x_eval_np[:n], reconstruction=recon)
     return metrics
+
+
+def plateau(budget):
+    """The study's stopping rule for every Fashion-MNIST autoencoder: on the
+    validation error, patience, one tenfold step-size decay at the first
+    plateau, stop at the next, and measure the best epoch's weights."""
+    from harness.engine import EarlyStopping
+
+    return EarlyStopping("val_sse", patience=budget["patience"], min_delta=budget["min_gain"], relative=True,
+                         decays=budget["lr_decays"], factor=0.1, restore_best=True)
 
 
 def _subspace_trial(ctx) -> dict[str, float]:
@@ -89,17 +93,29 @@ def _subspace_trial(ctx) -> dict[str, float]:
     x, x_test = x - mean, x_test - mean  # PCA is about the centred data; so is the AE here
     p = cfg["code"]
     pca = PCA(p).fit(x)
+    ev = pca.explained_variance_.double().cpu().numpy()
     model = engine.build_model(lambda: MODELS.get("single-layer-ae")(
         in_features=x.shape[1], code=p, code_act=cfg.get("code_act", "linear"), out_act="linear"), ctx)
-    steps = budget["subspace_steps"]
-    train = engine.TrainConfig(epochs=steps, batch_size=x.shape[0], lr=budget["subspace_lr"])
-    engine.fit(model, x, x, torch.nn.functional.mse_loss, train, ctx,
-               log_every=max(1, steps // budget["subspace_evals"]))
+    steps = budget["subspace_steps_fashion" if cfg["dataset"] == FASHION else "subspace_steps"]
+    # Weight decay: Kunin et al.'s penalty lambda (||W1||^2 + ||W2||^2) on the per-example summed error is Adam's
+    # coupled weight_decay 2 lambda / d on this mean-over-pixels loss (same stationary points).
+    lam = budget["l2_fraction"] * float(ev[p - 1]) if cfg.get("l2") else 0.0
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget["subspace_lr"], weight_decay=2 * lam / x.shape[1])
+    # Annealed to 0 (cosine): a constant step size leaves full-batch Adam circling the optimum it reached
+    annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    schedule = engine.Schedule(batch_size=x.shape[0], epochs=steps, eval_every=max(1, steps // budget["subspace_evals"]),
+                               shuffle=False)
+    start = _gradient_norm(model, x, optimizer)
+    engine.train(model, x, x, torch.nn.functional.mse_loss, optimizer, schedule, ctx, after_step=annealing.step)
+    ctx.log_metric("grad_norm_ratio", _gradient_norm(model, x, optimizer) / start)  # the Stationary check reads it
+    if lam:
+        ctx.log_param("l2_lambda", lam)
     model.eval()
     pca_test = engine.sse_per_example(pca.reconstruct, x_test)
     ae_test = engine.sse_per_example(model, x_test)
     metrics = {"test_sse": ae_test, "pca_test_sse": pca_test, "sse_ratio_to_pca": ae_test / pca_test,
                "train_sse": engine.sse_per_example(model, x), "pca_train_sse": engine.sse_per_example(pca.reconstruct, x)}
+    metrics["optimality_gap"] = metrics["train_sse"] / metrics["pca_train_sse"] - 1  # 0 at a plain linear AE's optimum
     if cfg.get("code_act", "linear") != "linear":
         return metrics
     w = model.decoder_weight().double().cpu().numpy()   # (d, p): columns span the learned subspace
@@ -111,19 +127,36 @@ def _subspace_trial(ctx) -> dict[str, float]:
     metrics["ortho_error"] = float(np.linalg.norm(w.T @ w - np.eye(p)) / np.sqrt(p))  # 0 for orthonormal
     metrics["max_column_to_pc_angle_deg"] = float(np.degrees(np.arccos(np.clip(
         np.abs(np.sum(unit * pcs, axis=0)), 0, 1))).max())           # are the weights the PCs themselves?
-    # Recovery (Plaut 2018): an orthonormal basis Q of the decoder's column space
-    # from its SVD; the principal directions are then Q times the right singular
-    # vectors of the data projected onto Q.
+    # Recovery from the weights alone (Plaut 2018; Kunin et al. 2019): the decoder's left singular vectors. They
+    # are the principal directions when the AE is trained with weight decay, an arbitrary basis of the subspace
+    # when it is not (any invertible mixing of the code is then optimal).
     q = np.linalg.svd(w, full_matrices=False)[0]
+    from_weights = np.degrees(np.arccos(np.clip(np.abs(np.sum(q * pcs, axis=0)), 0, 1)))
+    # Recovery with the data: project the data onto that basis and take the SVD of the projection (PCA inside
+    # the learned subspace); exact whenever the subspace is, so it adds nothing to AE-LIN-SUBSPACE.
     _, _, vt = np.linalg.svd(x.double().cpu().numpy() @ q, full_matrices=False)
-    recovered = q @ vt.T
-    per_direction = np.degrees(np.arccos(np.clip(np.abs(np.sum(recovered * pcs, axis=0)), 0, 1)))
-    naive = np.degrees(np.arccos(np.clip(np.abs(np.sum(q * pcs, axis=0)), 0, 1)))
-    ev = pca.explained_variance_.double().cpu().numpy()
+    with_data = np.degrees(np.arccos(np.clip(np.abs(np.sum((q @ vt.T) * pcs, axis=0)), 0, 1)))
     for i in range(p):
-        ctx.log_metrics({"direction_angle_deg": per_direction[i], "naive_svd_angle_deg": naive[i],
+        ctx.log_metrics({"weights_svd_angle_deg": from_weights[i], "data_svd_angle_deg": with_data[i],
                          "relative_eigengap": (ev[i] - ev[i + 1]) / ev[i]}, step=i + 1)
-    metrics["recovered_max_angle_deg"] = float(per_direction.max())
-    metrics["naive_svd_max_angle_deg"] = float(naive.max())
+    metrics["weights_svd_max_angle_deg"] = float(from_weights.max())
+    metrics["data_svd_max_angle_deg"] = float(with_data.max())
     metrics["eigengap_p"] = float(ev[p - 1] - ev[p])
+    metrics["relative_eigengap_p"] = float((ev[p - 1] - ev[p]) / ev[p - 1])
     return metrics
+
+
+def _gradient_norm(model, x, optimizer) -> float:
+    """Norm of the full-batch gradient of the training objective, weight decay
+    included (Adam's coupled decay adds wd * w to each gradient)."""
+    import torch
+
+    model.zero_grad(set_to_none=True)
+    torch.nn.functional.mse_loss(model(x), x).backward()
+    total = 0.0
+    for group in optimizer.param_groups:
+        for w in group["params"]:
+            if w.grad is not None:
+                total += float((w.grad + group["weight_decay"] * w.detach()).double().pow(2).sum())
+    model.zero_grad(set_to_none=True)
+    return total ** 0.5

@@ -54,6 +54,19 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "ics.png", "Internal covariate shift (Santurkar et al. Def. 2.1): cosine between a "
                             "layer's gradient before and after the earlier layers' update; 1 = no shift."))
 
+    # 3b. the deep linear networks: the loss curves the `trained` check reads, and ‖G − G′‖ beside the cosine
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for arm, label in (("dln", "DLN"), ("dln-bn", "DLN + BN")):
+        band(axes[0], arm, "train_loss", label)
+        band(axes[1], arm, "ics_relative", label)
+    axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss (full batch)"), axes[0].set_yscale("log")
+    axes[1].set_xlabel("step"), axes[1].set_ylabel("mean ‖G − G′‖ / ‖G‖ over layers"), axes[1].set_yscale("log")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    out.append(fig_ctx.save(fig, "dln.png", "25-layer linear networks from an orthogonal initialisation, full-batch "
+                            "GD: training loss, and Santurkar's ICS norm relative to the gradient's (mean; band: "
+                            "min–max over seeds)."))
+
     # 4. gradient norm against depth
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for arm in [*EXPLODE_ARMS, "explode-linear-b128", "explode-relu-residual-b128"]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from harness.claims import arm_mean
 from harness.claimtests import Extrapolated
-from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings, stability_arm
+from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings, noniid_arm, stability_arm
 
 
 def speed_note(runs) -> list[str]:
@@ -72,3 +72,24 @@ def inference_note(runs) -> list[str]:
             f"{arm_mean(runs, 'inference', 'var_rel_error_without_factor'):.3g} (relative), i.e. 1/(m−1) for m = 16. "
             f"In train mode an example's output changes with its batch by up to "
             f"{arm_mean(runs, 'inference', 'train_batch_dependence'):.3g}."]
+
+
+def noniid_note(runs) -> list[str]:
+    """Per batch size: both arms' test accuracy, BN's with each test batch
+    normalised by itself, and the training accuracy (is either arm under-fitted?)."""
+    parts = []
+    for m in Settings.noniid_levels:
+        none, bn = noniid_arm("none", m), noniid_arm("bn", m)
+        parts.append(f"m = {m}: no BN {arm_mean(runs, none, 'test_acc'):.3f}, BN {arm_mean(runs, bn, 'test_acc'):.3f} "
+                     f"(with the test batch's own statistics {arm_mean(runs, bn, 'batch_stat_acc'):.3f}; training "
+                     f"accuracy {arm_mean(runs, none, 'train_acc'):.3f} and {arm_mean(runs, bn, 'train_acc'):.3f})")
+    return ["Test accuracy by batch size — " + "; ".join(parts) + "."]
+
+
+def dln_note(runs) -> list[str]:
+    """Both of Santurkar's ICS measures for both deep linear networks."""
+    cells = {arm: (arm_mean(runs, arm, "ics_cos_median"), arm_mean(runs, arm, "ics_median"),
+                   arm_mean(runs, arm, "ics_relative_median")) for arm in ("dln", "dln-bn")}
+    return ["Median over training (mean over layers 2–25): " + "; ".join(
+        f"`{arm}` cos(G, G′) {c:.4f}, ‖G − G′‖ {n:.3g}, ‖G − G′‖/‖G‖ {r:.3g}" for arm, (c, n, r) in cells.items())
+        + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]

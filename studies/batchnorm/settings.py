@@ -45,6 +45,7 @@ class Settings:
     # BN-ICS-DLN: Santurkar et al.'s deep linear network, full-batch GD on MSE to one-hot targets
     dln_depth: int = 25
     dln_lr: float = 0.01
+    dln_init: str = "orthogonal"         # Saxe et al. 2014: a 25-layer linear net without BN trains from it
     # BN-NOISY: a small CNN of conv-BN-ReLU blocks, SGD with momentum, evaluated every epoch
     cnn_channels: tuple[int, ...] = (8, 16)
     cnn_batch: int = 128
@@ -70,6 +71,7 @@ class Settings:
     noniid_act: str = "relu"
     noniid_lr: float = 0.01              # at batch size noniid_lr_batch
     noniid_lr_batch: int = 2
+    noniid_levels: tuple[int, ...] = (2, 8, 32, 128)  # the batch sizes BN-NONIID's trend reads (every tier has them)
 
 
 RELU_LIMIT = math.pi / (math.pi - 1)  # ≈ 1.467, the seed text's large-batch λ for ReLU (BN-EXPLODE-LIMIT)
@@ -79,3 +81,8 @@ EXPLODE_ARMS = tuple(f"explode-relu-b{b}" for b in Settings.explode_batches)  # 
 def stability_arm(name: str, lr: float) -> str:
     """The arm of a BN-STABLE run: ``name`` ("mlp" or "mlp-bn") trained at ``lr``."""
     return f"stable-{name}-lr{int(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)
+
+
+def noniid_arm(norm: str, batch: int) -> str:
+    """The BN-NONIID arm of a normalisation ("none", "bn") at batch size m."""
+    return f"noniid-{norm}-b{batch}"

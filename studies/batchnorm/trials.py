@@ -149,23 +149,26 @@ def _dln_trial(ctx) -> dict[str, float]:
     x, y, _, _ = _data(ctx, budget["dln_n"])
     targets = torch.nn.functional.one_hot(y, 10).float()
     model = engine.build_model(lambda: MODELS.get("deep-linear")(width=budget["dln_width"], depth=budget["dln_depth"],
-                                                                 norm=ctx.config["norm"]), ctx)
+                                                                 norm=ctx.config["norm"], init=budget["dln_init"]), ctx)
     loss_fn = torch.nn.functional.mse_loss
     optimizer = torch.optim.SGD(model.parameters(), lr=budget["dln_lr"])
     layers = weight_layers(model)
-    cosines, shifts_seen = [], []
+    cosines, shifts_seen, relative = [], [], []
 
     def probe(step: int) -> None:  # at step 0 (initialisation), every dln_probe_every steps and at the end
         shifts = probes.internal_covariate_shift(model, layers, loss_fn, x, targets, budget["dln_lr"])[1:]
         cos = [s.cosine for s in shifts if math.isfinite(s.cosine)]
         cosines.append(float(np.mean(cos)) if cos else math.nan)
-        shifts_seen.append(float(np.mean([s.ics for s in shifts])))
-        ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1]}, step)
+        shifts_seen.append(float(np.mean([s.ics for s in shifts])))  # Santurkar's Def. 2.1: ‖G − G′‖
+        # the same norm over ‖G‖: a net whose gradients are tiny has a tiny ‖G − G′‖ without being stable
+        relative.append(float(np.mean([s.ics / s.grad_norm for s in shifts if s.grad_norm > 0])) if shifts else math.nan)
+        ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1], "ics_relative": relative[-1]}, step)
 
     schedule = engine.Schedule(batch_size=x.shape[0], steps=budget["dln_steps"], shuffle=False,
                                eval_every=budget["dln_probe_every"], eval_at_start=True)  # full-batch gradient descent
     engine.train(model, x, targets, loss_fn, optimizer, schedule, ctx, on_eval=probe)
-    return {"ics_cos_median": float(np.nanmedian(cosines)), "ics_median": float(np.median(shifts_seen))}
+    return {"ics_cos_median": float(np.nanmedian(cosines)), "ics_median": float(np.median(shifts_seen)),
+            "ics_relative_median": float(np.nanmedian(relative))}
 
 
 # -- BN-NOISY -------------------------------------------------------------------------------------
@@ -309,4 +312,24 @@ def _noniid_trial(ctx) -> dict[str, float]:
     # square-root scaling keeps the gradient noise comparable across m
     lr = budget["noniid_lr"] * math.sqrt(cfg["batch"] / budget["noniid_lr_batch"])
     accuracies = _train_classifier(ctx, model, x, y, steps, cfg["batch"], lr, eval_every=steps, x_test=xt, y_test=yt)
-    return {"test_acc": accuracies[-1]}
+    metrics = {"test_acc": accuracies[-1], "train_acc": _accuracy(model, x, y)}
+    if cfg["norm"] == "bn":
+        # what the batch statistics of m examples do at test time: each test batch of m normalised by itself
+        metrics["batch_stat_acc"] = _batch_statistics_accuracy(model, xt, yt, cfg["batch"])
+        metrics["train_eval_gap"] = metrics["test_acc"] - metrics["batch_stat_acc"]
+    return metrics
+
+
+def _batch_statistics_accuracy(model, x, y, batch: int) -> float:
+    """Test accuracy with BN in training mode, each batch of ``batch`` test
+    examples normalised by its own mean and variance (on a copy: the running
+    statistics of the model stay as training left them)."""
+    import copy
+
+    import torch
+
+    probe = copy.deepcopy(model).train()
+    usable = (x.shape[0] // batch) * batch  # whole batches only: BN needs m >= 2
+    with torch.no_grad():
+        correct = sum(int((probe(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, usable, batch))
+    return correct / usable
