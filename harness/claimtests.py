@@ -210,6 +210,15 @@ class Similar(ClaimTest):
                         0.0, settle, checks)
 
 
+def _one_sample_arms(runs: "pd.DataFrame", arms: tuple[str, ...], metric: str):
+    """Each arm's values by replicate, their means, the run ids and the
+    smallest arm's count: what the per-arm one-sample tests read."""
+    per_arm = {arm: values_by_replicate(runs, arm, metric) for arm in arms}
+    measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
+    ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
+    return per_arm, measured, ids, min(len(v) for v in per_arm.values())
+
+
 @dataclass(frozen=True)
 class Shrinks(ClaimTest):
     """An advantage shrinks: ``arm`` beats ``baseline`` (on a lower-is-better
@@ -276,10 +285,7 @@ class Within(ClaimTest):
                 "p = the largest); 'contradicted' if some arm's mean lies significantly beyond the margin")
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        per_arm = {arm: values_by_replicate(runs, arm, self.metric) for arm in self.over}
-        measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
-        ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
-        n = min(len(v) for v in per_arm.values())
+        per_arm, measured, ids, n = _one_sample_arms(runs, self.over, self.metric)
         if n < 2:
             return no_evidence(self.describe(), n, ids, measured)
         lo, hi = self.target - self.margin, self.target + self.margin
@@ -383,10 +389,7 @@ class Bound(ClaimTest):
                 f"required in every arm ({arms}; intersection-union test: p = the largest)")
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        per_arm = {arm: values_by_replicate(runs, arm, self.metric) for arm in self.over}
-        measured = {arm: float(v.mean()) if len(v) else math.nan for arm, v in per_arm.items()}
-        ids = tuple(i for arm, v in per_arm.items() for i in _run_ids(runs, [arm], v.index))
-        n = min(len(v) for v in per_arm.values())
+        per_arm, measured, ids, n = _one_sample_arms(runs, self.over, self.metric)
         if n < 2:
             return no_evidence(self.describe(), n, ids, measured)
         return bound_evidence({a: v.to_numpy() for a, v in per_arm.items()}, self.bound, self.side, self.describe(),
