@@ -41,7 +41,7 @@ class Settings:
     target_accuracy: float = 0.80        # BN-FASTER's pre-registered target test accuracy
     probe_batch: int = 60                # the one fixed batch (the first rows) every probe uses
     probe_eta_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # landscape step sizes, times the arm's lr
-    stability_lrs: tuple[float, ...] = (0.5, 2.0, 8.0)  # BN-STABLE: 5x, 20x, 80x mlp_lr (the claim tests 2.0)
+    stability_lrs: tuple[float, ...] = (0.5, 2.0, 8.0)  # BN-STABLE's ladder: 5x, 20x, 80x mlp_lr (a trend over it)
     # BN-ICS-DLN: Santurkar et al.'s deep linear network, full-batch GD on MSE to one-hot targets
     dln_depth: int = 25
     dln_lr: float = 0.01
