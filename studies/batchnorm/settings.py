@@ -29,7 +29,7 @@ class Settings:
     deep_width: int                      # BN-UNTRAINABLE / BN-SKIP-RELIEF's deep net
     deep_steps: int
     inference_batches: int               # batches BatchNorm's running statistics see (BN-INFERENCE)
-    noniid_batches: tuple[int, ...]      # BN-NONIID's batch sizes (2 is the tested one)
+    noniid_batches: tuple[int, ...]      # BN-NONIID's batch sizes (its trend reads noniid_levels)
     noniid_n: int                        # training images of the BN-NONIID MLP
     noniid_epochs: int
     # -- the protocol: the same in every tier
