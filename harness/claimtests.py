@@ -13,11 +13,13 @@ rule in ``harness.claims`` does the rest. Tests also check their own values:
 
 The menu: ``Better`` (paired difference), ``Similar`` (equivalence), ``Bound``
 (a level in every arm), ``Tolerance`` (an identity, no statistics), ``Faster``
-(time to a target with censoring), ``Trend`` (over an ordered factor),
+(time to a target with censoring; ``FasterAtBest`` at each side's best
+setting), ``Trend`` (over an ordered factor),
 ``VarianceAbove`` (seed spread above a floor), ``VarianceRatios`` (per-source
 variance over the all-sources variance), ``Importance`` (hyperparameter
 importance over repeated searches), ``RateAbove`` (a binomial rate),
-``Extrapolated`` (a least-squares limit), ``BestOverGrid`` (per-seed best over
+``Extrapolated`` (a least-squares limit), ``ShareOfReference`` (a share of
+a reference's gain over a floor, each at its best rung), ``BestOverGrid`` (per-seed best over
 a grid, paired). Studies keep no statistics of their own.
 """
 from __future__ import annotations
@@ -397,6 +399,62 @@ class Bound(ClaimTest):
 
 
 @dataclass(frozen=True)
+class ShareOfReference(ClaimTest):
+    """How much of a reference's gain over a floor an arm achieves: per
+    replicate, (best ``metric`` over ``arms_ladder`` − ``floor``) / (best over
+    ``reference_ladder`` − ``floor``), each side at its best rung (e.g. its
+    best learning rate); then a one-sided one-sample t-test that the share's
+    mean lies ``side`` ``bound``. E.g. "untrainable": a deep net's best
+    accuracy closes less than half of a shallow net's gap above chance."""
+
+    metric: str
+    arms_ladder: tuple[str, ...]
+    reference_ladder: tuple[str, ...]
+    floor: float
+    bound: float
+    side: str = "below"
+    higher_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        if self.side not in ("below", "above"):
+            raise StudyDeclarationError(f"ShareOfReference.side must be below or above, got {self.side!r}")
+        if not self.arms_ladder or not self.reference_ladder:
+            raise StudyDeclarationError("ShareOfReference needs at least one arm on each side")
+
+    def arms(self) -> set[str]:
+        return set(self.arms_ladder) | set(self.reference_ladder)
+
+    def describe(self) -> str:
+        best = "highest" if self.higher_is_better else "lowest"
+        return (f"per replicate, ({best} {self.metric} over {', '.join(f'`{a}`' for a in self.arms_ladder)} − "
+                f"{self.floor:g}) / ({best} over {', '.join(f'`{a}`' for a in self.reference_ladder)} − "
+                f"{self.floor:g}); one-sided one-sample t-test that its mean is {self.side} {self.bound:g}")
+
+    def _best(self, runs: "pd.DataFrame", ladder: tuple[str, ...]) -> "pd.Series":
+        import pandas as pd
+
+        table = pd.DataFrame({a: values_by_replicate(runs, a, self.metric) for a in ladder}).dropna()
+        return table.max(axis=1) if self.higher_is_better else table.min(axis=1)
+
+    def shares(self, runs: "pd.DataFrame") -> tuple["pd.Series", "pd.Series", "pd.Series"]:
+        """Per replicate (every rung of both ladders finished): the arms' best, the reference's best, the share."""
+        arm, reference = self._best(runs, self.arms_ladder), self._best(runs, self.reference_ladder)
+        common = arm.index.intersection(reference.index)
+        arm, reference = arm.loc[common], reference.loc[common]
+        return arm, reference, (arm - self.floor) / (reference - self.floor)
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        arm, reference, share = self.shares(runs)
+        ids = _run_ids(runs, self.arms(), share.index)
+        measured = {"best of the arms": float(arm.mean()) if len(arm) else math.nan,
+                    "best of the reference": float(reference.mean()) if len(reference) else math.nan}
+        if len(share) < 2:
+            return no_evidence(self.describe(), len(share), ids, measured)
+        return bound_evidence({"share": share.to_numpy()}, self.bound, self.side, self.describe(), ids, measured,
+                              _censored_check(runs, self.arms(), self.metric))
+
+
+@dataclass(frozen=True)
 class Tolerance(ClaimTest):
     """An identity of an implementation (e.g. BN's running variance equals the
     unbiased batch variance): every finished run's ``metric`` is at most
@@ -472,38 +530,115 @@ class Faster(ClaimTest):
             values_by_replicate(runs, self.baseline, self.metric).index)
         cx = values_by_replicate(runs, self.arm, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
         cy = values_by_replicate(runs, self.baseline, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
-        wins = int(np.sum((~cx & cy) | (~cx & ~cy & (x < y))))
-        losses = int(np.sum((cx & ~cy) | (~cx & ~cy & (x > y))))
-        untied, n = wins + losses, len(x)
-        checks = [CheckResult("censored", "all", True,
-                              f"`{self.arm}` {int(cx.sum())} of {n} runs capped, `{self.baseline}` {int(cy.sum())} of "
-                              f"{n}: capped runs tie with each other and lose to any that reached the target")]
-        if untied == 0:
-            checks.append(CheckResult("not-degenerate", "all", False, f"all {n} pairs tied (both capped, or equal): "
-                                                                       "no evidence either way"))
-        else:
-            checks.append(CheckResult("not-degenerate", "all", True,
-                                      f"{untied} untied pairs; the exact sign test's p cannot go below "
-                                      f"2^-{untied} = {0.5 ** untied:.3g}"))
-        ratio = float(np.mean(y) / np.mean(x))
-        if cx.any():
-            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}`: undetermined (`{self.arm}` was capped too)"
-        elif cy.any():
-            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}` ≥ {ratio:.3g}x (censored at the cap)"
-        else:
-            note = f"ratio of mean {self.metric} `{self.baseline}`/`{self.arm}` = {ratio:.3g}x"
-        measured = {**measured, "faster pairs": float(wins), "slower pairs": float(losses), "tied pairs": float(n - untied)}
-        win_rate = wins / untied if untied else math.nan
+        return censored_time_evidence(x, cx, y, cy, f"`{self.arm}`", f"`{self.baseline}`", self.metric,
+                                      self.describe(), ids, measured)
 
-        def settle(alpha: float, which: str) -> int | None:
-            rate = win_rate if which == CLAIMED else 1.0 - win_rate
-            return stats.sign_test_pairs_needed(rate, (n - untied) / n, alpha) if untied else None
 
-        return Evidence(self.describe(), win_rate, n, stats.sign_test(wins, losses, "greater"),
-                        stats.sign_test(wins, losses, "less"), math.nan, ids, measured,
-                        lambda a: stats.clopper_pearson(wins, untied, 1.0 - a),
-                        "Clopper–Pearson interval of the share of untied pairs (inverts the sign test)", 0.5, settle,
-                        tuple(checks), None, note)
+def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray, arm: str, baseline: str,
+                           metric: str, describe: str, ids: tuple[str, ...], measured: dict[str, float]) -> Evidence:
+    """The core of ``Faster`` and ``FasterAtBest``: times ``x`` against ``y``
+    paired by position, ``cx``/``cy`` True where a time is capped. Per pair:
+    faster, slower or tied (both capped, or equal); an exact sign test each way
+    on the untied pairs; effect = the share of untied pairs in which ``arm``
+    was faster, with the Clopper–Pearson interval that inverts the test."""
+    wins = int(np.sum((~cx & cy) | (~cx & ~cy & (x < y))))
+    losses = int(np.sum((cx & ~cy) | (~cx & ~cy & (x > y))))
+    untied, n = wins + losses, len(x)
+    checks = [CheckResult("censored", "all", True,
+                          f"{arm} {int(cx.sum())} of {n} runs capped, {baseline} {int(cy.sum())} of "
+                          f"{n}: capped runs tie with each other and lose to any that reached the target")]
+    if untied == 0:
+        checks.append(CheckResult("not-degenerate", "all", False, f"all {n} pairs tied (both capped, or equal): "
+                                                                   "no evidence either way"))
+    else:
+        checks.append(CheckResult("not-degenerate", "all", True,
+                                  f"{untied} untied pairs; the exact sign test's p cannot go below "
+                                  f"2^-{untied} = {0.5 ** untied:.3g}"))
+    ratio = float(np.mean(y) / np.mean(x))
+    if cx.any():
+        note = f"ratio of mean {metric} {baseline}/{arm}: undetermined ({arm} was capped too)"
+    elif cy.any():
+        note = f"ratio of mean {metric} {baseline}/{arm} ≥ {ratio:.3g}x (censored at the cap)"
+    else:
+        note = f"ratio of mean {metric} {baseline}/{arm} = {ratio:.3g}x"
+    measured = {**measured, "faster pairs": float(wins), "slower pairs": float(losses), "tied pairs": float(n - untied)}
+    win_rate = wins / untied if untied else math.nan
+
+    def settle(alpha: float, which: str) -> int | None:
+        rate = win_rate if which == CLAIMED else 1.0 - win_rate
+        return stats.sign_test_pairs_needed(rate, (n - untied) / n, alpha) if untied else None
+
+    return Evidence(describe, win_rate, n, stats.sign_test(wins, losses, "greater"),
+                    stats.sign_test(wins, losses, "less"), math.nan, ids, measured,
+                    lambda a: stats.clopper_pearson(wins, untied, 1.0 - a),
+                    "Clopper–Pearson interval of the share of untied pairs (inverts the sign test)", 0.5, settle,
+                    tuple(checks), None, note)
+
+
+@dataclass(frozen=True)
+class FasterAtBest(ClaimTest):
+    """``Faster`` with each side at its own best setting: ``arms`` and
+    ``baselines`` are ladders (e.g. one arm per learning rate), and per
+    replicate each side's time is its fastest over its ladder, capped only
+    when every run of the ladder was capped. Both sides pick from their
+    ladders the same way, so the selection favours neither; the report counts
+    which rung won."""
+
+    metric: str
+    arms_ladder: tuple[str, ...]
+    baselines_ladder: tuple[str, ...]
+    label: str = "arm"
+    baseline_label: str = "baseline"
+
+    def __post_init__(self) -> None:
+        if not self.arms_ladder or not self.baselines_ladder:
+            raise StudyDeclarationError("FasterAtBest needs at least one arm on each side")
+        if set(self.arms_ladder) & set(self.baselines_ladder):
+            raise StudyDeclarationError("FasterAtBest: an arm cannot be on both sides")
+
+    def arms(self) -> set[str]:
+        return set(self.arms_ladder) | set(self.baselines_ladder)
+
+    def describe(self) -> str:
+        def names(ladder):
+            return ", ".join(f"`{a}`" for a in ladder)
+
+        return (f"per replicate, the fewest {self.metric} over {self.label}'s runs ({names(self.arms_ladder)}) "
+                f"against the fewest over {self.baseline_label}'s ({names(self.baselines_ladder)}), a side capped "
+                f"only when all its runs were; exact sign test each way on the pairs, censoring-aware as in "
+                f"`Faster`; effect = share of untied pairs where {self.label} was faster")
+
+    def best(self, runs: "pd.DataFrame", ladder: tuple[str, ...]):
+        """Per replicate (those every rung finished): the best time, whether it
+        is capped, and the rung that gave it."""
+        import pandas as pd
+
+        times = pd.DataFrame({a: values_by_replicate(runs, a, self.metric) for a in ladder}).dropna()
+        capped = pd.DataFrame({a: values_by_replicate(runs, a, f"{self.metric}_censored") for a in ladder})
+        capped = capped.reindex(index=times.index, columns=list(ladder)).fillna(0) == 1
+        best, all_capped, rung = {}, {}, {}
+        for replicate in times.index:
+            reached = {a: times.at[replicate, a] for a in ladder if not capped.at[replicate, a]}
+            all_capped[replicate] = not reached  # a capped time is a bound: it never beats one that reached the target
+            rung[replicate] = min(reached, key=reached.get) if reached else "(none)"
+            best[replicate] = reached[rung[replicate]] if reached else float(times.loc[replicate].max())
+        return pd.Series(best, dtype=float), pd.Series(all_capped, dtype=bool), pd.Series(rung, dtype=object)
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        x, cx, rung_x = self.best(runs, self.arms_ladder)
+        y, cy, rung_y = self.best(runs, self.baselines_ladder)
+        common = x.index.intersection(y.index)
+        ids = _run_ids(runs, self.arms(), common)
+        measured = {f"{self.label} best": float(x.loc[common].mean()) if len(common) else math.nan,
+                    f"{self.baseline_label} best": float(y.loc[common].mean()) if len(common) else math.nan}
+        for side, rungs in ((self.label, rung_x), (self.baseline_label, rung_y)):
+            for rung, count in rungs.loc[common].value_counts().sort_index().items():
+                measured[f"{side} best at {rung}"] = float(count)
+        if len(common) < 2:
+            return no_evidence(self.describe(), len(common), ids, measured)
+        return censored_time_evidence(x.loc[common].to_numpy(), cx.loc[common].to_numpy(), y.loc[common].to_numpy(),
+                                      cy.loc[common].to_numpy(), self.label, self.baseline_label, self.metric,
+                                      self.describe(), ids, measured)
 
 
 @dataclass(frozen=True)

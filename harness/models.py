@@ -60,11 +60,12 @@ def norm_mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = 
 
 @MODELS.register("small-cnn")
 def small_cnn(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
-              norm: str = "none"):
-    """Small CNN: conv3x3-norm-ReLU-maxpool blocks and a linear head; norm none, bn or noisy-bn."""
+              norm: str = "none", noise: float = 1.0):
+    """Small CNN: conv3x3-norm-ReLU-maxpool blocks and a linear head; norm none, bn or noisy-bn (``noise`` scales
+    the injected shift)."""
     from harness.normnets import SmallCNN
 
-    return SmallCNN(tuple(in_shape), classes, tuple(channels), norm)
+    return SmallCNN(tuple(in_shape), classes, tuple(channels), norm, noise)
 
 
 @MODELS.register("deep-linear")

@@ -44,13 +44,14 @@ class NoisyBatchNorm(nn.Module):
         return y + mu + sigma * torch.randn_like(y)
 
 
-def norm_layer(norm: str, features: int, dims: int = 1) -> nn.Module:
+def norm_layer(norm: str, features: int, dims: int = 1, noise: float = 1.0) -> nn.Module:
+    """``noise`` scales noisy BN's injected shift: μ_k ~ U(−0.5·noise, 0.5·noise), σ_k ~ U(0, noise)."""
     if norm == "none":
         return nn.Identity()
     if norm == "bn":
         return nn.BatchNorm1d(features) if dims == 1 else nn.BatchNorm2d(features)
     if norm == "noisy-bn":
-        return NoisyBatchNorm(features, dims)
+        return NoisyBatchNorm(features, dims, mean=0.5 * noise, std=noise)
     raise ValueError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
 
 
@@ -75,13 +76,14 @@ class SmallCNN(nn.Module):
     """conv3x3 → norm → ReLU → 2x2 max-pool blocks, then a linear classifier."""
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
-                 norm: str = "none"):
+                 norm: str = "none", noise: float = 1.0):
         super().__init__()
         self.in_shape = tuple(in_shape)
         layers: list[nn.Module] = []
         c, side = in_shape[0], in_shape[1]
         for out in channels:
-            layers += [nn.Conv2d(c, out, 3, padding=1), norm_layer(norm, out, dims=2), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(c, out, 3, padding=1), norm_layer(norm, out, dims=2, noise=noise), nn.ReLU(),
+                       nn.MaxPool2d(2)]
             c, side = out, side // 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(c * side * side, classes)

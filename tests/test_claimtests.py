@@ -16,7 +16,7 @@ from scipy import stats as sps
 from harness import stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
-from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, Importance, RateAbove, Shrinks,
+from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
                                 Similar, Tolerance, Trend, VarianceAbove, VarianceRatios, Within, bound_evidence,
                                 difference_evidence)
 from harness.design import StudyDeclarationError
@@ -424,6 +424,78 @@ def test_faster_every_pair_tied_fails_not_degenerate():
     assert v.verdict == "inconclusive" and v.reason.startswith("invalid:")
     equal = Faster("steps", "fast", "slow").evaluate(faster_runs([7, 8, 9], [7, 8, 9], [0] * 3, [0] * 3))
     assert not check(equal, "not-degenerate").passed
+
+
+def ladder_runs(times: dict[str, list[float]], capped: dict[str, list[int]]) -> pd.DataFrame:
+    return make_runs(times, metric="steps", extra={"steps_censored": capped})
+
+
+def test_faster_at_best_takes_each_sides_fastest_uncapped_rung():
+    # replicate 0: bn's best is its uncapped 300 (the capped 100 is a bound, not a time), none's best 200 -> loss
+    # replicate 1: both none rungs capped -> bn (150) wins; replicate 2: bn 50 vs none 60 -> win
+    runs = ladder_runs({"bn-lo": [100, 150, 50], "bn-hi": [300, 400, 70], "none-lo": [200, 900, 60],
+                        "none-hi": [250, 900, 80]},
+                       {"bn-lo": [1, 0, 0], "bn-hi": [0, 0, 0], "none-lo": [0, 1, 0], "none-hi": [0, 1, 0]})
+    test = FasterAtBest("steps", ("bn-lo", "bn-hi"), ("none-lo", "none-hi"), label="BN", baseline_label="no BN")
+    best, capped, rung = test.best(runs, ("bn-lo", "bn-hi"))
+    assert list(best) == [300, 150, 50] and not capped.any() and list(rung) == ["bn-hi", "bn-lo", "bn-lo"]
+    best, capped, rung = test.best(runs, ("none-lo", "none-hi"))
+    assert list(best) == [200, 900, 60] and list(capped) == [False, True, False] and rung[1] == "(none)"
+    e = test.evaluate(runs)
+    assert e.measured["faster pairs"] == 2 and e.measured["slower pairs"] == 1 and e.n == 3
+    assert e.measured["BN best at bn-lo"] == 2 and e.measured["no BN best at (none)"] == 1
+    assert e.p_support == pytest.approx(sps.binomtest(2, 3, 0.5, alternative="greater").pvalue)
+    assert e.effect == pytest.approx(2 / 3)
+    assert "≥" in e.effect_note  # the baseline side was capped in one pair: the ratio is a bound
+    assert test.arms() == {"bn-lo", "bn-hi", "none-lo", "none-hi"}
+
+
+def test_faster_at_best_matches_faster_on_one_rung_ladders():
+    runs = faster_runs([100, 130, 90, 200], [150, 120, 400, 400], [0, 0, 0, 1], [0, 0, 1, 1])
+    one = FasterAtBest("steps", ("fast",), ("slow",)).evaluate(runs)
+    plain = Faster("steps", "fast", "slow").evaluate(runs)
+    assert (one.effect, one.p_support, one.p_opposite) == (plain.effect, plain.p_support, plain.p_opposite)
+    assert one.interval(0.1) == plain.interval(0.1)
+
+
+def test_faster_at_best_declaration_errors():
+    with pytest.raises(StudyDeclarationError):
+        FasterAtBest("steps", (), ("b",))
+    with pytest.raises(StudyDeclarationError):
+        FasterAtBest("steps", ("a", "b"), ("b",))
+
+
+# -- ShareOfReference ------------------------------------------------------------------------------
+def test_share_of_reference_is_a_bound_test_on_per_replicate_shares_at_each_sides_best_rung():
+    runs = make_runs({"deep-lo": [0.30, 0.20, 0.25, 0.40], "deep-hi": [0.25, 0.25, 0.20, 0.30],
+                      "shallow-lo": [0.80, 0.85, 0.70, 0.90], "shallow-hi": [0.85, 0.80, 0.90, 0.80]})
+    test = ShareOfReference(M, ("deep-lo", "deep-hi"), ("shallow-lo", "shallow-hi"), floor=0.1, bound=0.5)
+    arm, reference, share = test.shares(runs)
+    assert list(arm) == pytest.approx([0.30, 0.25, 0.25, 0.40]) and list(reference) == pytest.approx([0.85, 0.85, 0.90, 0.90])
+    expected = (np.array([0.30, 0.25, 0.25, 0.40]) - 0.1) / (np.array([0.85, 0.85, 0.90, 0.90]) - 0.1)
+    assert list(share) == pytest.approx(list(expected))
+    e = test.evaluate(runs)
+    ref = sps.ttest_1samp(expected, 0.5, alternative="less")
+    assert e.p_support == pytest.approx(ref.pvalue) and e.effect == pytest.approx(expected.mean())
+    assert e.measured["best of the reference"] == pytest.approx(0.875)
+    assert v_verdict(e) == "reproduced"
+    above = ShareOfReference(M, ("deep-lo", "deep-hi"), ("shallow-lo", "shallow-hi"), floor=0.1, bound=0.05)
+    assert v_verdict(above.evaluate(runs)) == "contradicted"
+
+
+def v_verdict(e) -> str:
+    return decide([e])[0].verdict
+
+
+def test_share_of_reference_lower_is_better_and_errors():
+    runs = make_runs({"a": [2.0, 3.0, 2.5], "b": [4.0, 5.0, 4.5], "r": [1.0, 1.5, 1.2]})
+    test = ShareOfReference(M, ("a", "b"), ("r",), floor=10.0, bound=0.5, side="above", higher_is_better=False)
+    arm, _, share = test.shares(runs)
+    assert list(arm) == [2.0, 3.0, 2.5] and list(share) == pytest.approx([8 / 9, 7 / 8.5, 7.5 / 8.8])
+    with pytest.raises(StudyDeclarationError):
+        ShareOfReference(M, (), ("r",), floor=0.1, bound=0.5)
+    with pytest.raises(StudyDeclarationError):
+        ShareOfReference(M, ("a",), ("r",), floor=0.1, bound=0.5, side="sideways")
 
 
 # -- Trend -----------------------------------------------------------------------------------------

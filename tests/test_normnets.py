@@ -85,3 +85,19 @@ def test_small_cnn_weight_layers_in_forward_order():
     kinds = [type(m).__name__ for m in weight_layers(model)]
     assert kinds == ["Conv2d", "Conv2d", "Linear"]
     assert model(torch.rand(2, 784)).shape == (2, 10)
+
+
+def test_noise_scales_noisy_bns_shift_in_the_small_cnn():
+    quiet = MODELS.get("small-cnn")(channels=(4,), norm="noisy-bn", noise=0.25)
+    loud = MODELS.get("small-cnn")(channels=(4,), norm="noisy-bn", noise=4.0)
+    (q,), (l,) = ([m for m in net.modules() if isinstance(m, NoisyBatchNorm)] for net in (quiet, loud))
+    assert (q.mean, q.std) == (0.125, 0.25) and (l.mean, l.std) == (2.0, 4.0)
+    default = [m for m in MODELS.get("small-cnn")(channels=(4,), norm="noisy-bn").modules()
+               if isinstance(m, NoisyBatchNorm)][0]
+    assert (default.mean, default.std) == (0.5, 1.0)  # the layer's own defaults: scale 1
+    x = torch.randn(256, 4, 5, 5)
+    torch.manual_seed(0)
+    shift_q = (q.train()(x) - q.bn(x)).std()
+    torch.manual_seed(0)
+    shift_l = (l.train()(x) - l.bn(x)).std()
+    assert shift_l > 8 * shift_q  # 16x the scale; the draws are the same

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings
+from studies.batchnorm.settings import EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm
+
 
 def figures(fig_ctx) -> list:
     import matplotlib
@@ -112,4 +113,59 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "noise_batch_inference.png", "Left: the three noise regimes (CNN). Middle: BN and "
                             "no BN as the batch shrinks, same examples seen. Right: train-mode vs eval-mode BN output "
                             "gap by batch size."))
+    out += _noise_and_depth(fig_ctx, plt, np)
+    return out
+
+
+def _noise_and_depth(fig_ctx, plt, np) -> list:
+    """The curves BN-NOISY's and BN-UNTRAINABLE's checks read, and their sweeps."""
+    runs, histories = fig_ctx.finished, fig_ctx.histories
+    out = []
+
+    def mean_of(arm: str, key: str = "test_acc") -> float:
+        return runs[runs["arm"] == arm][f"metrics.{key}"].mean() if f"metrics.{key}" in runs else float("nan")
+
+    # 6. BN-NOISY: every CNN run's validation curve to its plateau, and accuracy against the noise scale
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    for i, (arm, label) in enumerate((("cnn", "standard"), ("cnn-bn", "BN"),
+                                      (noisy_arm(Settings.noise_scale), "noisy BN (x1)"))):
+        for j, curve in enumerate(histories(arm, "val_acc")):
+            axes[0].plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
+                         label=label if j == 0 else None)
+    axes[0].set_xlabel("epoch"), axes[0].set_ylabel("validation accuracy"), axes[0].legend(fontsize=7)
+    scales = sorted((Settings.noise_scale, *Settings.noise_sweep))
+    means = [mean_of(noisy_arm(sc)) for sc in scales]
+    axes[1].plot(scales, means, "o-", label="noisy BN")
+    for sc in scales:
+        values = runs[runs["arm"] == noisy_arm(sc)]["metrics.test_acc"] if "metrics.test_acc" in runs else []
+        axes[1].scatter([sc] * len(values), values, color="k", s=8, zorder=3)
+    bn = mean_of("cnn-bn")
+    if bn == bn:
+        axes[1].axhline(bn, color="C1", lw=1, label="BN")
+        axes[1].axhspan(bn - NOISY_MARGIN, bn + NOISY_MARGIN, color="C1", alpha=0.15, label=f"BN ±{NOISY_MARGIN:g}")
+        axes[1].axhline(mean_of("cnn"), color="C0", lw=1, ls="--", label="standard")
+    axes[1].set_xscale("log", base=2), axes[1].set_xlabel("noise scale"), axes[1].set_ylabel("test accuracy")
+    axes[1].legend(fontsize=7)
+    out.append(fig_ctx.save(fig, "noise_sweep.png", "Left: each CNN run's validation accuracy, epoch by epoch, until "
+                            "its plateau stopped it (the curves the converged check reads). Right: noisy BN's test "
+                            "accuracy against the noise scale (points: seeds), with BN's and its equivalence margin."))
+
+    # 7. BN-UNTRAINABLE / BN-SKIP-RELIEF: accuracy by learning rate, and the curves at the middle rate
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    for depth, label, color in (("deep", "deep", "C0"), ("shallow", f"shallow ({Settings.shallow_depth} blocks)", "C1")):
+        axes[0].plot(Settings.deep_lrs, [mean_of(depth_arm(depth, lr)) for lr in Settings.deep_lrs], "o-", label=label,
+                     color=color)
+    axes[0].scatter([Settings.deep_lr], [mean_of("deep-bn-residual")], marker="s", color="C2", label="deep + skips")
+    axes[0].axhline(0.1, color="k", lw=0.8, ls=":")
+    axes[0].set_xscale("log"), axes[0].set_xlabel("learning rate"), axes[0].set_ylabel("final test accuracy")
+    axes[0].legend(fontsize=7)
+    for arm, label, color in ((depth_arm("deep", Settings.deep_lr), "deep", "C0"),
+                              (depth_arm("shallow", Settings.deep_lr), "shallow", "C1"),
+                              ("deep-bn-residual", "deep + skips", "C2")):
+        fig_ctx.band(axes[1], arm, "test_acc", label, color=color)
+    axes[1].set_xlabel("step"), axes[1].set_ylabel("test accuracy"), axes[1].legend(fontsize=7)
+    axes[1].set_title(f"lr {Settings.deep_lr:g}", fontsize=9)
+    out.append(fig_ctx.save(fig, "untrainable.png", "BN-ReLU networks of width 128 after the same SGD steps: final "
+                            "test accuracy against the learning rate (mean over seeds; dotted: chance), and the "
+                            "accuracy curves at the middle rate (mean; band: min–max over seeds)."))
     return out

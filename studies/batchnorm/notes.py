@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from harness.claims import arm_mean
-from harness.claimtests import Extrapolated
-from studies.batchnorm.settings import EXPLODE_ARMS, RELU_LIMIT, Settings, noniid_arm, stability_arm
+from harness.claimtests import Extrapolated, Similar
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
+                                        noniid_arm, stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -99,3 +100,44 @@ def dln_note(runs) -> list[str]:
     return ["Median over training (mean over layers 2–25): " + "; ".join(
         f"`{arm}` cos(G, G′) {c:.4f}, ‖G − G′‖ {n:.3g}, ‖G − G′‖/‖G‖ {r:.3g}" for arm, (c, n, r) in cells.items())
         + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]
+
+
+def noisy_note(runs) -> list[str]:
+    """The noise sweep: per scale, noisy BN − BN with its 90% interval (the
+    TOST at α = 0.05 each side: equivalent when inside ±margin), and the
+    largest scale at which that holds. Descriptive: the sweep's scales other
+    than the claims' ran one look of seeds and take no part in the Holm family."""
+    def stopped(arm: str) -> float:
+        return arm_mean(runs, arm, "stopped_early") if "metrics.stopped_early" in runs else 0.0
+
+    cells, holds = [], []
+    for scale in sorted((Settings.noise_scale, *Settings.noise_sweep)):
+        e = Similar("test_acc", noisy_arm(scale), "cnn-bn", NOISY_MARGIN).evaluate(runs)
+        if e.interval is None:
+            continue
+        lo, hi = e.interval(0.10)
+        inside = -NOISY_MARGIN < lo and hi < NOISY_MARGIN
+        holds += [scale] if inside else []
+        cells.append(f"x{scale:g}: {e.effect:+.4f} [{lo:+.4f}, {hi:+.4f}], n = {e.n}"
+                     + (" (similar)" if inside else ""))
+    if not cells:
+        return []
+    largest = (f"the largest scale at which 'similar accuracy' holds is x{max(holds):g}" if holds else
+               "'similar accuracy' holds at none of the scales")
+    epochs = ", ".join(f"`{a}` {arm_mean(runs, a, 'epochs_trained'):.1f} ({stopped(a):.0%} stopped on patience)"
+                       for a in ("cnn", "cnn-bn", noisy_arm(Settings.noise_scale)))
+    return ["Noise sweep (scale x1 = the claims' noise, μ_k ~ U(−0.5, 0.5), σ_k ~ U(0, 1); x s multiplies both), "
+            "test accuracy of noisy BN − BN with its 90% t-interval, paired by seed — " + "; ".join(cells)
+            + f". Margin ±{NOISY_MARGIN:g}, fixed before the run: {largest} (descriptive: unadjusted, one look).",
+            f"Epochs each CNN trained (mean; the rest reached the epoch cap): {epochs}."]
+
+
+def untrainable_note(runs) -> list[str]:
+    """Per rung of the ladder: both nets' mean accuracy and how many runs diverged."""
+    parts = []
+    for lr in Settings.deep_lrs:
+        deep, shallow = depth_arm("deep", lr), depth_arm("shallow", lr)
+        parts.append(f"lr {lr:g}: deep {arm_mean(runs, deep, 'test_acc'):.3f} "
+                     f"({arm_mean(runs, deep, 'diverged'):.0%} diverged), shallow "
+                     f"{arm_mean(runs, shallow, 'test_acc'):.3f} ({arm_mean(runs, shallow, 'diverged'):.0%})")
+    return ["Test accuracy by learning rate (mean over seeds) — " + "; ".join(parts) + "."]

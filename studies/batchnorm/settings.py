@@ -22,7 +22,8 @@ class Settings:
     dln_width: int
     dln_steps: int                       # full-batch gradient-descent steps
     dln_probe_every: int                 # steps between its ICS probes (also at step 0 and at the end)
-    cnn_epochs: int                      # BN-NOISY's CNN
+    cnn_epochs: int                      # BN-NOISY's CNN: the cap (each run stops at its validation plateau)
+    cnn_val: int                         # its validation images, out of the replicate's n_train (it trains on the rest)
     explode_width: int                   # BN-EXPLODE's network at initialization: width x depth BN layers
     explode_depth: int                   # (also the depth of BN-UNTRAINABLE's deep net)
     explode_skip: int                    # layers left out at each end of the growth-rate fit
@@ -46,18 +47,27 @@ class Settings:
     dln_depth: int = 25
     dln_lr: float = 0.01
     dln_init: str = "orthogonal"         # Saxe et al. 2014: a 25-layer linear net without BN trains from it
-    # BN-NOISY: a small CNN of conv-BN-ReLU blocks, SGD with momentum, evaluated every epoch
+    # BN-NOISY: a small CNN of conv-BN-ReLU blocks, SGD with momentum, to its validation plateau (accuracy
+    # gains under cnn_min_gain for cnn_patience epochs: the step size drops tenfold, then the next plateau stops it)
     cnn_channels: tuple[int, ...] = (8, 16)
     cnn_batch: int = 128
     cnn_lr: float = 0.05
     cnn_momentum: float = 0.9
+    cnn_patience: int = 3
+    cnn_min_gain: float = 0.002
+    noise_scale: float = 1.0             # the claims' noise: μ_k ~ U(−0.5, 0.5), σ_k ~ U(0, 1) (harness.normnets)
+    noise_sweep: tuple[float, ...] = (0.25, 0.5, 2.0)  # further scales, for the largest at which "similar" holds
     # BN-EXPLODE: ReLU networks at initialization at these batch sizes (linear and residual controls at 128)
     explode_batches: tuple[int, ...] = (8, 32, 128, 512)
     # BN-UNTRAINABLE / BN-SKIP-RELIEF: BN-ReLU deep net, SGD with momentum
     deep_act: str = "relu"
     deep_batch: int = 128
-    deep_lr: float = 0.01
+    deep_lr: float = 0.01                # BN-SKIP-RELIEF's rate (both nets), one rung of the ladder below
     deep_momentum: float = 0.9
+    deep_lrs: tuple[float, ...] = (0.001, 0.01, 0.1)  # BN-UNTRAINABLE's ladder: each net at its best rate
+    shallow_depth: int = 2               # BN-UNTRAINABLE's reference: the same BN-ReLU blocks, 2 deep
+    untrainable_share: float = 0.5       # "untrainable": the deep net's best accuracy closes < half the
+                                         # shallow net's gap above chance (10 classes: 0.1)
     deep_evals: int = 5                  # test-accuracy evaluations over training (every deep_steps // deep_evals)
     # BN-INFERENCE: BatchNorm1d on a random projection of the pixels
     inference_batch: int = 16            # m, the batch size whose m/(m-1) factor is tested
@@ -74,13 +84,30 @@ class Settings:
     noniid_levels: tuple[int, ...] = (2, 8, 32, 128)  # the batch sizes BN-NONIID's trend reads (every tier has them)
 
 
+NOISY_MARGIN = 0.02     # accuracy: noisy BN "similar" to BN means within ±2 points (BN-NOISY-SIMILAR, the sweep)
 RELU_LIMIT = math.pi / (math.pi - 1)  # ≈ 1.467, the seed text's large-batch λ for ReLU (BN-EXPLODE-LIMIT)
 EXPLODE_ARMS = tuple(f"explode-relu-b{b}" for b in Settings.explode_batches)  # BN-EXPLODE's ReLU arms, by batch size
 
 
 def stability_arm(name: str, lr: float) -> str:
     """The arm of a BN-STABLE run: ``name`` ("mlp" or "mlp-bn") trained at ``lr``."""
-    return f"stable-{name}-lr{int(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)
+    return f"stable-{name}-lr{round(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)
+
+
+def noisy_arm(scale: float) -> str:
+    """The noisy-BN CNN arm at a noise scale (the claims' scale keeps the plain name)."""
+    return "cnn-noisy-bn" if scale == Settings.noise_scale else f"cnn-noisy-bn-x{int(scale * 100)}c"  # centi-units
+
+
+def depth_arm(depth: str, lr: float) -> str:
+    """A BN-UNTRAINABLE arm: the "deep" or "shallow" BN-ReLU net trained at ``lr``."""
+    return f"{depth}-bn-lr{round(lr * 1000)}m"
+
+
+def faster_ladder(name: str) -> tuple[str, ...]:
+    """BN-FASTER-BEST's ladder for ``name`` ("mlp" or "mlp-bn"): the BN-FASTER
+    run at mlp_lr, then the BN-STABLE runs of the same MLP at each larger rate."""
+    return (name, *(stability_arm(name, lr) for lr in Settings.stability_lrs))
 
 
 def noniid_arm(norm: str, batch: int) -> str:

@@ -99,15 +99,10 @@ def _mlp_trial(ctx) -> dict[str, float]:
 
     accuracies = _train_classifier(ctx, model, x, y, budget["mlp_steps"], budget["mlp_batch"], cfg["lr"],
                                    eval_every=budget["eval_every"], x_test=xt, y_test=yt, on_eval=probe)
-    every = budget["eval_every"]
-    reached = [i for i, a in enumerate(accuracies) if a >= budget["target_accuracy"]]
     metrics = {
         "test_acc": accuracies[-1],
         "best_test_acc": max(accuracies),
-        # censored at the step budget when the target is never reached (conservative for the faster arm)
-        "steps_to_target": float((reached[0] + 1) * every if reached else budget["mlp_steps"]),
-        "reached_target": float(bool(reached)),
-        "steps_to_target_censored": float(not reached),  # capped at the step budget: a bound, not a number
+        **_steps_to_target(budget, accuracies),
         **{f"{k}_median": float(np.median(v)) for k, v in seen.items() if v},
     }
     for i, cos in enumerate(np.mean(per_layer_cos, axis=0) if per_layer_cos else []):
@@ -115,7 +110,18 @@ def _mlp_trial(ctx) -> dict[str, float]:
     return metrics
 
 
-# -- BN-FASTER's "more stable": training at large learning rates -------------------------------------
+def _steps_to_target(budget, accuracies: list[float]) -> dict[str, float]:
+    """BN-FASTER's outcome from the test accuracies logged every eval_every
+    steps: the first step at the target, or the step budget, flagged as
+    censored (a bound, not a number), when the target was never reached."""
+    every = budget["eval_every"]
+    reached = [i for i, a in enumerate(accuracies) if a >= budget["target_accuracy"]]
+    return {"steps_to_target": float((reached[0] + 1) * every if reached else budget["mlp_steps"]),
+            "reached_target": float(bool(reached)),
+            "steps_to_target_censored": float(not reached)}
+
+
+# -- BN-STABLE, and BN-FASTER-BEST's learning-rate ladder: the same MLP at large learning rates ---------
 def _stability_trial(ctx) -> dict[str, float]:
     """The BN-FASTER MLP at a large learning rate. Instability is the outcome
     measured here, so a diverging run is recorded as unstable (a metric), not
@@ -129,10 +135,11 @@ def _stability_trial(ctx) -> dict[str, float]:
     try:
         accuracies = _train_classifier(ctx, model, x, y, budget["mlp_steps"], budget["mlp_batch"], cfg["lr"],
                                        eval_every=budget["eval_every"], x_test=xt, y_test=yt)
-    except TrialDiverged:
-        return {"unstable": 1.0, "test_acc": 0.1}  # chance accuracy for a network that diverged
+    except TrialDiverged:  # chance accuracy for a network that diverged; the target counts if reached before
+        return {"unstable": 1.0, "test_acc": 0.1, **_steps_to_target(budget, [v for _, v in ctx.curve("test_acc")])}
     final_loss = [v for _, v in ctx.curve("train_loss")][-1]
-    return {"unstable": float(final_loss > math.log(10)), "test_acc": accuracies[-1], "final_train_loss": final_loss}
+    return {"unstable": float(final_loss > math.log(10)), "test_acc": accuracies[-1], "final_train_loss": final_loss,
+            **_steps_to_target(budget, accuracies)}
 
 
 # -- BN-ICS on a deep linear network ---------------------------------------------------------------
@@ -173,18 +180,32 @@ def _dln_trial(ctx) -> dict[str, float]:
 
 # -- BN-NOISY -------------------------------------------------------------------------------------
 def _cnn_trial(ctx) -> dict[str, float]:
+    """The small CNN (no BN, BN, or BN with injected noise at the arm's scale)
+    trained to its validation plateau: accuracy on a validation split carved
+    from the replicate's pool, patience, one tenfold step-size decay at the
+    first plateau, stop at the next (or at the epoch cap), and the best
+    validation epoch's weights are the ones tested."""
+    import torch
+
     from harness import engine
+    from harness.engine import EarlyStopping
     from harness.models import MODELS
 
-    budget = ctx.budget
-    x, y, xt, yt = _data(ctx, budget["n_train"])
-    model = engine.build_model(lambda: MODELS.get("small-cnn")(channels=budget["cnn_channels"],
-                                                               norm=ctx.config["norm"]), ctx)
-    batch = budget["cnn_batch"]
-    steps = budget["cnn_epochs"] * (x.shape[0] // batch)
-    accuracies = _train_classifier(ctx, model, x, y, steps, batch, budget["cnn_lr"], momentum=budget["cnn_momentum"],
-                                   eval_every=x.shape[0] // batch, x_test=xt, y_test=yt)  # every epoch
-    return {"test_acc": accuracies[-1]}
+    budget, cfg = ctx.budget, ctx.config
+    # the validation split comes out of the replicate's n_train images: the pool stays within Fashion-MNIST's 60k
+    arrays = ctx.data_split_with_validation(DATASET, budget["n_train"] - budget["cnn_val"], budget["cnn_val"],
+                                            n_test=budget["n_test"])
+    x, y, xv, yv, xt, yt = (engine.as_tensor(a, ctx.device) for a in arrays)
+    model = engine.build_model(lambda: MODELS.get("small-cnn")(channels=budget["cnn_channels"], norm=cfg["norm"],
+                                                               noise=cfg.get("noise", 1.0)), ctx)
+    optimizer = torch.optim.SGD(model.parameters(), lr=budget["cnn_lr"], momentum=budget["cnn_momentum"])
+    schedule = engine.Schedule(batch_size=budget["cnn_batch"], epochs=budget["cnn_epochs"], drop_last=True)
+    plateau = EarlyStopping("val_acc", patience=budget["cnn_patience"], lower_is_better=False,
+                            min_delta=budget["cnn_min_gain"], decays=1, factor=0.1, restore_best=True)
+    result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
+                          evaluate=lambda epoch: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
+    return {"test_acc": _accuracy(model, xt, yt), "val_acc": max(result.curve("val_acc")),
+            "epochs_trained": float(len(result.points))}
 
 
 # -- BN-EXPLODE ----------------------------------------------------------------------------------
@@ -222,19 +243,26 @@ def _explode_trial(ctx) -> dict[str, float]:
 
 
 def _untrainable_trial(ctx) -> dict[str, float]:
-    """Train a deep BN-ReLU net with and without skip connections."""
+    """Train a BN-ReLU net: deep (explode_depth blocks) with or without skip
+    connections, or shallow (shallow_depth blocks), at the arm's rate. A run
+    that diverges is an outcome here (it did not train): chance accuracy."""
     from harness import engine
+    from harness.engine import TrialDiverged
     from harness.models import MODELS
 
-    budget = ctx.budget
+    budget, cfg = ctx.budget, ctx.config
     x, y, xt, yt = _data(ctx, budget["n_train"])
+    depth = budget["explode_depth"] if cfg["depth"] == "deep" else budget["shallow_depth"]
     model = engine.build_model(lambda: MODELS.get("deep-fc")(
-        in_features=784, width=budget["deep_width"], depth=budget["explode_depth"], act=budget["deep_act"],
-        norm="bn", residual=ctx.config["residual"]), ctx)
-    accuracies = _train_classifier(ctx, model, x, y, budget["deep_steps"], budget["deep_batch"], budget["deep_lr"],
-                                   momentum=budget["deep_momentum"],
-                                   eval_every=budget["deep_steps"] // budget["deep_evals"], x_test=xt, y_test=yt)
-    return {"test_acc": accuracies[-1]}
+        in_features=784, width=budget["deep_width"], depth=depth, act=budget["deep_act"],
+        norm="bn", residual=cfg["residual"]), ctx)
+    try:
+        accuracies = _train_classifier(ctx, model, x, y, budget["deep_steps"], budget["deep_batch"], cfg["lr"],
+                                       momentum=budget["deep_momentum"],
+                                       eval_every=budget["deep_steps"] // budget["deep_evals"], x_test=xt, y_test=yt)
+    except TrialDiverged:
+        return {"test_acc": 0.1, "diverged": 1.0}
+    return {"test_acc": accuracies[-1], "diverged": 0.0}
 
 
 # -- BN-INFERENCE ----------------------------------------------------------------------------------
