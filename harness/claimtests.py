@@ -11,7 +11,8 @@ rule in ``harness.claims`` does the rest. Tests also check their own values:
 - ``censored``: a metric with a ``<metric>_censored`` column of 1s was capped
   by the budget; only a censoring-aware test (``Faster``) may read it.
 
-The menu: ``Better`` (paired difference), ``Similar`` (equivalence), ``Bound``
+The menu: ``Better`` (paired difference; ``BetterEverywhere`` at every
+listed pair), ``Similar`` (equivalence), ``Bound``
 (a level in every arm), ``Tolerance`` (an identity, no statistics), ``Faster``
 (time to a target with censoring; ``FasterAtBest`` at each side's best
 setting), ``Trend`` (over an ordered factor),
@@ -166,6 +167,45 @@ class Better(ClaimTest):
         return difference_evidence(x, y, lower_is_better=self.lower_is_better, describe=self.describe(),
                                    method=self.method, margin=self.margin, runs=ids, measured=measured,
                                    extra_checks=censored)
+
+
+@dataclass(frozen=True)
+class BetterEverywhere(ClaimTest):
+    """``Better`` at every listed pair (e.g. at each learning rate): per pair
+    the paired differences arm − baseline, one-sided one-sample t-test each;
+    support needs every pair (intersection-union: p = the largest), the
+    opposite any pair (Bonferroni over pairs). The interval is the worst
+    pair's, as ``Bound``'s, so it excludes 0 exactly when a test rejects."""
+
+    metric: str
+    pairs: Mapping[str, str]      # arm -> its baseline
+    lower_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.pairs:
+            raise StudyDeclarationError("BetterEverywhere needs at least one pair of arms")
+
+    def arms(self) -> set[str]:
+        return set(self.pairs) | set(self.pairs.values())
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"`{a}` − `{b}`" for a, b in self.pairs.items())
+        side = "below" if self.lower_is_better else "above"
+        return (f"per pair ({pairs}), the paired differences of {self.metric}; one-sided one-sample t-test that "
+                f"their mean is {side} 0, required at every pair (intersection-union test: p = the largest)")
+
+    def evaluate(self, runs: "pd.DataFrame") -> Evidence:
+        differences, measured, ids = {}, {}, []
+        for arm, baseline in self.pairs.items():
+            x, y, pair_ids, means = _paired_arms(runs, arm, baseline, self.metric)
+            differences[f"{arm} − {baseline}"] = x - y
+            measured.update(means)
+            ids += pair_ids
+        n = min(len(d) for d in differences.values())
+        if n < 2:
+            return no_evidence(self.describe(), n, tuple(ids), measured)
+        return bound_evidence(differences, 0.0, "below" if self.lower_is_better else "above", self.describe(),
+                              tuple(ids), measured, _censored_check(runs, self.arms(), self.metric))
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,16 @@ def small_cnn(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels
     return SmallCNN(tuple(in_shape), classes, tuple(channels), norm, noise)
 
 
+@MODELS.register("vgg-small")
+def vgg_small(in_shape: Sequence[int] = (1, 28, 28), classes: int = 10,
+              blocks: Sequence[Sequence[int]] = ((8, 8), (16, 16), (32,)), norm: str = "none", init: str = "torch"):
+    """Small VGG-style CNN: blocks of conv3x3-norm-ReLU layers, each closed by a max-pool; norm none or bn; init
+    torch or he."""
+    from harness.normnets import VGGStyle
+
+    return VGGStyle(tuple(in_shape), classes, tuple(tuple(b) for b in blocks), norm, init)
+
+
 @MODELS.register("deep-linear")
 def deep_linear(in_features: int = 784, classes: int = 10, width: int = 64, depth: int = 25, norm: str = "none",
                 init: str = "torch"):

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Landscape", "LayerShift", "landscape", "internal_covariate_shift", "gradient_norms", "fit_growth_rate"]
+__all__ = ["Landscape", "LayerShift", "ScaleFreeLandscape", "landscape", "scale_free_landscape", "internal_covariate_shift", "gradient_norms", "fit_growth_rate"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -159,11 +159,69 @@ def landscape(model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor
     passes. Non-finite losses at large η propagate into the result (they are
     a finding, not an error). These are raw, scale-dependent measures: with BN
     the loss is invariant to the scale of the weights before it, so compare
-    arms at matched weight norms or relate η to ‖w‖ (the caller's choice).
+    arms at matched weight norms or relate η to ‖w‖ (``scale_free_landscape``).
     """
     etas = tuple(float(e) for e in etas)
     if not etas or not all(math.isfinite(e) for e in etas):
         raise ValueError(f"etas must be a non-empty sequence of finite numbers, got {etas}")
+    losses, deltas, steps, _, _ = _along_gradient(model, loss_fn, inputs, targets, lambda g_norm, w_norm: etas)
+    betas = [d / step for d, step in zip(deltas, steps) if step > 0]
+    return Landscape(
+        loss_range=max(losses) - min(losses),
+        grad_predictiveness=max(deltas),
+        beta_smoothness=max(betas) if betas else math.nan,
+        etas=etas,
+    )
+
+
+@dataclass(frozen=True)
+class ScaleFreeLandscape:
+    """Santurkar et al.'s three measures in a form that does not move when the
+    weights are rescaled (a BN network's loss is invariant to the scale of
+    the weights before each BN, so its raw β shrinks as ‖w‖² grows): steps
+    are fractions ρ of the weight norm, ‖ηg‖ = ρ‖w‖, and gradients are
+    measured relative to ‖g‖.
+
+    loss_range: max − min of L(w − ηg) over the ρ grid (loss units).
+    grad_change: max over ρ of ‖∇L(w) − ∇L(w − ηg)‖ / ‖∇L(w)‖.
+    beta: max over ρ of that relative change / ρ, i.e. β·‖w‖/‖g‖ for the
+        effective β-smoothness β: unchanged when w → cw for a scale-invariant
+        loss (β → β/c², ‖w‖ → c‖w‖, ‖g‖ → ‖g‖/c).
+    weight_norm, grad_norm: ‖w‖ and ‖g‖ over every trainable parameter.
+    """
+
+    loss_range: float
+    grad_change: float
+    beta: float
+    weight_norm: float
+    grad_norm: float
+    rhos: tuple[float, ...]
+
+
+def scale_free_landscape(model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor,
+                         rhos: Sequence[float]) -> ScaleFreeLandscape:
+    """``ScaleFreeLandscape`` at the current weights; ``rhos`` > 0 are the
+    steps as fractions of ‖w‖ (over every trainable parameter). Costs
+    1 + len(rhos) forward/backward passes; NaN measures when g = 0."""
+    rhos = tuple(float(r) for r in rhos)
+    if not rhos or not all(math.isfinite(r) and r > 0 for r in rhos):
+        raise ValueError(f"rhos must be a non-empty sequence of positive numbers, got {rhos}")
+    losses, deltas, _, g_norm, w_norm = _along_gradient(
+        model, loss_fn, inputs, targets, lambda g_norm, w_norm: tuple(r * w_norm / g_norm if g_norm > 0 else 0.0
+                                                                      for r in rhos))
+    if not g_norm > 0:
+        return ScaleFreeLandscape(max(losses) - min(losses), math.nan, math.nan, w_norm, g_norm, rhos)
+    changes = [d / g_norm for d in deltas]
+    return ScaleFreeLandscape(loss_range=max(losses) - min(losses), grad_change=max(changes),
+                              beta=max(c / r for c, r in zip(changes, rhos)), weight_norm=w_norm, grad_norm=g_norm,
+                              rhos=rhos)
+
+
+def _along_gradient(model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor,
+                    step_sizes: Callable[[float, float], Sequence[float]]):
+    """The loss and ‖∇L(w) − ∇L(w − ηg)‖ at each η = ``step_sizes(‖g‖, ‖w‖)``,
+    the step lengths ‖ηg‖, ‖g‖ and ‖w‖; every parameter, buffer, ``.grad``
+    and the RNG are restored afterwards."""
     params = _trainable(model)
     if not params:
         raise ValueError("model has no parameter with requires_grad")
@@ -172,24 +230,17 @@ def landscape(model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor
         g_flat = _flat64(g)
         g_norm = float(g_flat.norm())
         origin = [p.detach().clone() for p in params]
-        losses, deltas, betas = [], [], []
-        for eta in etas:
+        w_norm = float(_flat64(origin).norm())
+        losses, deltas, steps = [], [], []
+        for eta in step_sizes(g_norm, w_norm):
             with torch.no_grad():
                 for p, w, gp in zip(params, origin, g):
                     p.copy_(w - eta * gp)
             loss, g_eta = _loss_and_grads(model, loss_fn, inputs, targets, params, replay)
-            delta = float((g_flat - _flat64(g_eta)).norm())
             losses.append(loss)
-            deltas.append(delta)
-            step = abs(eta) * g_norm  # ‖ηg‖₂, weight units
-            if step > 0:
-                betas.append(delta / step)
-    return Landscape(
-        loss_range=max(losses) - min(losses),
-        grad_predictiveness=max(deltas),
-        beta_smoothness=max(betas) if betas else math.nan,
-        etas=etas,
-    )
+            deltas.append(float((g_flat - _flat64(g_eta)).norm()))
+            steps.append(abs(eta) * g_norm)  # ‖ηg‖₂, weight units
+    return losses, deltas, steps, g_norm, w_norm
 
 
 def internal_covariate_shift(model: nn.Module, layers: Sequence[nn.Module], loss_fn: LossFn,

@@ -16,7 +16,7 @@ from scipy import stats as sps
 from harness import stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
-from harness.claimtests import (BestOverGrid, Better, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
+from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
                                 Similar, Tolerance, Trend, VarianceAbove, VarianceRatios, Within, bound_evidence,
                                 difference_evidence)
 from harness.design import StudyDeclarationError
@@ -309,6 +309,32 @@ def test_bound_above_duality(centre):
                                                            for v in (a, b))))
     assert e.effect == pytest.approx(min(a.mean(), b.mean()))
     assert_point_duality(e, p_above=e.p_support, p_below=e.p_opposite)
+
+
+def test_better_everywhere_is_an_intersection_union_of_paired_t_tests():
+    base_a, base_b = 1.0 + NOISE, 2.0 + NOISE[::-1]
+    a, b = base_a - 0.3 + NOISE * 0.5, base_b - 0.1 + NOISE[::-1] * 0.7
+    runs = make_runs({"a": list(a), "base-a": list(base_a), "b": list(b), "base-b": list(base_b)})
+    test = BetterEverywhere(M, {"a": "base-a", "b": "base-b"})
+    e = test.evaluate(runs)
+    d = {"a": a - base_a, "b": b - base_b}
+    assert e.p_support == pytest.approx(max(sps.ttest_1samp(v, 0.0, alternative="less").pvalue for v in d.values()))
+    assert e.p_opposite == pytest.approx(min(1.0, 2 * min(sps.ttest_1samp(v, 0.0, alternative="greater").pvalue
+                                                          for v in d.values())))
+    assert e.effect == pytest.approx(max(v.mean() for v in d.values()))  # the worst pair
+    assert e.measured["a"] == pytest.approx(a.mean()) and e.measured["base-b"] == pytest.approx(base_b.mean())
+    assert_point_duality(e, p_above=e.p_opposite, p_below=e.p_support)
+    assert test.arms() == {"a", "base-a", "b", "base-b"}
+    higher = BetterEverywhere(M, {"base-a": "a", "base-b": "b"}, lower_is_better=False).evaluate(runs)
+    assert higher.p_support == pytest.approx(e.p_support)   # the same claim, read the other way round
+    with pytest.raises(StudyDeclarationError):
+        BetterEverywhere(M, {})
+
+
+def test_better_everywhere_fails_the_censored_check_when_a_value_is_capped():
+    runs = make_runs({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.2, 1.9]}, extra={f"{M}_censored": {"a": [0, 1, 0], "b": [0, 0, 0]}})
+    e = BetterEverywhere(M, {"a": "b"}).evaluate(runs)
+    assert not check(e, "censored").passed
 
 
 def test_bound_constant_arm_uses_the_sign_flip_floor():

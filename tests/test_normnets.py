@@ -101,3 +101,30 @@ def test_noise_scales_noisy_bns_shift_in_the_small_cnn():
     torch.manual_seed(0)
     shift_l = (l.train()(x) - l.bn(x)).std()
     assert shift_l > 8 * shift_q  # 16x the scale; the draws are the same
+
+
+def test_vgg_small_stacks_conv_norm_relu_blocks_and_classifies():
+    model = MODELS.get("vgg-small")(blocks=((4, 4), (8,)), norm="bn")
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [c.out_channels for c in convs] == [4, 4, 8] and len(norms) == 3
+    assert len([m for m in model.modules() if isinstance(m, nn.MaxPool2d)]) == 2  # one per block
+    assert model.head.in_features == 8 * 7 * 7
+    assert model(torch.randn(5, 784)).shape == (5, 10)
+    plain = MODELS.get("vgg-small")(blocks=((4, 4), (8,)))
+    assert not [m for m in plain.modules() if isinstance(m, nn.BatchNorm2d)]
+    with pytest.raises(ValueError, match="pooling blocks"):
+        MODELS.get("vgg-small")(blocks=((2,),) * 5)
+
+
+def test_vgg_small_he_init_keeps_the_signal_of_a_plain_relu_stack():
+    torch.manual_seed(0)
+    x = torch.randn(64, 784)
+
+    def feature_std(init: str) -> float:
+        torch.manual_seed(1)
+        return float(MODELS.get("vgg-small")(init=init).features(x.view(-1, 1, 28, 28)).std())
+
+    assert feature_std("he") > 3 * feature_std("torch")  # torch's default shrinks it ~sqrt(6)/sqrt(2) per layer
+    with pytest.raises(ValueError, match="unknown init"):
+        MODELS.get("vgg-small")(init="xavier")

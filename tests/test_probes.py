@@ -94,6 +94,46 @@ def test_landscape_beta_is_nan_without_a_nonzero_step():
         probes.landscape(Quadratic(A, w), output, DUMMY, DUMMY, ())
 
 
+def test_scale_free_landscape_on_a_quadratic_matches_the_closed_form():
+    w = torch.tensor([1.0, -2.0, 0.5, 0.25], dtype=torch.float64)
+    rhos = (0.01, 0.05, 0.2)
+    result = probes.scale_free_landscape(Quadratic(A, w), output, DUMMY, DUMMY, rhos)
+    g = A * w
+    # a step of ρ‖w‖ along −g is η = ρ‖w‖/‖g‖; the gradient changes by ηAg, relative to ‖g‖
+    etas = [r * float(w.norm() / g.norm()) for r in rhos]
+    changes = [e * float((A * g).norm() / g.norm()) for e in etas]
+    assert result.rhos == rhos and result.weight_norm == pytest.approx(float(w.norm()))
+    assert result.grad_norm == pytest.approx(float(g.norm()))
+    assert result.grad_change == pytest.approx(max(changes), rel=1e-6)
+    # on a quadratic the ratio is the same at every ρ: β·‖w‖/‖g‖ with β = ‖Ag‖/‖g‖
+    assert result.beta == pytest.approx(float((A * g).norm() / g.norm()) * float(w.norm() / g.norm()), rel=1e-6)
+    losses = [float(0.5 * ((w - e * g) * A * (w - e * g)).sum()) for e in etas]
+    assert result.loss_range == pytest.approx(max(losses) - min(losses), rel=1e-6)
+    with pytest.raises(ValueError):
+        probes.scale_free_landscape(Quadratic(A, w), output, DUMMY, DUMMY, (0.0, 0.1))
+
+
+def test_scale_free_landscape_does_not_move_when_a_scale_invariant_net_is_rescaled():
+    """L(cW) = L(W) for W followed by BN without affine parameters: the raw
+    β shrinks as 1/c², the scale-free one stays (the reason it exists)."""
+    x, y = batch(32, 4)
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(4, 3, bias=False), nn.BatchNorm1d(3, affine=False, eps=1e-12)).double().train()
+    scaled = copy.deepcopy(base)
+    with torch.no_grad():
+        scaled[0].weight.mul_(10.0)
+    target = y.repeat(1, 3)
+    with torch.no_grad():
+        assert float(F.mse_loss(scaled(x), target)) == pytest.approx(float(F.mse_loss(base(x), target)), rel=1e-9)
+    raw = [probes.landscape(m, F.mse_loss, x, target, (0.01, 0.1)).beta_smoothness for m in (base, scaled)]
+    free = [probes.scale_free_landscape(m, F.mse_loss, x, target, (0.001, 0.01, 0.1)) for m in (base, scaled)]
+    assert raw[1] < raw[0] / 10                             # raw β moves with the weight norm (here ~1/c²)
+    assert free[1].beta == pytest.approx(free[0].beta, rel=1e-6)
+    assert free[1].grad_change == pytest.approx(free[0].grad_change, rel=1e-6)
+    assert free[1].loss_range == pytest.approx(free[0].loss_range, rel=1e-6)
+    assert free[1].weight_norm == pytest.approx(10 * free[0].weight_norm)
+
+
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_landscape_leaves_the_model_as_found(mode):
     model = bn_net()

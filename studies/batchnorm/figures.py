@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from studies.batchnorm.settings import EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
+                                        smooth_arm)
 
 
 def figures(fig_ctx) -> list:
@@ -113,8 +114,32 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "noise_batch_inference.png", "Left: the three noise regimes (CNN). Middle: BN and "
                             "no BN as the batch shrinks, same examples seen. Right: train-mode vs eval-mode BN output "
                             "gap by batch size."))
+    out += _smoothness(fig_ctx, plt)
     out += _noise_and_depth(fig_ctx, plt, np)
     return out
+
+
+def _smoothness(fig_ctx, plt) -> list:
+    """BN-SMOOTH: the loss curves its trained check reads, with the matched levels, and β_sf at each level."""
+    runs = fig_ctx.finished
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    levels = [f * math.log(10) for f in Settings.smooth_levels]
+    for j, lr in enumerate(Settings.smooth_lrs):
+        for norm, label, style in (("none", "no BN", "--"), ("bn", "BN", "-")):
+            arm = smooth_arm(norm, lr)
+            fig_ctx.band(axes[0], arm, "train_loss", f"{label}, lr {lr:g}", color=f"C{j}", ls=style)
+            values = [runs[runs["arm"] == arm][f"metrics.beta_sf_L{i}"].mean() if f"metrics.beta_sf_L{i}" in runs
+                      else float("nan") for i in range(len(levels))]
+            axes[1].plot(levels, values, "o" + style, color=f"C{j}", label=f"{label}, lr {lr:g}")
+    for level in levels:
+        axes[0].axhline(level, color="k", lw=0.6, ls=":")
+    axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss"), axes[0].legend(fontsize=7)
+    axes[1].invert_xaxis(), axes[1].set_yscale("log")
+    axes[1].set_xlabel("training loss at the probe (matched levels)"), axes[1].set_ylabel("scale-free β (β·‖w‖/‖∇L‖)")
+    axes[1].legend(fontsize=7)
+    return [fig_ctx.save(fig, "smoothness.png", "BN-SMOOTH on the VGG-style CNN: training loss (mean; band: min–max "
+                         "over seeds; dotted: the matched levels), and the scale-free effective β-smoothness at each "
+                         "level (mean over seeds; lower is smoother).")]
 
 
 def _noise_and_depth(fig_ctx, plt, np) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from harness.claims import arm_mean
 from harness.claimtests import Extrapolated, Similar
 from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
-                                        noniid_arm, stability_arm)
+                                        noniid_arm, smooth_arm, stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -35,11 +35,36 @@ def stability_note(runs) -> list[str]:
 
 
 def smooth_note(runs) -> list[str]:
-    return [f"Medians over training, no BN vs BN: loss variation {arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs "
-            f"{arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}; gradient predictiveness "
-            f"{arm_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs {arm_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}. "
-            "These are the raw measures: BN makes the loss invariant to the scale of the weights before it, so they "
-            "also move with the weight norm."]
+    """Per learning rate and loss level: the scale-free β (the verdict's form)
+    and the raw one for both CNNs, where each level was reached, and the
+    other two measures; then the earlier raw medians over the sigmoid MLP."""
+    lines = []
+    for lr in Settings.smooth_lrs:
+        none, bn = smooth_arm("none", lr), smooth_arm("bn", lr)
+        cells = []
+        for i, level in enumerate(Settings.smooth_levels):
+            def m(arm: str, key: str) -> float:
+                return arm_mean(runs, arm, f"{key}_L{i}") if f"metrics.{key}_L{i}" in runs else float("nan")
+
+            cells.append(f"loss {level:g}·ln 10 (reached at step {m(none, 'step'):.0f} without BN, {m(bn, 'step'):.0f} "
+                         f"with): β_sf {m(none, 'beta_sf'):.3g} vs {m(bn, 'beta_sf'):.3g}, raw β "
+                         f"{m(none, 'beta_raw'):.3g} vs {m(bn, 'beta_raw'):.3g}, relative gradient change "
+                         f"{m(none, 'grad_change_sf'):.3g} vs {m(bn, 'grad_change_sf'):.3g}, loss variation "
+                         f"{m(none, 'loss_range_sf'):.3g} vs {m(bn, 'loss_range_sf'):.3g}, ‖w‖ "
+                         f"{m(none, 'weight_norm'):.3g} vs {m(bn, 'weight_norm'):.3g}")
+        reached = f"levels reached: no BN {arm_mean(runs, none, 'levels_reached'):.2f}, BN " \
+                  f"{arm_mean(runs, bn, 'levels_reached'):.2f} of {len(Settings.smooth_levels)} (mean)"
+        lines.append(f"VGG-style CNN at lr {lr:g}, no BN vs BN (means over seeds) — " + "; ".join(cells)
+                     + f"; {reached}.")
+    lines.append("The verdict reads the scale-free β_sf (mean log10 over the levels); the raw β is Santurkar's form "
+                 "and moves with the weight norm.")
+    lines.append(f"The earlier measure, raw medians over the whole BN-FASTER sigmoid-MLP run (where no BN spends much "
+                 f"of the run on a chance-level plateau: loss_curves.png): β {arm_mean(runs, 'mlp', 'beta_smoothness_median'):.3g} "
+                 f"vs {arm_mean(runs, 'mlp-bn', 'beta_smoothness_median'):.3g}, loss variation "
+                 f"{arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs {arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}, "
+                 f"gradient predictiveness {arm_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs "
+                 f"{arm_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}.")
+    return lines
 
 
 def explode_note(runs) -> list[str]:

@@ -22,6 +22,8 @@ class Settings:
     dln_width: int
     dln_steps: int                       # full-batch gradient-descent steps
     dln_probe_every: int                 # steps between its ICS probes (also at step 0 and at the end)
+    smooth_n: int                        # BN-SMOOTH's VGG-style CNN: training images
+    smooth_steps: int                    # its SGD steps
     cnn_epochs: int                      # BN-NOISY's CNN: the cap (each run stops at its validation plateau)
     cnn_val: int                         # its validation images, out of the replicate's n_train (it trains on the rest)
     explode_width: int                   # BN-EXPLODE's network at initialization: width x depth BN layers
@@ -43,6 +45,16 @@ class Settings:
     probe_batch: int = 60                # the one fixed batch (the first rows) every probe uses
     probe_eta_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # landscape step sizes, times the arm's lr
     stability_lrs: tuple[float, ...] = (0.5, 2.0, 8.0)  # BN-STABLE's ladder: 5x, 20x, 80x mlp_lr (a trend over it)
+    # BN-SMOOTH: Santurkar et al.'s landscape measures on a small VGG-style CNN (5 conv layers), plain SGD, probed
+    # on one fixed batch when the training loss (mean since the last look) first reaches each level: matched loss
+    smooth_blocks: tuple[tuple[int, ...], ...] = ((8, 8), (16, 16), (32,))
+    smooth_init: str = "he"              # from torch's default the net without BN sits at chance for 600+ steps
+    smooth_batch: int = 64
+    smooth_lrs: tuple[float, ...] = (0.03, 0.1)   # BN-SMOOTH holds at every rate (no BN trains at both)
+    smooth_levels: tuple[float, ...] = (0.75, 0.5, 0.35)  # fractions of chance loss ln 10: 1.73, 1.15, 0.81
+    smooth_eval_every: int = 20          # steps between looks at the training loss
+    smooth_probe_batch: int = 128
+    smooth_rhos: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03)  # scale-free steps: fractions of ‖w‖
     # BN-ICS-DLN: Santurkar et al.'s deep linear network, full-batch GD on MSE to one-hot targets
     dln_depth: int = 25
     dln_lr: float = 0.01
@@ -97,6 +109,11 @@ def stability_arm(name: str, lr: float) -> str:
 def noisy_arm(scale: float) -> str:
     """The noisy-BN CNN arm at a noise scale (the claims' scale keeps the plain name)."""
     return "cnn-noisy-bn" if scale == Settings.noise_scale else f"cnn-noisy-bn-x{int(scale * 100)}c"  # centi-units
+
+
+def smooth_arm(norm: str, lr: float) -> str:
+    """A BN-SMOOTH arm: the VGG-style CNN with ``norm`` ("none", "bn") trained at ``lr``."""
+    return f"smooth-{norm}-lr{round(lr * 1000)}m"
 
 
 def depth_arm(depth: str, lr: float) -> str:

@@ -15,7 +15,7 @@ def run_trial(ctx) -> dict[str, float]:
     kind = ctx.config["kind"]
     return {"mlp": _mlp_trial, "dln": _dln_trial, "cnn": _cnn_trial, "explode": _explode_trial,
             "untrainable": _untrainable_trial, "inference": _inference_trial, "noniid": _noniid_trial,
-            "stability": _stability_trial}[kind](ctx)
+            "stability": _stability_trial, "smooth": _smooth_trial}[kind](ctx)
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -140,6 +140,58 @@ def _stability_trial(ctx) -> dict[str, float]:
     final_loss = [v for _, v in ctx.curve("train_loss")][-1]
     return {"unstable": float(final_loss > math.log(10)), "test_acc": accuracies[-1], "final_train_loss": final_loss,
             **_steps_to_target(budget, accuracies)}
+
+
+# -- BN-SMOOTH: the landscape at matched training loss ------------------------------------------------
+def _smooth_trial(ctx) -> dict[str, float]:
+    """The VGG-style CNN with or without BN at the arm's rate, probed when its
+    training loss first reaches each of the levels (fractions of chance, ln 10):
+    Santurkar et al.'s three measures, scale-free (steps as fractions of ‖w‖,
+    gradients relative to ‖g‖: ``probes.scale_free_landscape``) and raw (steps
+    0.25–4x the learning rate). Comparing arms at the same loss keeps a net on
+    its chance plateau from being compared with one that is learning.
+    ``beta_sf_matched`` is the mean of log10 of the scale-free β over the
+    levels; a run that never reached every level is censored (it logs
+    ``beta_sf_matched_censored`` = 1), since its value misses the later levels."""
+    import numpy as np
+    import torch
+
+    from harness import engine, probes
+    from harness.models import MODELS
+
+    cfg, budget = ctx.config, ctx.budget
+    x, y, _, _ = _data(ctx, budget["smooth_n"])
+    model = engine.build_model(lambda: MODELS.get("vgg-small")(blocks=budget["smooth_blocks"], norm=cfg["norm"],
+                                                               init=budget["smooth_init"]), ctx)
+    loss_fn = torch.nn.functional.cross_entropy
+    probe_x, probe_y = x[: budget["smooth_probe_batch"]], y[: budget["smooth_probe_batch"]]
+    levels = [f * math.log(10) for f in budget["smooth_levels"]]
+    etas = [cfg["lr"] * f for f in budget["probe_eta_factors"]]
+    found: list[dict[str, float]] = []
+
+    def probe(step: int) -> None:
+        loss = ctx.curve("train_loss")[-1][1]
+        while len(found) < len(levels) and loss <= levels[len(found)]:  # a level passed between looks: same point
+            free = probes.scale_free_landscape(model, loss_fn, probe_x, probe_y, budget["smooth_rhos"])
+            raw = probes.landscape(model, loss_fn, probe_x, probe_y, etas)
+            found.append({"beta_sf": free.beta, "grad_change_sf": free.grad_change, "loss_range_sf": free.loss_range,
+                          "weight_norm": free.weight_norm, "beta_raw": raw.beta_smoothness,
+                          "grad_predictiveness_raw": raw.grad_predictiveness, "loss_range_raw": raw.loss_range,
+                          "step": float(step)})
+            ctx.log_metrics({f"{k}_L{len(found) - 1}": v for k, v in found[-1].items()}, step)
+
+    schedule = engine.Schedule(batch_size=budget["smooth_batch"], steps=budget["smooth_steps"], drop_last=True,
+                               eval_every=budget["smooth_eval_every"])
+    engine.train(model, x, y, loss_fn, torch.optim.SGD(model.parameters(), lr=cfg["lr"]), schedule, ctx,
+                 on_eval=probe)
+    metrics = {f"{k}_L{i}": v for i, row in enumerate(found) for k, v in row.items()}
+    metrics["levels_reached"] = float(len(found))
+    metrics["beta_sf_matched_censored"] = float(len(found) < len(levels))
+    metrics["beta_raw_matched_censored"] = metrics["beta_sf_matched_censored"]
+    if found:  # over the levels reached (all of them unless censored)
+        metrics["beta_sf_matched"] = float(np.mean([math.log10(r["beta_sf"]) for r in found]))
+        metrics["beta_raw_matched"] = float(np.mean([math.log10(r["beta_raw"]) for r in found]))
+    return metrics
 
 
 # -- BN-ICS on a deep linear network ---------------------------------------------------------------
