@@ -7,13 +7,17 @@ deep linear network), BN-NOISY, BN-EXPLODE (growth rate > 1, falling with the
 batch size, its large-batch limit, and trainability with and without skips),
 BN-INFERENCE (population statistics, determinism) and BN-NONIID.
 
-Protocol: Fashion-MNIST subsets on CPU. The speed, smoothness and ICS claims
-share one training run per arm: Ioffe & Szegedy's MNIST check (784-100-100-100-10
+Protocol: Fashion-MNIST subsets on CPU. The speed and ICS claims share one
+training run per arm: Ioffe & Szegedy's MNIST check (784-100-100-100-10
 sigmoid MLP, batch 60, SGD), with and without BN and with BN at 5x the learning
-rate, probed every few hundred steps on a fixed batch (harness.probes). The
-noise claim uses a small CNN (conv-BN-ReLU blocks) instead of VGG-16. The
-explosion claims use wide (1000) deep (40) BN-ReLU networks at initialization
-on Gaussian inputs. Budgets state every size.
+rate, probed every few hundred steps on a fixed batch (harness.probes); the
+same MLP at larger rates gives the stability ladder. The smoothness claim uses
+a small VGG-style CNN probed at matched training loss, in a scale-free form.
+The noise claims use a small CNN (conv-BN-ReLU blocks) instead of VGG-16,
+trained to its validation plateau. The explosion claims use wide (1000) deep
+(40) BN-ReLU networks at initialization on Gaussian inputs, and trainability a
+deep BN net against a shallow one over a learning-rate ladder. Budgets state
+every size.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The batchnorm study's trials: the BN-FASTER MLP with its landscape and ICS
-probes, its large-learning-rate runs, a deep linear network, a small CNN with
-and without (noisy) BN, deep BN networks at initialization and in training,
-BatchNorm's running statistics, and small-batch MLPs, all trained by the
+probes, its large-learning-rate runs, a VGG-style CNN probed at matched loss,
+a deep linear network, a small CNN with and without (noisy) BN to its
+validation plateau, deep and shallow BN networks at initialization and in
+training, BatchNorm's running statistics, and small-batch MLPs, all trained by the
 harness's one loop (``harness.engine.train``). Every hyperparameter comes from
 the arm's config or the tier's ``Settings`` (``settings.py``)."""
 from __future__ import annotations
