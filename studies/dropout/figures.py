@@ -16,16 +16,17 @@ def figures(fig_ctx) -> list:
     band = fig_ctx.band
 
     # 1. train/test error curves per arm
-    sizes = sorted({int(a.split("-")[1]) for a in set(runs["arm"]) if a.startswith("none-")})
+    sizes = sorted({int(a.split("-")[1]) for a in set(runs["arm"]) if a.startswith("none-") and a[5:].isdigit()})
     panels = [(f"none-{n}", f"dropout-{n}", f"{n} training images") for n in sizes] + [("none", "dropout", "large subset")]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.3), squeeze=False)
     for ax, (plain, dropped, title) in zip(axes[0], panels):
         for arm, label, color in ((plain, "no dropout", "C0"), (dropped, "dropout", "C1")):
-            band(ax, arm, "train_error", f"{label}, train", color=color, ls="--")
-            band(ax, arm, "test_error", f"{label}, test", color=color)
+            band(ax, arm, "epoch_train_error", f"{label}, train", color=color, ls="--")
+            band(ax, arm, "epoch_test_error", f"{label}, test", color=color)
         ax.set_title(title, fontsize=9), ax.set_xlabel("epoch"), ax.set_ylabel("error"), ax.legend(fontsize=7)
     out.append(fig_ctx.save(fig, "error_curves.png", "Train (dashed) and test error per epoch, mean and min–max "
-                            "band over seeds, with and without dropout (retain 0.8 input, 0.5 hidden)."))
+                            "band over seeds, with and without dropout (retain 0.8 input, 0.5 hidden), each run "
+                            "to its validation plateau (runs end at different epochs)."))
 
     # 2. MC averaging against weight scaling
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -65,7 +66,8 @@ def figures(fig_ctx) -> list:
         axes[0].bar(i, values.mean())
         axes[0].scatter([i] * len(values), values, color="k", s=8, zorder=3)
     axes[0].set_xticks(range(len(present)), present, rotation=30, fontsize=7), axes[0].set_ylabel("test error")
-    maxnorm = sorted((float(a.split("-c")[1]), a) for a in set(runs["arm"]) if a.startswith("maxnorm-c"))
+    maxnorm = sorted((float(runs[runs["arm"] == a]["params.config.max_norm"].iloc[0]), a)
+                     for a in set(runs["arm"]) if a.startswith("maxnorm-c"))
     if maxnorm:
         axes[1].plot([c for c, _ in maxnorm], [runs[runs["arm"] == a]["metrics.test_error"].mean() for _, a in maxnorm],
                      "o-", label="dropout + max-norm c")

@@ -10,25 +10,33 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Settings:
     # -- how much: differs by tier
-    sizes: tuple[int, int]               # (small, large) Fashion-MNIST training subsets
-    epochs: dict[int, int]               # epochs to train at each size (small nets overfit longer)
+    sizes: tuple[int, ...]               # Fashion-MNIST training subsets, increasing; the last is the tested one,
+                                         # the others the small-data case (Srivastava et al. Fig. 10) for the notes
+    max_epochs: dict[int, int]           # a cap on the epochs at each size: every run stops on validation before it
     n_test: int                          # test images (the fixed test subset)
-    n_val: int                           # validation images carved from the training set while tuning
+    n_val: int                           # validation images carved from the training pool (stopping and tuning)
     tune_n: int                          # training images per tuning trial
     tune_epochs: int                     # epochs per tuning trial
     cnn_n: int                           # training images of the CNN arms
-    cnn_epochs: int
-    max_norms: tuple[float, ...]         # DO-MAXNORM's sweep of the bound c (3 is the tested one)
-    sweep_replicates: int                # replicates of the max-norm arms other than c = 3 (a figure only)
+    cnn_max_epochs: int
+    max_norms: tuple[float, ...]         # DO-MAXNORM's sweep of the bound c: values that bind (see the notes)
+    mc_samples: tuple[int, ...]          # DO-SCALING: Monte-Carlo averages over k sampled nets (k = 50 is tested)
     # -- the protocol: the same in every tier
-    p_conv: float = 0.75                 # retain probability after each conv block (DO-CONV)
+    p_conv: float = 0.75                 # DO-CONV: retain probability of *either* placement (matched rates): after
+                                         # each conv block, or in the fully connected head
     p_input: float = 0.8                 # Srivastava et al.'s customary retain probabilities
     p_hidden: float = 0.5
     hidden: tuple[int, ...] = (512, 512)  # the MLP: 784-512-512-10, ReLU
     cnn_channels: tuple[int, ...] = (16, 32)
-    lr: float = 0.05                     # SGD with momentum, for every arm
+    lr: float = 0.05                     # SGD with momentum, for every arm (the starting step size)
     momentum: float = 0.9
     batch: int = 128
-    train_error_rows: int = 2000         # train error on the first rows only: the gap's estimate at a fraction of the cost
-    mc_samples: tuple[int, ...] = (1, 2, 5, 10, 20, 50)  # DO-SCALING: Monte-Carlo averages over k sampled nets
-    loss_target: float = 0.35            # DO-SPEED: training cross-entropy (epoch mean) to reach
+    # "trained to its own validation plateau": stop when the validation error has not improved for `patience`
+    # epochs, after first dividing the step size by 10 at the first such plateau (`lr_decays`); the weights of
+    # the best validation epoch are the ones measured (each arm's best epoch)
+    patience: int = 4
+    lr_decays: int = 1
+    common_epochs: int = 9               # the gap at a common budget too: every run reaches it, as no run can stop
+                                         # before (lr_decays + 1) * patience + 1 epochs
+    train_error_rows: int = 2000         # train error/loss on the first rows only: the gap's estimate at a fraction of the cost
+    loss_target: float = 0.35            # DO-SPEED: training cross-entropy to reach (noise-free and as trained)

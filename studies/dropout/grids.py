@@ -1,0 +1,110 @@
+"""DO-MAXNORM's sweep as data for ``harness.claimtests.BestOverGrid``, and the
+checks its arms must pass: every arm of the sweep trained and converged like
+any compared arm, and its bound actually bound (a bound above every weight
+norm leaves the run identical to plain dropout: no test of the constraint)."""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+from harness.checks import Check, CheckContext, CheckResult
+from harness.claimtests import BestOverGrid
+
+PREFIX = "maxnorm-c"
+BASE = "dropout"          # the unconstrained arm the sweep is compared with
+
+
+def maxnorm_arm(c: float) -> str:
+    """The arm of bound c: ``maxnorm-c1``, ``maxnorm-c1p5`` (arm names allow no dot)."""
+    return f"{PREFIX}{c:g}".replace(".", "p")
+
+
+def sweep_arms(runs) -> list[str]:
+    return sorted(a for a in set(runs["arm"]) if a.startswith(PREFIX))
+
+
+def maxnorm_grid(runs):
+    """Per replicate, the max-norm arm whose *validation* error was lowest (factor = its c; the test set picks
+    nothing), and the unconstrained dropout arm (factor = inf); value = test error at each run's best epoch."""
+    import pandas as pd
+
+    done = runs[runs["status"] == "FINISHED"]
+    columns = ["factor", "replicate", "value", "run_id"]
+    if "metrics.val_error" not in done or "metrics.test_error" not in done:
+        return pd.DataFrame(columns=columns)
+    sweep = done[done["arm"].str.startswith(PREFIX)].dropna(subset=["metrics.val_error", "metrics.test_error"])
+    rows = []
+    for replicate, group in sweep.groupby("replicate"):
+        pick = group.assign(c=group["params.config.max_norm"].astype(float)).sort_values(["metrics.val_error", "c"])
+        best = pick.iloc[0]
+        rows.append((float(best["c"]), replicate, float(best["metrics.test_error"]), best["run_id"]))
+    for _, row in done[done["arm"] == BASE].dropna(subset=["metrics.test_error"]).iterrows():
+        rows.append((math.inf, row["replicate"], float(row["metrics.test_error"]), row["run_id"]))
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class OnSweep(Check):
+    """Run ``inner`` on the unconstrained arm and every arm of the sweep (found in the runs: the sweep's bounds
+    are a tier setting, the claim is declared once)."""
+
+    inner: Check = None  # type: ignore[assignment]
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name
+
+    def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
+        return self.inner.run(ctx, [BASE, *sweep_arms(ctx.runs)])
+
+
+@dataclass(frozen=True)
+class Binds(Check):
+    """Every run of every arm of the sweep ended with some hidden unit's incoming weights at the bound c
+    (``rows_at_bound`` > 0, the share of hidden rows whose norm is within 0.1% of c)."""
+
+    name = "binds"
+
+    def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
+        out = []
+        swept = sweep_arms(ctx.runs)
+        if not swept:
+            return [CheckResult(self.name, "all", False, "no arm of the max-norm sweep finished")]
+        for arm in swept:
+            rows = ctx.finished(arm)
+            shares = rows["metrics.rows_at_bound"].astype(float).to_numpy() if "metrics.rows_at_bound" in rows else []
+            if len(shares) == 0:
+                out.append(CheckResult(self.name, arm, False, f"`{arm}` logged no rows_at_bound"))
+                continue
+            least = float(min(shares))
+            out.append(CheckResult(self.name, arm, least > 0,
+                                   f"`{arm}`: {100 * least:.1f}% of hidden units at the bound in its least-bound run, "
+                                   f"{100 * float(sum(shares) / len(shares)):.1f}% on average over {len(shares)} runs"
+                                   + ("" if least > 0 else ": the bound never binds, the run is plain dropout")))
+        return out
+
+
+@dataclass(frozen=True)
+class MaxNormVsDropout(BestOverGrid):
+    """``BestOverGrid`` on ``maxnorm_grid``: the validation-chosen bound (factor c) against dropout alone (factor
+    inf), in the report's words."""
+
+    grid: object = maxnorm_grid
+    cut: float = sys.float_info.max  # every finite c on the max-norm side, dropout alone (inf) beyond
+    margin: float = 0.005
+    label: str = "c"
+
+    def describe(self) -> str:
+        return ("per replicate, test error of the max-norm arm with the lowest validation error (c chosen on the "
+                "validation split) minus dropout alone; paired t-test each way that it is negative; TOST with margin "
+                f"±{self.margin:g} for 'not reproduced'")
+
+    def evaluate(self, runs):
+        evidence = super().evaluate(runs)
+        names = {f"best {self.label}<={self.cut:g}": "max-norm, c chosen on validation",
+                 f"best {self.label}>{self.cut:g}": "dropout alone"}
+        evidence.measured.update({names.get(k, k): v for k, v in list(evidence.measured.items())})
+        for k in names:
+            evidence.measured.pop(k, None)
+        return evidence
