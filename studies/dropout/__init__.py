@@ -49,13 +49,13 @@ def arms(budget: Budget) -> list[Arm]:
         # a described measurement, not a claim (the report's DropConnect section): two seeds suffice for a figure
         Arm("dropconnect", {"kind": "mlp", "n_train": large, **dropout, "dropconnect": True}, max_replicates=2),
         Arm("rate-tuned", {"kind": "mlp", "n_train": large}),
-        # DO-CONV: the same retain rate in either placement, and the same CNN without dropout
-        Arm("cnn", {"kind": "cnn"}),
-        Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}),
-        Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]}),
     ]
     design += [Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c})
                for c in budget["max_norms"]]
+    # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest)
+    design += [Arm("cnn", {"kind": "cnn"}),
+               Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}),
+               Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]})]
     return design
 
 

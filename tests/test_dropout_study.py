@@ -1,0 +1,163 @@
+"""The dropout study's own pieces (studies/dropout): the censored median of
+DO-SCALING's crossover, DO-MAXNORM's validation-chosen grid and its checks,
+and the budget check. Runs DataFrames are built by hand; no training."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+
+from harness.checks import CheckContext, Trained
+from harness.study import StudyDeclarationError
+from studies.dropout import STUDY, check_budget
+from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm, maxnorm_grid
+from studies.dropout.notes import censored_median
+
+
+# -- DO-SCALING: a censored crossover is a bound, never averaged ---------------------------------------
+def test_censored_median_of_observed_values_and_its_exact_coverage():
+    median, low, high, coverage = censored_median([20, 50, 10], [False, False, False])
+    assert (median, low, high) == (20, 10, 50)
+    assert coverage == pytest.approx(0.75)  # n = 3: 1 - 2 * (1/2)^3
+
+
+def test_censored_values_rank_above_every_observed_one():
+    median, low, high, _ = censored_median([100, 20, 100], [True, False, True])
+    assert median == math.inf and low == 20 and high == math.inf  # "not reached", not 100 and not a mean
+    # a censored value recorded below an observed one still ranks above it
+    assert censored_median([5, 50], [True, False])[2] == math.inf
+
+
+def test_censored_median_interval_narrows_with_more_values():
+    values = list(range(1, 21))
+    median, low, high, coverage = censored_median(values, [False] * 20)
+    assert median == 10.5 and low > 1 and high < 20 and coverage >= 0.95
+
+
+# -- DO-MAXNORM ----------------------------------------------------------------------------------------
+def _runs(rows):
+    return pd.DataFrame([{"status": "FINISHED", **r} for r in rows])
+
+
+def _sweep_runs():
+    rows = []
+    for rep, (v1, t1, v2, t2, t_base) in enumerate([(0.20, 0.21, 0.18, 0.19, 0.20),
+                                                     (0.17, 0.18, 0.19, 0.15, 0.19),
+                                                     (0.18, 0.17, 0.18, 0.16, 0.18)]):
+        rows += [{"run_id": f"a{rep}", "arm": maxnorm_arm(1.0), "replicate": rep, "params.config.max_norm": "1.0",
+                  "metrics.val_error": v1, "metrics.test_error": t1, "metrics.rows_at_bound": 0.2},
+                 {"run_id": f"b{rep}", "arm": maxnorm_arm(1.5), "replicate": rep, "params.config.max_norm": "1.5",
+                  "metrics.val_error": v2, "metrics.test_error": t2, "metrics.rows_at_bound": 0.01 * rep},
+                 {"run_id": f"d{rep}", "arm": "dropout", "replicate": rep, "metrics.val_error": 0.2,
+                  "metrics.test_error": t_base}]
+    return _runs(rows)
+
+
+def test_arm_names_carry_the_bound_without_a_dot():
+    assert maxnorm_arm(1.0) == "maxnorm-c1" and maxnorm_arm(1.5) == "maxnorm-c1p5"
+
+
+def test_grid_picks_the_bound_by_validation_error_not_test_error():
+    grid = maxnorm_grid(_sweep_runs())
+    picked = grid[grid["factor"] < math.inf].set_index("replicate")
+    # replicate 1: c = 1.5 has the lower *test* error (0.15) but c = 1 the lower validation error
+    assert list(picked["factor"]) == [1.5, 1.0, 1.0]  # replicate 2 ties on validation: the smaller c
+    assert list(picked["value"]) == [0.19, 0.18, 0.17]
+    assert list(grid[grid["factor"] == math.inf]["value"]) == [0.20, 0.19, 0.18]
+
+
+def test_maxnorm_test_compares_the_chosen_bound_with_dropout_alone():
+    evidence = MaxNormVsDropout(margin=0.005).evaluate(_sweep_runs())
+    assert evidence.n == 3
+    assert evidence.effect == pytest.approx(((0.19 - 0.20) + (0.18 - 0.19) + (0.17 - 0.18)) / 3)
+    assert set(evidence.measured) == {"max-norm, c chosen on validation", "dropout alone"}
+
+
+def test_binds_fails_an_arm_with_a_run_whose_bound_never_bound():
+    ctx = CheckContext(_sweep_runs(), lambda run_id, key: [])
+    results = {r.arm: r for r in Binds().run(ctx, [])}
+    assert results["maxnorm-c1"].passed
+    assert not results["maxnorm-c1p5"].passed and "never binds" in results["maxnorm-c1p5"].detail
+
+
+def test_on_sweep_runs_its_check_on_dropout_and_every_swept_arm():
+    curves = {("a0", "l"): [2, 1], ("b0", "l"): [2, 1], ("d0", "l"): [2, 2]}
+    ctx = CheckContext(_sweep_runs(), lambda run_id, key: list(enumerate(curves.get((run_id, key), [2, 1]))))
+    results = OnSweep(inner=Trained("l", fell_by=0.1)).run(ctx, [])
+    assert [r.arm for r in results] == ["dropout", "maxnorm-c1", "maxnorm-c1p5"]
+    assert not results[0].passed and results[1].passed
+
+
+# -- the budget check -----------------------------------------------------------------------------------
+def _with(tier: str, **changes):
+    budget = STUDY.budgets[tier]
+    return dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes))
+
+
+def test_every_tier_passes_its_budget_check():
+    for budget in STUDY.budgets.values():
+        check_budget(budget)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"common_epochs": 10}, "common_epochs"),                      # quick: patience 4, one decay -> at most 9
+    ({"sizes": (5000, 500)}, "increasing"),
+    ({"sizes": (500, 56_000), "max_epochs": {500: 9, 56_000: 9}}, "60000"),
+    ({"mc_samples": (1, 2, 100)}, "k = 50"),
+    ({"max_norms": ()}, "positive bounds"),
+])
+def test_bad_budgets_fail_early_with_the_reason(changes, words):
+    with pytest.raises(StudyDeclarationError, match=words):
+        check_budget(_with("quick", **changes))
+
+
+# -- the trial's bookkeeping: censoring and the common budget -------------------------------------------
+class _Ctx:
+    """What the trial helpers read of a TrialContext."""
+
+    def __init__(self, **budget):
+        from types import SimpleNamespace
+
+        self.budget, self.seeds, self.logged, self.tuning = budget, SimpleNamespace(noise=7), [], False
+
+    def log_metric(self, key, value, step=0):
+        self.logged.append((key, value, step))
+
+
+def test_mc_crossover_is_censored_when_no_average_matches_scaling():
+    import torch
+
+    from studies.dropout.trials import _mc_metrics
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(6, 3))
+    x, y = torch.randn(40, 6), torch.randint(0, 3, (40,))
+    ctx = _Ctx(mc_samples=(1, 2, 50))
+    never = _mc_metrics(ctx, model, x, y, scaling=-1.0)       # no error is <= -1: never reached
+    assert never["crossover_k"] == 50 and never["crossover_k_censored"] == 1
+    at_once = _mc_metrics(ctx, model, x, y, scaling=1.0)      # every error is <= 1: k = 1
+    assert at_once["crossover_k"] == 1 and at_once["crossover_k_censored"] == 0
+    assert at_once["mc_error_k50"] == never["mc_error_k50"]   # the MC draws come from their own seed
+    assert [k for key, _, k in ctx.logged if key == "mc_error"] == [1, 2, 50, 1, 2, 50]
+    assert not model.training
+
+
+def test_measured_reads_the_common_budget_and_censors_an_unreached_loss_target():
+    import torch
+
+    from harness.engine import TrainResult
+    from studies.dropout.trials import _measured
+
+    model = torch.nn.Linear(4, 2)
+    x, y = torch.randn(10, 4), torch.randint(0, 2, (10,))
+    result = TrainResult(points=[1, 2, 3], train_loss=[0.9, 0.5, 0.4], epoch_seconds=[1.0, 2.0, 3.0], best_point=2,
+                         evaluations=[{"epoch_test_error": t, "epoch_train_error": r, "clean_train_loss": c}
+                                      for t, r, c in ((0.5, 0.4, 0.8), (0.3, 0.1, 0.3), (0.35, 0.05, 0.2))])
+    ctx = _Ctx(train_error_rows=10, common_epochs=2, loss_target=0.35)
+    m = _measured(ctx, model, (x, y, x, y, x, y), result)
+    assert m["gap_common"] == pytest.approx(0.2) and m["test_error_common"] == 0.3
+    assert m["best_epoch"] == 2 and m["epochs_trained"] == 3 and m["epoch_seconds"] == 2.0
+    assert (m["epochs_to_clean_loss_target"], m["epochs_to_clean_loss_target_censored"]) == (2, 0)
+    assert (m["epochs_to_loss_target"], m["epochs_to_loss_target_censored"]) == (3, 1)  # 0.4 > 0.35: a bound
