@@ -41,17 +41,19 @@ MAXNORM_MARGIN = 0.005  # DO-MAXNORM: an "improvement" smaller than half a point
 def arms(budget: Budget) -> list[Arm]:
     *small, large = budget["sizes"]
     dropout = {"p_input": budget["p_input"], "p_hidden": budget["p_hidden"]}
-    design = [a for n in small for a in (Arm(f"none-{n}", {"kind": "mlp", "n_train": n}),
-                                         Arm(f"dropout-{n}", {"kind": "mlp", "n_train": n, **dropout}))]
-    design += [
-        Arm("none", {"kind": "mlp", "n_train": large}),
+    design = [
+        # dropout and the max-norm sweep first: DO-MAXNORM's arms run early in the queue
         Arm("dropout", {"kind": "mlp", "n_train": large, **dropout, "mc": True}),
+        *(Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c}) for c in budget["max_norms"]),
+        Arm("none", {"kind": "mlp", "n_train": large}),
+    ]
+    design += [a for n in small for a in (Arm(f"none-{n}", {"kind": "mlp", "n_train": n}),
+                                          Arm(f"dropout-{n}", {"kind": "mlp", "n_train": n, **dropout}))]
+    design += [
         # a described measurement, not a claim (the report's DropConnect section): two seeds suffice for a figure
         Arm("dropconnect", {"kind": "mlp", "n_train": large, **dropout, "dropconnect": True}, max_replicates=2),
         Arm("rate-tuned", {"kind": "mlp", "n_train": large}),
     ]
-    design += [Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c})
-               for c in budget["max_norms"]]
     # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest)
     design += [Arm("cnn", {"kind": "cnn"}),
                Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}),
