@@ -217,7 +217,7 @@ STUDY = register(Study(
         # each arm to its own validation plateau; n = 5000 (not 10000) keeps the tier near its time budget (README)
         "quick": Budget(replicates=3, tuning_trials=10, settings=Settings(
             sizes=(500, 5000), max_epochs={500: 300, 5000: 150}, n_test=5000, n_val=5000, tune_n=5000,
-            tune_epochs=8, cnn_n=4000, cnn_max_epochs=100, max_norms=(1.0, 1.5),
+            tune_epochs=8, cnn_n=4000, cnn_max_epochs=100, max_norms=(1.0, 1.25),
             mc_samples=(1, 2, 5, 10, 20, 30, 50, 75, 100))),
         # the catalog's sizes: 100 and 500 (Fig. 10's small-data case), 1000, 10000 and the whole training set
         # (50000 + the 10000 validation images that stop it)

@@ -164,8 +164,8 @@ def dropconnect_section(runs) -> list[str]:
             f"{arm_mean(runs, 'dropconnect', 'best_epoch'):.3g} vs {arm_mean(runs, 'dropout', 'best_epoch'):.3g}.", "",
             "One weight mask per minibatch, where Wan et al. draw one per example: a per-example mask of the "
             "784x512 layer at batch 128 is 51M random draws a step, measured at 0.78 s a step for that layer alone "
-            "on this 2-core machine (about 60 s an epoch at 5000 images, against about 1 s for the whole net with "
-            "per-minibatch masks); the batched engine (harness.ensemble) stacks seeds, not examples, so it does not "
+            "on this 2-core machine (40 steps, about 30 s, an epoch at 5000 images for that layer alone, against "
+            "about 1 s for the whole net with per-minibatch masks); the batched engine (harness.ensemble) stacks seeds, not examples, so it does not "
             "make per-example masks affordable either.", ""]
 
 
