@@ -1,6 +1,7 @@
 """The committed reports keep the promises of the verdict rule (README,
 "Verdicts"): every claim records its checks, no p-value is exactly 0, and the
-interval shown agrees with the verdict. (That they are what the committed
+interval shown agrees with the verdict (for an equivalence test, its position
+against the band ± margin). (That they are what the committed
 code produces is `make verify-reports`' job: it reruns every study.)"""
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def _claims():
             yield pytest.param(doc, claim, id=f"{doc['study']}/{claim['id']}")
 
 
+def _equivalence_margin(study: str, claim_id: str) -> float | None:
+    """The margin of a claim declared as an equivalence test (``Similar``, ``Within``), else None."""
+    from harness.claimtests import Similar, Within
+    from harness.discovery import get_study
+
+    test = next(c.test for c in get_study(study).claims if c.id == claim_id)
+    return test.margin if isinstance(test, (Similar, Within)) else None
+
+
 def test_there_are_committed_reports():
     assert DOCUMENTS, "reports/*/verdicts.json: the quick-tier reports are committed"
 
@@ -35,6 +45,14 @@ def test_committed_claim_keeps_the_rules(doc, claim):
         return
     lo = -math.inf if claim["ci"][0] is None else claim["ci"][0]
     hi = math.inf if claim["ci"][1] is None else claim["ci"][1]
+    margin = _equivalence_margin(doc["study"], claim["id"])
+    if margin is not None:  # an equivalence test: the band null ± margin decides, not the point null
+        inside = claim["null"] - margin < lo and hi < claim["null"] + margin
+        beyond = hi < claim["null"] - margin or lo > claim["null"] + margin
+        expected = "reproduced" if inside else "contradicted" if beyond else "inconclusive"
+        assert claim["verdict"] == expected, f"interval [{lo:g}, {hi:g}] against ±{margin:g}: {expected}"
+        assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - claim["alpha"])
+        return
     excludes = not (lo <= claim["null"] <= hi)
     if claim["verdict"] == "inconclusive":
         assert not excludes, "an inconclusive claim whose interval excludes the null"
