@@ -72,36 +72,18 @@ class NormMLP(nn.Module):
         return self.body(x.flatten(1))
 
 
-class SmallCNN(nn.Module):
-    """conv3x3 → norm → ReLU → 2x2 max-pool blocks, then a linear classifier."""
-
-    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
-                 norm: str = "none", noise: float = 1.0):
-        super().__init__()
-        self.in_shape = tuple(in_shape)
-        layers: list[nn.Module] = []
-        c, side = in_shape[0], in_shape[1]
-        for out in channels:
-            layers += [nn.Conv2d(c, out, 3, padding=1), norm_layer(norm, out, dims=2, noise=noise), nn.ReLU(),
-                       nn.MaxPool2d(2)]
-            c, side = out, side // 2
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c * side * side, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.view(-1, *self.in_shape)).flatten(1))
-
-
 class VGGStyle(nn.Module):
     """A small VGG-style CNN: blocks of conv3x3 → norm → ReLU layers, each
     block closed by a 2x2 max-pool, then a linear classifier. ``blocks`` gives
     each block's channels, e.g. ((8, 8), (16, 16), (32,)): five conv layers,
     the depth at which Santurkar et al.'s VGG effects could show on 28x28.
     ``init="he"``: He initialisation of the convs (without BN, torch's default
-    leaves this net on a chance-level plateau for hundreds of steps)."""
+    leaves this net on a chance-level plateau for hundreds of steps).
+    ``noise`` scales noisy BN's shift (``norm_layer``)."""
 
     def __init__(self, in_shape: Sequence[int] = (1, 28, 28), classes: int = 10,
-                 blocks: Sequence[Sequence[int]] = ((8, 8), (16, 16), (32,)), norm: str = "none", init: str = "torch"):
+                 blocks: Sequence[Sequence[int]] = ((8, 8), (16, 16), (32,)), norm: str = "none", init: str = "torch",
+                 noise: float = 1.0):
         super().__init__()
         if init not in ("torch", "he"):
             raise ValueError(f"unknown init {init!r}; known: torch, he")
@@ -110,7 +92,7 @@ class VGGStyle(nn.Module):
         c, side = in_shape[0], in_shape[1]
         for block in blocks:
             for out in block:
-                layers += [nn.Conv2d(c, out, 3, padding=1), norm_layer(norm, out, dims=2), nn.ReLU()]
+                layers += [nn.Conv2d(c, out, 3, padding=1), norm_layer(norm, out, dims=2, noise=noise), nn.ReLU()]
                 c = out
             layers.append(nn.MaxPool2d(2))
             side //= 2
@@ -125,6 +107,16 @@ class VGGStyle(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.view(-1, *self.in_shape)).flatten(1))
+
+
+class SmallCNN(VGGStyle):
+    """conv3x3 → norm → ReLU → 2x2 max-pool blocks, then a linear classifier:
+    the VGG-style net with one conv per block (the same modules in the same
+    order, so the same weights from the same seed)."""
+
+    def __init__(self, in_shape: Sequence[int] = (1, 28, 28), classes: int = 10, channels: Sequence[int] = (16, 32),
+                 norm: str = "none", noise: float = 1.0):
+        super().__init__(in_shape, classes, tuple((c,) for c in channels), norm, noise=noise)
 
 
 class DeepLinear(nn.Module):

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Landscape", "LayerShift", "ScaleFreeLandscape", "landscape", "scale_free_landscape", "internal_covariate_shift", "gradient_norms", "fit_growth_rate"]
+__all__ = ["Landscape", "LayerShift", "ScaleFreeLandscape", "landscape", "scale_free_landscape",
+           "internal_covariate_shift", "gradient_norms", "fit_growth_rate"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
