@@ -16,8 +16,8 @@ listed pair), ``Similar`` (equivalence), ``Bound``
 (a level in every arm), ``Tolerance`` (an identity, no statistics), ``Faster``
 (time to a target with censoring; ``FasterAtBest`` at each side's best
 setting), ``Trend`` (over an ordered factor),
-``VarianceAbove`` (seed spread above a floor), ``VarianceRatios`` (per-source
-variance over the all-sources variance), ``Importance`` (hyperparameter
+``VarianceAbove`` (seed spread above a floor), ``VarianceShares`` (each source's
+share of the variance in replicated crossed factorials), ``Importance`` (hyperparameter
 importance over repeated searches), ``RateAbove`` (a binomial rate),
 ``Extrapolated`` (a least-squares limit), ``ShareOfReference`` (a share of
 a reference's gain over a floor, each at its best rung), ``BestOverGrid`` (per-seed best over
@@ -25,6 +25,7 @@ a grid, paired). Studies keep no statistics of their own.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -686,7 +687,12 @@ class Trend(ClaimTest):
     """``metric`` rises or falls along an ordered factor (e.g. batch size): per
     replicate, the least-squares slope of the metric on the factor's value
     (``log`` scale by default: the factor doubles from arm to arm); then a
-    one-sample t-test of the slopes against 0 each way."""
+    one-sample t-test of the slopes against 0 each way.
+
+    ``table(runs)``, when given, replaces ``levels``: a DataFrame with one row
+    per (replicate, level) -- columns replicate, level, value, run_id -- for a
+    value that is not one arm's metric (e.g. the test error at the learning
+    rate a validation split picked, per batch size)."""
 
     metric: str
     levels: Mapping[str, float]        # arm -> the factor's value
@@ -695,8 +701,14 @@ class Trend(ClaimTest):
     # arm -> the arm whose value it is measured against at the same level, per replicate: the trend of a
     # difference (e.g. BN's accuracy minus no-BN's along the batch size); {} for the metric itself
     baselines: Mapping[str, str] = field(default_factory=dict)
+    table: Callable[["pd.DataFrame"], "pd.DataFrame"] | None = None
+    label: str = "the factor"
 
     def __post_init__(self) -> None:
+        if self.table is not None and (self.levels or self.baselines):
+            raise StudyDeclarationError("Trend reads either arms (levels, baselines) or a table, not both")
+        if self.table is not None:
+            return
         if self.baselines and set(self.baselines) != set(self.levels):
             raise StudyDeclarationError("Trend.baselines must name one baseline arm per level arm")
         if self.direction not in ("decreasing", "increasing"):
@@ -719,32 +731,50 @@ class Trend(ClaimTest):
         return values.loc[common] - baseline.loc[common]
 
     def describe(self) -> str:
-        axis = "log2 of the factor" if self.scale == "log" else "the factor"
+        axis = f"log2 of {self.label}" if self.scale == "log" else self.label
+        if self.table is not None:
+            return (f"per replicate, least-squares slope of {self.metric} on {axis}; one-sample t-test each way that "
+                    f"the mean slope is {'negative' if self.direction == 'decreasing' else 'positive'}; "
+                    f"effect = mean slope")
         subject = self.metric if not self.baselines else \
             f"{self.metric} minus its baseline's ({', '.join(f'`{a}` − `{b}`' for a, b in self.baselines.items())})"
         return (f"per replicate, least-squares slope of {subject} on {axis} over "
                 f"{', '.join(f'`{a}`' for a in self.levels)}; one-sample t-test each way that the mean slope is "
                 f"{'negative' if self.direction == 'decreasing' else 'positive'}; effect = mean slope")
 
-    def slopes(self, runs: "pd.DataFrame") -> tuple[np.ndarray, tuple[str, ...]]:
+    def points(self, runs: "pd.DataFrame") -> "pd.DataFrame":
+        """One row per (replicate, level): replicate, level, value."""
         import pandas as pd
 
-        frames = []
-        for arm, level in self.levels.items():
-            v = self._values(runs, arm)
-            frames.append(pd.DataFrame({"replicate": v.index, "x": math.log2(level) if self.scale == "log" else level,
-                                        "y": v.to_numpy()}))
-        table = pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "x", "y"])
+        if self.table is not None:
+            return self.table(runs)[["replicate", "level", "value"]].dropna()
+        frames = [pd.DataFrame({"replicate": v.index, "level": level, "value": v.to_numpy()})
+                  for arm, level in self.levels.items() for v in [self._values(runs, arm)]]
+        return pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "level", "value"])
+
+    def slopes(self, runs: "pd.DataFrame") -> tuple[np.ndarray, tuple[str, ...]]:
+        points = self.points(runs)
+        x = points["level"].astype(float)
+        table = {"replicate": points["replicate"], "x": np.log2(x) if self.scale == "log" else x, "y": points["value"]}
+        import pandas as pd
+
+        table = pd.DataFrame(table)
         slopes = []
         for _, group in table.groupby("replicate"):
             if group["x"].nunique() >= 2:
                 slopes.append(float(np.polyfit(group["x"].to_numpy(float), group["y"].to_numpy(float), 1)[0]))
-        return np.array(slopes), _run_ids(runs, self.arms())
+        ids = tuple(self.table(runs)["run_id"]) if self.table is not None else _run_ids(runs, self.arms())
+        return np.array(slopes), ids
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         slopes, ids = self.slopes(runs)
-        measured = {(f"{arm} − {self.baselines[arm]}" if self.baselines else arm): float(self._values(runs, arm).mean())
-                    for arm in self.levels}
+        if self.table is not None:
+            points = self.points(runs)
+            measured = {f"{self.label} {level:g}": float(group["value"].mean())
+                        for level, group in points.groupby("level")}
+        else:
+            measured = {(f"{arm} − {self.baselines[arm]}" if self.baselines else arm):
+                        float(self._values(runs, arm).mean()) for arm in self.levels}
         if len(slopes) < 2:
             return no_evidence(self.describe(), len(slopes), ids, measured)
         claimed, opposite = ("less", "greater") if self.direction == "decreasing" else ("greater", "less")
@@ -760,36 +790,47 @@ class Trend(ClaimTest):
                         (_spread_check({"slopes": slopes}, scale),))
 
 
-def _chi2_sd_bound(sd: float, dof: int, tail: float, side: str) -> float:
-    from scipy import stats as sps
-
-    if side == "lower":
-        return math.sqrt(dof / sps.chi2.ppf(1.0 - tail, dof)) * sd
-    return math.sqrt(dof / sps.chi2.ppf(tail, dof)) * sd
-
-
 @dataclass(frozen=True)
 class VarianceAbove(ClaimTest):
     """The seed-to-seed SD of ``metric`` exceeds ``threshold`` in every listed
-    arm: chi-square test of the variance per arm (normal data), intersection-
+    arm: Bonett's (2006) test of the SD per arm, which does not assume normal
+    data (seed distributions are skewed: a tail of bad seeds), intersection-
     union for support, Bonferroni for "contradicted" (SD significantly below).
-    Interval: chi-square bounds of the smallest SD, inverting both tests."""
+    Interval: Bonett bounds of the smallest SD, inverting both tests.
+
+    ``references``: arm -> the published accuracy of that model on that data;
+    the ``at-reference`` check fails when an arm's mean lies more than
+    ``reference_gap`` below it (an under-trained model's seed spread is not
+    the trained model's)."""
 
     metric: str
     over: tuple[str, ...]
     threshold: float
+    references: Mapping[str, float] = field(default_factory=dict)
+    reference_gap: float = 0.02
 
     def arms(self) -> set[str]:
         return set(self.over)
 
     def describe(self) -> str:
-        return (f"chi-square test per arm that the seed-to-seed SD of {self.metric} exceeds {self.threshold:g} "
-                f"(arms {', '.join(self.over)}; support needs every arm: p = the largest; 'contradicted' if some "
-                f"arm's SD is significantly below, Bonferroni); effect = the smallest SD")
+        return (f"Bonett's test per arm that the seed-to-seed SD of {self.metric} exceeds {self.threshold:g} "
+                f"(no normality assumed; arms {', '.join(self.over)}; support needs every arm: p = the largest; "
+                f"'contradicted' if some arm's SD is significantly below, Bonferroni); effect = the smallest SD")
+
+    def _reference_check(self, per_arm: Mapping[str, np.ndarray]) -> tuple[CheckResult, ...]:
+        if not self.references:
+            return ()
+        short = {a: (float(per_arm[a].mean()), ref) for a, ref in self.references.items()
+                 if a in per_arm and len(per_arm[a]) and per_arm[a].mean() < ref - self.reference_gap}
+        text = "; ".join(f"`{a}` mean {float(per_arm[a].mean()):.4f} against the published {ref:.4f}"
+                         for a, ref in self.references.items() if a in per_arm and len(per_arm[a]))
+        if short:
+            return (CheckResult("at-reference", "all", False, f"trained below its published accuracy by more than "
+                                                              f"{self.reference_gap:g}: {text}"),)
+        return (CheckResult("at-reference", "all", True, f"within {self.reference_gap:g} of (or above) the published "
+                                                         f"accuracy: {text}"),)
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        from scipy import stats as sps
-
         per_arm, ids = {}, []
         for arm in self.over:
             rows, column = finished_rows(runs, arm, self.metric)
@@ -797,97 +838,118 @@ class VarianceAbove(ClaimTest):
             ids += list(rows["run_id"])
         n = min(len(v) for v in per_arm.values())
         measured = {f"{arm} SD": float(v.std(ddof=1)) if len(v) > 1 else math.nan for arm, v in per_arm.items()}
-        if n < 3:
+        checks = (_every_group_varies(per_arm), *self._reference_check(per_arm))
+        if n < 6:  # Bonett's kurtosis estimate trims 1/(2 sqrt(n - 4)) of each tail
             return no_evidence(self.describe(), n, ids, measured)
+        if any(stats.is_constant(v) for v in per_arm.values()):
+            return Evidence(self.describe(), math.nan, n, math.nan, math.nan, math.nan, tuple(ids), measured,
+                            checks=checks)
         k = len(per_arm)
         sds = {arm: float(v.std(ddof=1)) for arm, v in per_arm.items()}
-        dofs = {arm: len(v) - 1 for arm, v in per_arm.items()}
-        above = {a: float(sps.chi2.sf(dofs[a] * sds[a] ** 2 / self.threshold ** 2, dofs[a])) for a in per_arm}
-        below = {a: float(sps.chi2.cdf(dofs[a] * sds[a] ** 2 / self.threshold ** 2, dofs[a])) for a in per_arm}
+        above = {a: stats.sd_test(v, self.threshold, "greater") for a, v in per_arm.items()}
+        below = {a: stats.sd_test(v, self.threshold, "less") for a, v in per_arm.items()}
         smallest = min(sds, key=sds.get)
 
         def interval(a: float) -> tuple[float, float]:
-            return (min(_chi2_sd_bound(sds[g], dofs[g], a / 2, "lower") for g in per_arm),
-                    min(_chi2_sd_bound(sds[g], dofs[g], a / (2 * k), "upper") for g in per_arm))
+            return (min(stats.sd_bound(v, a / 2, "lower") for v in per_arm.values()),
+                    min(stats.sd_bound(v, a / (2 * k), "upper") for v in per_arm.values()))
 
-        def settle(alpha: float, which: str) -> int | None:  # log SD has SE ≈ 1/sqrt(2 dof)
+        def settle(alpha: float, which: str) -> int | None:  # SE of log SD ≈ A/2 (Bonett), shrinking as 1/sqrt(n)
             worst = max(above, key=above.get) if which == CLAIMED else min(below, key=below.get)
             distance = math.log(sds[worst] / self.threshold) * (1 if which == CLAIMED else -1)
-            level = alpha if which == CLAIMED else alpha / k
-            return stats.n_needed_by_se(distance, 1 / math.sqrt(2 * dofs[worst]), dofs[worst] + 1, level)
+            v = per_arm[worst]
+            se = stats._bonett_scale(v)[1] / 2
+            return stats.n_needed_by_se(distance, se, len(v), alpha if which == CLAIMED else alpha / k)
 
         return Evidence(self.describe(), sds[smallest], n, max(above.values()), min(1.0, k * min(below.values())),
                         math.nan, tuple(ids), measured, interval,
-                        "chi-square interval of the smallest SD (normal data; other end Bonferroni over arms)",
-                        self.threshold, settle, (_every_group_varies(per_arm),))
+                        "Bonett interval of the smallest SD (no normality assumed; other end Bonferroni over arms)",
+                        self.threshold, settle, checks)
+
+
+def factorial_cell(replicate: int, factors: int, levels: int) -> tuple[int, ...]:
+    """The factorial cell of replicate ``replicate`` of a ``levels``^``factors``
+    block: its base-``levels`` digits, factor 0 first (replicate 0 = every
+    factor at level 0)."""
+    if not 0 <= replicate < levels ** factors:
+        raise ValueError(f"replicate {replicate} is outside a {levels}^{factors} factorial")
+    return tuple((replicate // levels ** (factors - 1 - i)) % levels for i in range(factors))
 
 
 @dataclass(frozen=True)
-class VarianceRatios(ClaimTest):
-    """Each source's variance (only that source varies, arm ``sources[s]``)
-    over the all-sources variance (arm ``all_arm``) exceeds ``floor``: an
-    F-test per source, intersection-union for support, Bonferroni for
-    "contradicted". These ratios need not sum to one: they are not a
-    decomposition of the variance."""
+class VarianceShares(ClaimTest):
+    """Each source of randomness carries more than ``floor`` of the variance of
+    ``metric``. Each arm whose name starts with ``prefix`` is one crossed
+    factorial (a block; the tier decides how many there are): every
+    ``factors`` source at the same number of random levels (seeds; the arm's
+    config ``levels``, read from its runs' params), one run per cell,
+    replicate j at cell ``factorial_cell(j)``. Per block, the sources' main-
+    effect variance components and the rest (every interaction with the run-to-
+    run residual) as shares that sum to one (``stats.factorial_shares``); the
+    blocks are independent replicates of the design, so each source's share is
+    tested as ``Bound``'s mean over blocks (t over blocks): intersection-union
+    for support, Bonferroni for "contradicted"."""
 
     metric: str
-    all_arm: str
-    sources: Mapping[str, str]
+    prefix: str
+    factors: tuple[str, ...]
     floor: float
 
     def arms(self) -> set[str]:
-        return {self.all_arm, *self.sources.values()}
+        return set()  # the blocks are found by prefix, whatever the tier's number of them
+
+    def blocks(self, runs: "pd.DataFrame") -> list[str]:
+        return sorted(a for a in runs["arm"].unique() if a.startswith(self.prefix)) if len(runs) else []
 
     def describe(self) -> str:
-        return (f"F-test per source that var({self.metric} | only that source varies) / var(all sources vary) > "
-                f"{self.floor:g} (sources {', '.join(self.sources)}; support needs every source: p = the largest; "
-                f"'contradicted' if some ratio is significantly below, Bonferroni); effect = the smallest ratio")
+        return (f"per crossed factorial block over {', '.join(self.factors)}, each source's main-effect share of the "
+                f"variance of "
+                f"{self.metric} (method-of-moments components; interactions and residual as one more share, all "
+                f"summing to one); one-sample t-test over blocks that every source's share exceeds {self.floor:g} "
+                f"(p = the largest); effect = the smallest mean share")
 
-    def shares(self, runs: "pd.DataFrame") -> dict[str, tuple[float, int, int]]:
-        """source -> (variance ratio, its numerator's and denominator's degrees of freedom)."""
-        base, column = finished_rows(runs, self.all_arm, self.metric)
-        everything = base[column].to_numpy(dtype=float)
-        out = {}
-        for source, arm in self.sources.items():
-            rows, _ = finished_rows(runs, arm, self.metric)
-            v = rows[column].to_numpy(dtype=float) if len(rows) else np.array([])
-            if len(v) < 3 or len(everything) < 3 or everything.var(ddof=1) == 0:
-                out[source] = (math.nan, len(v) - 1, len(everything) - 1)
-            else:
-                out[source] = (float(v.var(ddof=1) / everything.var(ddof=1)), len(v) - 1, len(everything) - 1)
-        return out
+    def shares(self, runs: "pd.DataFrame") -> tuple[dict[str, dict[str, float]], list[str]]:
+        """block -> {source: share, "interactions": share} for every complete
+        block; and the blocks left out (a cell without a finished run)."""
+        out, incomplete = {}, []
+        f = len(self.factors)
+        for block in self.blocks(runs):
+            rows = runs[runs["arm"] == block]
+            levels = int(float(rows["params.config.levels"].dropna().iloc[0]))
+            values = values_by_replicate(runs, block, self.metric)
+            values = values[values.index < levels ** f]
+            if len(values) < levels ** f:
+                incomplete.append(block)
+                continue
+            cube = np.empty((levels,) * f)
+            for replicate, value in values.items():
+                cube[factorial_cell(int(replicate), f, levels)] = value
+            try:
+                mains, rest = stats.factorial_shares(cube)
+            except ValueError:
+                incomplete.append(block)
+                continue
+            out[block] = {**dict(zip(self.factors, mains)), "interactions": rest}
+        return out, incomplete
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        from scipy import stats as sps
-
-        shares = self.shares(runs)
-        ids = tuple(r for arm in sorted(self.arms()) for r in finished_rows(runs, arm, self.metric)[0]["run_id"])
-        measured = {f"{source} ratio": s[0] for source, s in shares.items()}
-        n = min([s[1] + 1 for s in shares.values()] + [len(finished_rows(runs, self.all_arm, self.metric)[0])])
-        if any(math.isnan(s[0]) for s in shares.values()):
-            return no_evidence(self.describe(), n, ids, measured)
-        k = len(shares)
-        above = {s: float(sps.f.sf(r / self.floor, d1, d2)) for s, (r, d1, d2) in shares.items()}
-        below = {s: float(sps.f.cdf(r / self.floor, d1, d2)) for s, (r, d1, d2) in shares.items()}
-        smallest = min(shares, key=lambda s: shares[s][0])
-
-        def interval(a: float) -> tuple[float, float]:
-            return (min(r / sps.f.ppf(1 - a / 2, d1, d2) for r, d1, d2 in shares.values()),
-                    min(r / sps.f.ppf(a / (2 * k), d1, d2) for r, d1, d2 in shares.values()))
-
-        def settle(alpha: float, which: str) -> int | None:  # log F ratio: SE ≈ sqrt(2/d1 + 2/d2)
-            s = max(above, key=above.get) if which == CLAIMED else min(below, key=below.get)
-            r, d1, d2 = shares[s]
-            distance = math.log(r / self.floor) * (1 if which == CLAIMED else -1)
-            return stats.n_needed_by_se(distance, math.sqrt(2 / d1 + 2 / d2), d1 + 1, alpha if which == CLAIMED
-                                        else alpha / k)
-
-        groups = {arm: finished_rows(runs, arm, self.metric)[0][f"metrics.{self.metric}"].to_numpy(dtype=float)
-                  for arm in self.sources.values()}
-        return Evidence(self.describe(), shares[smallest][0], n, max(above.values()), min(1.0, k * min(below.values())),
-                        math.nan, ids, measured, interval,
-                        "F interval of the smallest variance ratio (normal data; other end Bonferroni over sources)",
-                        self.floor, settle, (_every_group_varies(groups),))
+        per_block, incomplete = self.shares(runs)
+        blocks = self.blocks(runs)
+        ids = _run_ids(runs, blocks)
+        values = {f: np.array([b[f] for b in per_block.values()]) for f in self.factors}
+        measured = {f"{f} share": float(v.mean()) if len(v) else math.nan for f, v in values.items()}
+        measured["interactions share"] = float(np.mean([b["interactions"] for b in per_block.values()])) \
+            if per_block else math.nan
+        if len(per_block) < 2:
+            return no_evidence(self.describe(), len(per_block), ids, measured,
+                               f"{len(per_block)} complete factorial block(s) (incomplete: "
+                               f"{', '.join(incomplete) or 'none'}): no test over blocks possible")
+        complete = CheckResult("complete-blocks", "all", not incomplete,
+                               f"{len(per_block)} of {len(blocks)} blocks have a finished run in every cell"
+                               + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
+        evidence = bound_evidence(values, self.floor, "above", self.describe(), ids, measured, (complete,))
+        return dataclasses.replace(evidence, ci_method="t-interval over blocks of the smallest source's mean share "
+                                                       "(other end Bonferroni over sources)")
 
 
 @dataclass(frozen=True)
@@ -908,6 +970,7 @@ class Importance(ClaimTest):
     evaluator: str = "fanova"
     direction: str = "maximize"
     prefix: str = "hp-"
+    control_seed: int = 0  # the noise control: the same searches with their objective shuffled (this seed)
     phase = "tune"
 
     def arms(self) -> set[str]:
@@ -921,28 +984,45 @@ class Importance(ClaimTest):
                 f"one-sample t-test over searches that {scope} is {side} {self.bound:g}"
                 + ("" if self.what == "top" else " (every named one: p = the largest)"))
 
-    def vectors(self, runs: "pd.DataFrame") -> dict[str, dict[str, float]]:
+    def vectors(self, runs: "pd.DataFrame", shuffled: bool = False) -> dict[str, dict[str, float]]:
+        """search -> importance per hyperparameter; ``shuffled``: of the noise
+        control (each search's objective permuted among its trials)."""
         from harness import importance
 
         rows = runs[runs["arm"].str.startswith(self.prefix)] if len(runs) else runs
         if rows.empty:
             return {}
         return importance.per_search(rows, importance.search_space(self.space), self.metric, self.direction,
-                                     self.evaluator)
+                                     self.evaluator, shuffle_seed=self.control_seed if shuffled else None)
+
+    def _values(self, vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
+        if self.what == "top":
+            return {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
+        return {name: [v[name] for v in vectors.values()] for name in self.what}
+
+    def _control_check(self, runs: "pd.DataFrame") -> CheckResult:
+        """What the evaluator reports when nothing matters. For "top" the
+        check fails when the shuffled searches' mean already clears the bound:
+        the bound would then be met by the evaluator's bias alone."""
+        control = {k: float(np.mean(v)) for k, v in self._values(self.vectors(runs, shuffled=True)).items() if v}
+        text = ", ".join(f"{k} {v:.3f}" for k, v in control.items()) or "n/a"
+        if self.what == "top":
+            passed = bool(control) and all(v < self.bound for v in control.values())
+            return CheckResult("noise-control", "all", passed,
+                               f"objective shuffled within each search: {text} (must stay below {self.bound:g})")
+        return CheckResult("noise-control", "all", True, f"objective shuffled within each search: {text}")
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         vectors = self.vectors(runs)
         ids = tuple(runs[runs["arm"].str.startswith(self.prefix) & (runs["status"] == STATUS_FINISHED)]["run_id"]) \
             if len(runs) else ()
-        if self.what == "top":
-            values = {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
-        else:
-            values = {name: [v[name] for v in vectors.values()] for name in self.what}
+        values = self._values(vectors)
         measured = {k: float(np.mean(v)) if v else math.nan for k, v in values.items()}
         if len(vectors) < 2:
             return no_evidence(self.describe(), len(vectors), ids, measured)
         return bound_evidence({k: np.array(v) for k, v in values.items()}, self.bound,
-                              "above" if self.what == "top" else "below", self.describe(), ids, measured)
+                              "above" if self.what == "top" else "below", self.describe(), ids, measured,
+                              (self._control_check(runs),))
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ class MemberResult:
     test_accuracy: float = math.nan    # classifiers
     test_loss: float = math.nan        # the training objective on the test set (cross-entropy or squared error)
     test_sse: float = math.nan         # autoencoders: summed squared error per test example (engine.sse_per_example)
+    val_accuracy: float = math.nan     # classifiers given a validation split (e.g. to pick a learning rate)
     diverged: str = ""                 # why the member stopped being finite; empty when it trained through
 
 
@@ -358,6 +359,7 @@ def train(
     y_test: torch.Tensor | None = None,
     on_epoch: Callable[[int, torch.Tensor], None] | None = None,
     progress: Callable[[range], range] = lambda epochs: epochs,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> list[MemberResult]:
     """Train every member on ``x_train``/``y_train`` (shared tensors on the
     device) and measure it on the test tensors; returns one result per member.
@@ -367,6 +369,8 @@ def train(
     ``on_epoch(epoch, losses)`` receives each epoch's per-member mean training
     loss ``[K]`` (for logging). A member whose epoch loss is not finite is
     marked diverged at that epoch and excluded from the rest of the bookkeeping.
+    ``validation`` (a classifier's held-out inputs and labels) is measured
+    after training as well, into ``val_accuracy``.
     """
     if not members:
         raise ValueError("an ensemble needs at least one member")
@@ -423,6 +427,11 @@ def train(
                     results[k].diverged = divergence(value, "epoch", epoch)
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
+    if validation is not None and not shape.reconstructs:
+        accuracy = evaluate(model, *validation)[0]
+        for k, r in enumerate(results):
+            if not r.diverged:
+                r.val_accuracy = float(accuracy[k])
     if x_test is not None and (y_test is not None or shape.reconstructs):
         measured = evaluate(model, x_test, y_test)
         for k, r in enumerate(results):

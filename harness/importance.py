@@ -79,14 +79,24 @@ _CACHE: dict[tuple, dict[str, dict[str, float]]] = {}
 
 
 def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: str, direction: str,
-               evaluator: str, min_trials: int = 4) -> dict[str, dict[str, float]]:
+               evaluator: str, min_trials: int = 4, shuffle_seed: int | None = None) -> dict[str, dict[str, float]]:
     """Importances per search (one search = one tuned arm), for searches with
     at least ``min_trials`` finished trials. Cached on the runs used, because
-    the claim tests, the notes and the figures all ask for the same numbers."""
-    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions))
+    the claim tests, the notes and the figures all ask for the same numbers.
+
+    ``shuffle_seed``: the noise control -- each search's objective values
+    permuted among its trials (with this seed), so no hyperparameter matters
+    and whatever importance the evaluator still finds is its bias on so few
+    trials."""
+    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed)
     if key not in _CACHE:
         out = {}
+        rng = np.random.default_rng(shuffle_seed)
+        column = f"metrics.{metric}"
         for arm, rows in sorted(runs.groupby("arm")):
+            if shuffle_seed is not None and column in rows:
+                rows = rows.copy()
+                rows[column] = rng.permutation(rows[column].to_numpy())
             study = rebuild(rows, distributions, metric, direction)
             if len(study.trials) >= min_trials:
                 out[arm] = importances(study, evaluator)

@@ -53,6 +53,9 @@ __all__ = [
     "sign_test_pairs_needed",
     "n_needed_by_se",
     "expected_max_z",
+    "sd_bound",
+    "sd_test",
+    "factorial_shares",
 ]
 
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "less", "greater")
@@ -822,3 +825,98 @@ def expected_max_z(n: int) -> float:
     lower, upper = -12.0, mode + 12.0
     value, _ = integrate.quad(integrand, lower, upper, points=[0.0, mode], limit=200)
     return float(value)
+
+
+# --------------------------------------------------------------------------
+# a standard deviation without assuming normal data
+# --------------------------------------------------------------------------
+
+
+def _bonett_scale(x: np.ndarray) -> tuple[float, float]:
+    """``(ln s², A)`` of Bonett (2006): the standard error of ``ln s²`` is
+    ``c·A`` with ``c = n / (n − z)``; ``A`` carries the sample's kurtosis
+    (estimated about a trimmed mean, trim 1 / (2·sqrt(n − 4))), so heavy or
+    skewed tails widen the interval instead of breaking it."""
+    from scipy import stats as sps
+
+    n = len(x)
+    mean = float(x.mean())
+    ss = float(((x - mean) ** 2).sum())
+    trimmed = float(sps.trim_mean(x, 1.0 / (2.0 * math.sqrt(n - 4))))
+    kurtosis = n * float(((x - trimmed) ** 4).sum()) / ss ** 2
+    return math.log(ss / (n - 1)), math.sqrt(max(kurtosis - (n - 3) / n, 1e-12) / (n - 1))
+
+
+def sd_bound(values: ArrayLike, alpha: float, side: str) -> float:
+    """One-sided ``1 − alpha`` bound of the population SD (Bonett 2006):
+    ``exp((ln s² ∓ z·c·A) / 2)``, z the normal quantile. Valid without normal
+    data (its coverage holds for skewed and heavy-tailed samples, where the
+    chi-square interval does not)."""
+    from scipy import stats as sps
+
+    x = _as_1d(values, "values", min_len=6)
+    if side not in ("lower", "upper"):
+        raise ValueError(f"side must be lower or upper, got {side!r}")
+    log_var, scale = _bonett_scale(x)
+    z = float(sps.norm.ppf(1.0 - alpha))
+    half = z * scale * len(x) / (len(x) - z)
+    return math.exp((log_var - half if side == "lower" else log_var + half) / 2.0)
+
+
+def sd_test(values: ArrayLike, sd0: float, alternative: str) -> float:
+    """p of the one-sided test that the population SD is ``greater`` (or
+    ``less``) than ``sd0``, found by inverting :func:`sd_bound`: the alpha at
+    which the bound reaches ``sd0``, so the test rejects at alpha exactly when
+    the bound excludes ``sd0``. Solving ``D = z·n·A/(n − z)`` for z, with
+    ``D = ±ln(s²/sd0²)``, gives ``z = D·n/(n·A + D)``."""
+    from scipy import stats as sps
+
+    if alternative not in ("greater", "less"):
+        raise ValueError(f"alternative must be greater or less, got {alternative!r}")
+    if not sd0 > 0:
+        raise ValueError(f"sd0 must be positive, got {sd0}")
+    x = _as_1d(values, "values", min_len=6)
+    log_var, scale = _bonett_scale(x)
+    n = len(x)
+    distance = (log_var - 2.0 * math.log(sd0)) * (1 if alternative == "greater" else -1)
+    z = distance * n / (n * scale + distance) if n * scale + distance > 0 else -math.inf
+    return float(sps.norm.sf(z))
+
+
+# --------------------------------------------------------------------------
+# variance components of a crossed random-effects factorial
+# --------------------------------------------------------------------------
+
+
+def factorial_shares(cube: np.ndarray) -> tuple[list[float], float]:
+    """Shares of the variance of a balanced crossed factorial with one run per
+    cell (``cube[i, j, …]``: factor 0 at level i, factor 1 at level j, …),
+    each factor's levels a random draw (e.g. seeds). Method-of-moments
+    variance components from the ANOVA mean squares: factor a's main effect
+    ``σ²_a = (MS_a − MS_rest) / (N / K_a)``, where "rest" pools every
+    interaction with the run-to-run residual (one run per cell cannot tell
+    them apart). Returns ``([share per factor], share of the rest)`` with
+    ``share = σ² / (Σ σ²_a + σ²_rest)``: they sum to one. A main effect whose
+    mean square falls below the rest's gets a negative estimate, kept as it
+    is (truncating at 0 would bias the mean over replicate factorials up)."""
+    x = np.asarray(cube, dtype=float)
+    if x.ndim < 2 or min(x.shape) < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"a factorial needs >= 2 factors with >= 2 levels each and finite values, got shape "
+                         f"{x.shape}")
+    n, grand = x.size, float(x.mean())
+    ss_total = float(((x - grand) ** 2).sum())
+    components, ss_mains, df_mains = [], 0.0, 0
+    mean_squares = []
+    for axis, levels in enumerate(x.shape):
+        others = tuple(a for a in range(x.ndim) if a != axis)
+        ss = (n / levels) * float(((x.mean(axis=others) - grand) ** 2).sum())
+        mean_squares.append((ss / (levels - 1), n / levels))
+        ss_mains += ss
+        df_mains += levels - 1
+    df_rest = n - 1 - df_mains
+    ms_rest = (ss_total - ss_mains) / df_rest
+    components = [(ms - ms_rest) / per_level for ms, per_level in mean_squares]
+    total = sum(components) + ms_rest
+    if not total > 0:
+        raise ValueError("the factorial's values do not vary: no shares")
+    return [c / total for c in components], ms_rest / total

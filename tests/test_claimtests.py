@@ -17,7 +17,8 @@ from harness import stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
 from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
-                                Similar, Tolerance, Trend, VarianceAbove, VarianceRatios, Within, bound_evidence,
+                                factorial_cell, VarianceShares,
+                                Similar, Tolerance, Trend, VarianceAbove, Within, bound_evidence,
                                 difference_evidence)
 from harness.design import StudyDeclarationError
 
@@ -603,15 +604,11 @@ SEEDS_B = np.array([0.80, 0.86, 0.83, 0.79, 0.88, 0.82, 0.85, 0.81, 0.84, 0.87])
 
 
 @pytest.mark.parametrize("threshold", [0.01, 0.03, 0.06])
-def test_variance_above_matches_chi_square(threshold):
+def test_variance_above_is_bonetts_test_per_arm(threshold):
     e = VarianceAbove("acc", ("a", "b"), threshold).evaluate(
         make_runs({"a": list(SEEDS_A), "b": list(SEEDS_B)}, metric="acc"))
-    above, below = [], []
-    for v in (SEEDS_A, SEEDS_B):
-        dof = len(v) - 1
-        stat = dof * np.var(v, ddof=1) / threshold ** 2
-        above.append(sps.chi2.sf(stat, dof))
-        below.append(sps.chi2.cdf(stat, dof))
+    above = [stats.sd_test(v, threshold, "greater") for v in (SEEDS_A, SEEDS_B)]
+    below = [stats.sd_test(v, threshold, "less") for v in (SEEDS_A, SEEDS_B)]
     assert e.p_support == pytest.approx(max(above))
     assert e.p_opposite == pytest.approx(min(1.0, 2 * min(below)))
     assert e.effect == pytest.approx(min(SEEDS_A.std(ddof=1), SEEDS_B.std(ddof=1)))
@@ -626,51 +623,87 @@ def test_variance_above_matches_chi_square(threshold):
     assert isinstance(e.settle(0.025, side), int)
 
 
-def test_variance_above_single_arm_interval_is_the_chi_square_interval():
+def test_variance_above_single_arm_interval_is_bonetts():
     e = VarianceAbove("acc", ("a",), 0.02).evaluate(make_runs({"a": list(SEEDS_A)}, metric="acc"))
-    dof, s = len(SEEDS_A) - 1, SEEDS_A.std(ddof=1)
     lo, hi = e.interval(0.05)
-    assert lo == pytest.approx(s * math.sqrt(dof / sps.chi2.ppf(0.975, dof)))
-    assert hi == pytest.approx(s * math.sqrt(dof / sps.chi2.ppf(0.025, dof)))
+    assert lo == pytest.approx(stats.sd_bound(SEEDS_A, 0.025, "lower"))
+    assert hi == pytest.approx(stats.sd_bound(SEEDS_A, 0.025, "upper"))
+    assert lo < SEEDS_A.std(ddof=1) < hi
 
 
-def test_variance_above_needs_three_runs_and_spread():
-    assert not VarianceAbove("acc", ("a",), 0.02).evaluate(make_runs({"a": [0.9, 0.8]}, metric="acc")).tested
-    e = VarianceAbove("acc", ("a", "b"), 0.02).evaluate(make_runs({"a": [0.9] * 3, "b": [0.9] * 3}, metric="acc"))
-    assert not check(e, "not-degenerate").passed
+def test_variance_above_checks_each_arm_against_its_published_accuracy():
+    runs = make_runs({"a": list(SEEDS_A), "b": list(SEEDS_B)}, metric="acc")
+    near = VarianceAbove("acc", ("a", "b"), 0.01, {"a": 0.92, "b": 0.85}, 0.02).evaluate(runs)
+    assert check(near, "at-reference").passed  # a: 0.906 vs 0.92; b: 0.835 vs 0.85
+    short = VarianceAbove("acc", ("a", "b"), 0.01, {"a": 0.92, "b": 0.86}, 0.02).evaluate(runs)
+    failed = check(short, "at-reference")
+    assert not failed.passed and "`b` mean 0.8350" in failed.detail
+    assert decide([short])[0].verdict == "inconclusive"
 
 
-# -- VarianceRatios ----------------------------------------------------------------------------------
-ALL = np.array([0.80, 0.90, 0.70, 0.95, 0.85, 0.75, 0.88, 0.72, 0.93, 0.78])
-ONLY_INIT = np.array([0.82, 0.86, 0.78, 0.90, 0.84, 0.80, 0.87, 0.79])
-ONLY_ORDER = np.array([0.84, 0.85, 0.83, 0.86, 0.845, 0.835])
+def test_variance_above_needs_six_runs_and_spread():
+    assert not VarianceAbove("acc", ("a",), 0.02).evaluate(make_runs({"a": [0.9, 0.8, 0.7, 0.85, 0.75]},
+                                                                    metric="acc")).tested
+    e = VarianceAbove("acc", ("a", "b"), 0.02).evaluate(make_runs({"a": [0.9] * 6, "b": list(SEEDS_A)}, metric="acc"))
+    assert not check(e, "not-degenerate").passed and not e.tested
 
 
-@pytest.mark.parametrize("floor", [0.05, 0.2, 0.6])
-def test_variance_ratios_match_the_f_test(floor):
-    runs = make_runs({"all": list(ALL), "init": list(ONLY_INIT), "order": list(ONLY_ORDER)}, metric="acc")
-    t = VarianceRatios("acc", "all", {"init": "init", "order": "order"}, floor)
+# -- VarianceShares ----------------------------------------------------------------------------------
+def factorial_runs(blocks: dict[str, np.ndarray], levels: int, metric: str = "acc") -> pd.DataFrame:
+    """One run per cell of each block's cube, replicate j at ``factorial_cell(j)``."""
+    rows = []
+    for arm, cube in blocks.items():
+        for j in range(cube.size):
+            rows.append({"run_id": f"{arm}-{j}", "arm": arm, "replicate": j, "status": "FINISHED",
+                         f"metrics.{metric}": float(cube[factorial_cell(j, cube.ndim, levels)]),
+                         "params.config.levels": str(levels)})
+    return pd.DataFrame(rows)
+
+
+def additive_cube(rng, sds: tuple[float, ...], levels: int, noise: float) -> np.ndarray:
+    cube = rng.normal(0, noise, (levels,) * len(sds))
+    for axis, sd in enumerate(sds):
+        shape = [1] * len(sds)
+        shape[axis] = levels
+        cube = cube + rng.normal(0, sd, levels).reshape(shape) if sd else cube
+    return cube
+
+
+def test_factorial_cell_counts_in_base_levels():
+    assert factorial_cell(0, 4, 3) == (0, 0, 0, 0)
+    assert factorial_cell(1, 4, 3) == (0, 0, 0, 1)
+    assert factorial_cell(3 ** 4 - 1, 4, 3) == (2, 2, 2, 2)
+    assert len({factorial_cell(j, 2, 4) for j in range(16)}) == 16
+    with pytest.raises(ValueError):
+        factorial_cell(81, 4, 3)
+
+
+def test_variance_shares_test_every_source_over_blocks():
+    rng = np.random.default_rng(3)
+    blocks = {f"src-f{b}": additive_cube(rng, (2.0, 1.0, 0.0), 3, 0.5) for b in range(6)}
+    runs = factorial_runs(blocks, 3)
+    t = VarianceShares("acc", "src-f", ("init", "order", "mask"), 0.1)
+    per_block, incomplete = t.shares(runs)
+    assert not incomplete and len(per_block) == 6
+    for shares in per_block.values():
+        assert sum(shares.values()) == pytest.approx(1.0)
     e = t.evaluate(runs)
-    v_all = np.var(ALL, ddof=1)
-    ratios = {s: np.var(v, ddof=1) / v_all for s, v in (("init", ONLY_INIT), ("order", ONLY_ORDER))}
-    dfs = {"init": len(ONLY_INIT) - 1, "order": len(ONLY_ORDER) - 1}
-    above = [sps.f.sf(ratios[s] / floor, dfs[s], len(ALL) - 1) for s in ratios]
-    below = [sps.f.cdf(ratios[s] / floor, dfs[s], len(ALL) - 1) for s in ratios]
-    assert t.shares(runs)["init"] == pytest.approx((ratios["init"], 7, 9))
-    assert e.p_support == pytest.approx(max(above))
-    assert e.p_opposite == pytest.approx(min(1.0, 2 * min(below)))
-    assert e.effect == pytest.approx(min(ratios.values()))
-    assert e.n == 6 and e.null == floor
-    assert e.measured["order ratio"] == pytest.approx(ratios["order"])
-    assert_point_duality(e, p_above=e.p_support, p_below=e.p_opposite)
-    side = CLAIMED if e.effect > floor else OPPOSITE
-    assert isinstance(e.settle(0.025, side), int)
+    values = {f: np.array([b[f] for b in per_block.values()]) for f in t.factors}
+    assert e.p_support == pytest.approx(max(stats.one_sample_t(v, 0.1, "greater").p_value for v in values.values()))
+    assert e.effect == pytest.approx(min(v.mean() for v in values.values()))
+    assert e.measured["mask share"] == pytest.approx(values["mask"].mean())
+    assert check(e, "complete-blocks").passed
+    assert t.arms() == set()
 
 
-def test_variance_ratios_with_a_constant_all_arm_are_untested():
-    runs = make_runs({"all": [0.8] * 4, "init": [0.7, 0.8, 0.9]}, metric="acc")
-    e = VarianceRatios("acc", "all", {"init": "init"}, 0.1).evaluate(runs)
-    assert not e.tested and math.isnan(e.measured["init ratio"])
+def test_variance_shares_leave_out_an_incomplete_block_and_say_so():
+    rng = np.random.default_rng(4)
+    runs = factorial_runs({f"src-f{b}": additive_cube(rng, (1.0, 1.0), 2, 0.5) for b in range(3)}, 2)
+    runs.loc[runs["run_id"] == "src-f2-3", "status"] = "FAILED"
+    e = VarianceShares("acc", "src-f", ("init", "order"), 0.1).evaluate(runs)
+    assert e.n == 2 and not check(e, "complete-blocks").passed and "src-f2" in check(e, "complete-blocks").detail
+    one = runs[runs["arm"] != "src-f1"]
+    assert not VarianceShares("acc", "src-f", ("init", "order"), 0.1).evaluate(one).tested
 
 
 # -- RateAbove -------------------------------------------------------------------------------------

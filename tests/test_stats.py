@@ -479,3 +479,60 @@ def test_expected_max_z_increasing():
 def test_expected_max_z_rejects_bad_n(n):
     with pytest.raises(ValueError, match="integer >= 1"):
         st.expected_max_z(n)
+
+
+# -- Bonett's SD interval and test ---------------------------------------------------------------------
+def test_sd_bound_keeps_its_coverage_on_skewed_data_where_chi_square_does_not():
+    rng = np.random.default_rng(0)
+    bonett = chi2 = 0
+    reps = 600
+    for _ in range(reps):
+        x = rng.exponential(1.0, 60)  # SD 1, strongly skewed
+        bonett += st.sd_bound(x, 0.05, "lower") < 1.0
+        chi2 += math.sqrt(59 / sps.chi2.ppf(0.95, 59)) * x.std(ddof=1) < 1.0
+    assert bonett / reps >= 0.93  # nominal 95%
+    assert chi2 / reps < 0.88     # the normal-theory bound undercovers
+
+
+def test_sd_test_inverts_sd_bound():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.8, 0.011, 50)
+    for sd0 in (0.008, 0.0105, 0.013):
+        p = st.sd_test(x, sd0, "greater")
+        assert st.sd_bound(x, p, "lower") == pytest.approx(sd0)
+        q = st.sd_test(x, sd0, "less")
+        if q < 0.5:
+            assert st.sd_bound(x, q, "upper") == pytest.approx(sd0)
+    assert st.sd_test(x, 0.001, "greater") < 1e-6 and st.sd_test(x, 0.1, "less") < 1e-6
+    with pytest.raises(ValueError):
+        st.sd_test(x[:5], 0.01, "greater")
+
+
+# -- variance components of a crossed factorial -----------------------------------------------------
+def test_factorial_shares_sum_to_one_and_recover_known_components_on_average():
+    rng = np.random.default_rng(2)
+    sds, noise, levels = (2.0, 1.0, 0.0), 1.0, 6
+    draws = []
+    for _ in range(300):
+        cube = rng.normal(0, noise, (levels,) * 3)
+        for axis, sd in enumerate(sds):
+            shape = [1, 1, 1]
+            shape[axis] = levels
+            cube = cube + rng.normal(0, sd, levels).reshape(shape)
+        mains, rest = st.factorial_shares(cube)
+        assert sum(mains) + rest == pytest.approx(1.0)
+        draws.append([*mains, rest])
+    mean = np.mean(draws, axis=0)
+    truth = np.array([4.0, 1.0, 0.0, 1.0]) / 6.0
+    assert mean[2] == pytest.approx(0.0, abs=0.01)         # no effect: unbiased, negative draws kept
+    assert np.abs(mean - truth).max() < 0.07               # ratio-of-estimates bias is small at 6 levels
+    assert min(d[2] for d in draws) < 0
+
+
+def test_factorial_shares_reject_what_is_not_a_factorial():
+    with pytest.raises(ValueError):
+        st.factorial_shares(np.ones((3,)))
+    with pytest.raises(ValueError):
+        st.factorial_shares(np.ones((3, 3)))
+    with pytest.raises(ValueError):
+        st.factorial_shares(np.array([[1.0, np.nan], [0.0, 1.0]]))

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 from harness.claims import finished_rows
-from harness.claimtests import Importance, VarianceRatios
-from studies.seeds.notes import batch_grid, split_pvalues
+from harness.claimtests import Importance, VarianceShares
+from studies.seeds.notes import batch_grid, few_draws, picked_by_validation
 
 
-def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_arms: tuple[str, ...], few: int, sources: VarianceRatios,
-            tunability: Importance, small_batches: int) -> list:
+def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], few: int, sources: VarianceShares,
+            tunability: Importance) -> list:
     """SEED-SENS's seed distributions (``sens_arms``), SEED-SOURCES' variance shares (``sources``: its test),
-    SEED-FEW's split p-values (``few``-vs-``few`` splits of ``few_arms``), HP-TUNABILITY's importances
-    (``tunability``: its test) and HP-BATCH's error against batch size (``small_batches``: the claim's range)."""
+    SEED-FEW's ``few``-seed differences of ``few_pair``, HP-TUNABILITY's importances with the noise control
+    (``tunability``: its test) and HP-BATCH's error against batch size."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,30 +40,36 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_arms: tuple[str, ...], f
         ax.set_xlabel("test accuracy")
     out.append(fig_ctx.save(fig, "seed_distributions.png", "SEED-SENS: test accuracy over seeds, with a Gaussian fit."))
     # variance shares
-    shares = sources.shares(runs)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    names = list(shares)
-    values = np.array([shares[s][0] for s in names])
-    low = np.array([shares[s][0] / sps.f.ppf(0.975, shares[s][1], shares[s][2]) for s in names])
-    high = np.array([shares[s][0] / sps.f.ppf(0.025, shares[s][1], shares[s][2]) for s in names])
-    ax.bar(names, values, yerr=np.array([values - low, high - values]), capsize=4)
+    per_block, _ = sources.shares(runs)
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    names = [*sources.factors, "interactions"]
+    if per_block:
+        table = np.array([[b[n] for n in names] for b in per_block.values()])
+        for j in range(len(names)):
+            ax.scatter(np.full(len(table), j), table[:, j], color="k", s=10, zorder=3)
+        ax.bar(range(len(names)), table.mean(0), alpha=0.6)
+        ax.set_xticks(range(len(names)), names)
     ax.axhline(sources.floor, color="r", ls=":", label=f"floor {sources.floor:g}")
-    ax.axhline(1.0, color="k", lw=0.8, label="all sources")
-    ax.set_ylabel("variance share (F 95% CI)")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_ylabel("share of the variance")
     ax.legend(fontsize=7)
-    out.append(fig_ctx.save(fig, "variance_shares.png", "SEED-SOURCES: each source's variance over the "
-                                                        "all-sources variance."))
-    # split tests
-    pvalues, _ = split_pvalues(runs, few_arms, few)
+    out.append(fig_ctx.save(fig, "variance_shares.png", "SEED-SOURCES: each source's main-effect share of the "
+                                                        "variance of test accuracy, and the interactions' share "
+                                                        "(bars: mean; dots: one factorial block each)."))
+    # few-seed differences
+    true, small, _ = few_draws(runs, few_pair, few)
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    if pvalues:
-        ax.hist(pvalues, bins=20, range=(0, 1))
-    ax.axvline(0.05, color="r", ls=":")
-    ax.set_xlabel(f"p-value of a {few}-vs-{few} Welch t-test (identical configurations)")
-    ax.set_ylabel("splits")
-    out.append(fig_ctx.save(fig, "split_pvalues.png", f"SEED-FEW: p-values of disjoint {few}-vs-{few} splits; "
-                                                      "calibrated tests give a flat histogram, 5% of it left of the "
-                                                      "red line."))
+    if len(small):
+        ax.hist(100 * small, bins=max(5, len(small) // 2))
+        ax.axvline(100 * true, color="k", label="all seeds")
+        ax.axvspan(50 * true, 150 * true, color="g", alpha=0.1, label="within half of it")
+        ax.axvline(0, color="r", ls=":")
+        ax.legend(fontsize=7)
+    ax.set_xlabel(f"{few}-seed difference of mean test accuracy (points)")
+    ax.set_ylabel("disjoint draws")
+    out.append(fig_ctx.save(fig, "few_seed_differences.png", f"SEED-FEW: `{few_pair[0]}` − `{few_pair[1]}` from "
+                                                             f"disjoint {few}-vs-{few} draws, against the all-seeds "
+                                                             "difference; left of the red line: ranked the wrong way."))
     # importances
     tuning = fig_ctx.tuning_runs if fig_ctx.tuning_runs is not None else runs.iloc[0:0]
     fig, ax = plt.subplots(figsize=(7, 3.4))
@@ -79,27 +85,33 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_arms: tuple[str, ...], f
         errs = np.array([[summary[n][0] - summary[n][1], summary[n][2] - summary[n][0]] for n in names]).T
         ax.bar(x, means, width, yerr=errs, capsize=3, label=f"{evaluator} ({len(vectors)} searches)")
         ax.set_xticks(np.arange(len(names)), names, fontsize=8)
+        if evaluator == tunability.evaluator:  # the noise control: what the evaluator finds when nothing matters
+            control = importance.bootstrap_mean(list(tunability.vectors(tuning, shuffled=True).values()))
+            ax.scatter(x, [control[n][0] for n in names], marker="_", s=200, color="r", zorder=3,
+                       label=f"{evaluator}, objective shuffled")
     ax.set_ylabel("importance (bootstrap 95% CI)")
     ax.legend(fontsize=7)
     out.append(fig_ctx.save(fig, "importance.png", "HP-TUNABILITY: hyperparameter importance of validation accuracy, "
                                                    "mean over repeated searches."))
     # error vs batch size
     grid = batch_grid(runs)
+    picks = picked_by_validation(runs)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     if not grid.empty:
         mean = grid.groupby(["base_lr", "m"])["test_error"].mean().reset_index()
         for base_lr, rows in mean.groupby("base_lr"):
             ax.plot(rows["m"], rows["test_error"], "o-", lw=0.8, ms=3, alpha=0.6, label=f"η̃ = {base_lr:.2g}")
-        best = grid.dropna(subset=["test_error"]).groupby(["replicate", "m"])["test_error"].min().reset_index()
-        band = best.groupby("m")["test_error"].agg(["mean", "min", "max"])
-        ax.plot(band.index, band["mean"], "k-", lw=2, label="best over η̃")
-        ax.fill_between(band.index, band["min"], band["max"], color="k", alpha=0.15)
-        ax.axvspan(2, small_batches, color="g", alpha=0.07)
+        if len(picks):
+            band = picks.groupby("level")["value"].agg(["mean", "min", "max"])
+            ax.plot(band.index, band["mean"], "k-", lw=2, label="η̃ picked on validation")
+            ax.fill_between(band.index, band["min"], band["max"], color="k", alpha=0.15)
+        ax.axvspan(2, 32, color="g", alpha=0.07)
         ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size m")
     ax.set_ylabel("test error (missing: diverged)")
     ax.legend(fontsize=6, ncol=2)
     out.append(fig_ctx.save(fig, "batch_size.png", "HP-BATCH: test error against batch size for each per-example "
-                                                   "learning rate η̃ (SGD step m·η̃), and the best over η̃ (band: "
-                                                   "min–max over seeds). Green: m = 2–32."))
+                                                   "learning rate η̃ (SGD step m·η̃), and at the η̃ the validation "
+                                                   "split picked per seed (band: min–max over seeds). Green: "
+                                                   "m = 2–32."))
     return out

@@ -1,73 +1,87 @@
 """The seeds study's report notes (the numbers behind each verdict, in words),
 the report-only table of seed noise beside the other studies' effects, and the
-two analyses that claims and figures share: SEED-FEW's disjoint splits of
-identical runs and HP-BATCH's grid. All from the tracking store. What a note
-needs from the declaration (arm groups, a claim's test) it gets as keyword
-arguments, bound in ``studies/seeds/__init__.py``."""
+two analyses that claims and figures share: SEED-FEW's disjoint draws and
+HP-BATCH's grid with its validation picks. All from the tracking store. What a
+note needs from the declaration (arm groups, a claim's test) it gets as
+keyword arguments, bound in ``studies/seeds/__init__.py``."""
 from __future__ import annotations
 
 import dataclasses
 import math
 
-from harness.claimtests import Better, Importance, Similar, VarianceRatios
+from harness.claimtests import Better, Importance, Similar, VarianceShares
 from harness.claims import CLAIMED, finished_rows
 
 ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}  # one scale
+FEW_DRAW_SEED = 2018  # Henderson et al.'s year: any fixed seed, so the report is reproducible
 
 
-# -- what SEED-FEW counts: Henderson's split of identical runs into disjoint 5-vs-5 groups ----------------
-def _disjoint_splits(values, rng, size: int):
-    """Disjoint (A, B) groups of ``size`` from a random permutation: independent tests."""
-    order = rng.permutation(len(values))
-    return [(values[order[i:i + size]], values[order[i + size:i + 2 * size]])
-            for i in range(0, len(values) - 2 * size + 1, 2 * size)]
-
-
-def split_pvalues(runs, arms: tuple[str, ...], size: int) -> tuple[list[float], tuple[str, ...]]:
-    """Welch's t-test p of every disjoint ``size``-vs-``size`` split of each arm's identical runs."""
+# -- what SEED-FEW counts: disjoint few-seed draws from two configurations -----------------------------
+def few_draws(runs, pair: tuple[str, str], size: int):
+    """(all-seeds difference of mean test accuracy, the ``size``-seed
+    differences of disjoint draws -- one group from each arm, each seed used
+    once -- and the run ids)."""
     import numpy as np
-    from scipy import stats as sps
 
-    rng = np.random.default_rng(2018)  # Henderson et al.'s year: any fixed seed, so the report is reproducible
-    pvalues, ids = [], []
-    for arm in arms:
+    values, ids = [], []
+    for arm in pair:
         rows, column = finished_rows(runs, arm, "test_accuracy")
+        values.append(rows[column].to_numpy(dtype=float))
         ids += list(rows["run_id"])
-        for a, b in _disjoint_splits(rows[column].to_numpy(dtype=float), rng, size):
-            p = float(sps.ttest_ind(a, b, equal_var=False).pvalue)
-            if math.isfinite(p):
-                pvalues.append(p)
-    return pvalues, tuple(ids)
+    if min(len(v) for v in values) < size:
+        return math.nan, np.array([]), tuple(ids)
+    rng = np.random.default_rng(FEW_DRAW_SEED)
+    a, b = (rng.permutation(v) for v in values)
+    draws = min(len(a), len(b)) // size
+    small = np.array([a[i * size:(i + 1) * size].mean() - b[i * size:(i + 1) * size].mean() for i in range(draws)])
+    return float(values[0].mean() - values[1].mean()), small, tuple(ids)
 
 
-def split_outcomes(runs, arms: tuple[str, ...], size: int) -> tuple[list[bool], tuple[str, ...]]:
-    pvalues, ids = split_pvalues(runs, arms, size)
-    return [p < 0.05 for p in pvalues], ids
+def few_outcomes(runs, *, pair: tuple[str, str], size: int, off: float) -> tuple[list[bool], tuple[str, ...]]:
+    """One event per disjoint draw: its difference misses the all-seeds one by
+    more than ``off`` of it."""
+    true, small, ids = few_draws(runs, pair, size)
+    if not math.isfinite(true) or true == 0:
+        return [], ids
+    return [bool(abs(d - true) > off * abs(true)) for d in small], ids
 
 
 # -- HP-BATCH's grid ----------------------------------------------------------------------------------
 def batch_grid(runs):
-    """One row per finished grid run: m, η̃, replicate, test_error (NaN if diverged)."""
+    """One row per finished grid run: m, η̃, replicate, validation accuracy and
+    test error (NaN if diverged)."""
     import pandas as pd
 
     rows = runs[runs["arm"].str.startswith("batch-") & (runs["status"] == "FINISHED")]
     if rows.empty:
-        return pd.DataFrame(columns=["m", "base_lr", "replicate", "test_error", "run_id"])
-    error = rows["metrics.test_error"] if "metrics.test_error" in rows else pd.Series(math.nan, index=rows.index)
+        return pd.DataFrame(columns=["m", "base_lr", "replicate", "val_accuracy", "test_error", "run_id"])
+
+    def metric(name):
+        column = f"metrics.{name}"
+        return (rows[column] if column in rows else pd.Series(math.nan, index=rows.index)).astype(float)
+
     return pd.DataFrame({"m": rows["params.config.batch_size"].astype(int),
                          "base_lr": rows["params.config.base_lr"].astype(float),
-                         "replicate": rows["replicate"].astype(int), "test_error": error.astype(float),
-                         "run_id": rows["run_id"]})
+                         "replicate": rows["replicate"].astype(int), "val_accuracy": metric("val_accuracy"),
+                         "test_error": metric("test_error"), "run_id": rows["run_id"]})
 
 
-def grid_for_test(runs):
-    """``batch_grid`` in the columns ``BestOverGrid`` reads: factor (m), replicate, value, run_id."""
-    grid = batch_grid(runs)
-    return grid.rename(columns={"m": "factor", "test_error": "value"})[["factor", "replicate", "value", "run_id"]]
+def picked_by_validation(runs):
+    """Per batch size and seed, the grid point whose η̃ has the best validation
+    accuracy (diverged points cannot be picked), in the columns ``Trend``
+    reads: replicate, level (m), value (its test error), run_id; and base_lr."""
+    import pandas as pd
+
+    grid = batch_grid(runs).dropna(subset=["val_accuracy", "test_error"])
+    if grid.empty:
+        return pd.DataFrame(columns=["replicate", "level", "value", "run_id", "base_lr"])
+    picks = grid.loc[grid.groupby(["m", "replicate"])["val_accuracy"].idxmax()]
+    return pd.DataFrame({"replicate": picks["replicate"], "level": picks["m"], "value": picks["test_error"],
+                         "run_id": picks["run_id"], "base_lr": picks["base_lr"]}).reset_index(drop=True)
 
 
 # -- notes --------------------------------------------------------------------------------------------
-def spread_note(runs, *, arms: tuple[str, ...]) -> list[str]:
+def spread_note(runs, *, arms: tuple[str, ...], references: dict[str, float]) -> list[str]:
     from scipy import stats as sps
 
     from harness.stats import expected_max_z
@@ -81,56 +95,59 @@ def spread_note(runs, *, arms: tuple[str, ...]) -> list[str]:
         mean, sd = v.mean(), v.std(ddof=1)
         z_max, z_min = (v.max() - mean) / sd, (mean - v.min()) / sd
         skew = float(sps.skew(v))
-        tail = "" if abs(skew) < 0.5 else (f" The distribution has a long tail of {'bad' if skew < 0 else 'good'} "
-                                           "seeds, so the chi-square CI (which assumes normal data) is approximate.")
-        lines.append(f"`{arm}`: {len(v)} seeds, test accuracy mean {mean:.4f}, SD {sd:.4f}, min {v.min():.4f}, "
-                     f"max {v.max():.4f} (range {100 * (v.max() - v.min()):.2f} points), skewness {skew:.2f}. The "
-                     f"best seed sits {z_max:.2f} SD above the mean and the worst {z_min:.2f} SD below; a Gaussian "
-                     f"sample of {len(v)} is expected to reach {expected_max_z(len(v)):.2f} SD.{tail}")
+        reference = f" (published reference {references[arm]:.3f})" if arm in references else ""
+        tail = "" if abs(skew) < 0.5 else (f" A long tail of {'bad' if skew < 0 else 'good'} seeds: the Bonett "
+                                           "interval of the verdict allows for it (a chi-square interval would not).")
+        lines.append(f"`{arm}`: {len(v)} seeds, test accuracy mean {mean:.4f}{reference}, SD {sd:.4f}, min "
+                     f"{v.min():.4f}, max {v.max():.4f} (range {100 * (v.max() - v.min()):.2f} points), skewness "
+                     f"{skew:.2f}. The best seed sits {z_max:.2f} SD above the mean and the worst {z_min:.2f} SD "
+                     f"below; a Gaussian sample of {len(v)} is expected to reach {expected_max_z(len(v)):.2f} SD."
+                     f"{tail}")
     return lines
 
 
-def sources_note(runs, *, test: VarianceRatios) -> list[str]:
+def sources_note(runs, *, test: VarianceShares) -> list[str]:
     import numpy as np
 
-    base, column = finished_rows(runs, test.all_arm, test.metric)
-    lines = [f"All four sources varied (`{test.all_arm}`): SD {base[column].std(ddof=1):.4f} over {len(base)} seeds."
-             if len(base) > 1 else "No all-sources runs."]
-    rng = np.random.default_rng(0)
-    everything = base[column].to_numpy(dtype=float)
-    for source, (share, d1, _) in test.shares(runs).items():
-        rows, _ = finished_rows(runs, test.sources[source], test.metric)
-        v = rows[column].to_numpy(dtype=float)
-        boot = "n/a"
-        if len(v) > 2 and len(everything) > 2:
-            draws = [v[rng.integers(0, len(v), len(v))].var(ddof=1) /
-                     everything[rng.integers(0, len(everything), len(everything))].var(ddof=1) for _ in range(2000)]
-            boot = f"[{np.percentile(draws, 2.5):.2f}, {np.percentile(draws, 97.5):.2f}]"
-        lines.append(f"only {source} varies: SD {np.std(v, ddof=1) if len(v) > 1 else math.nan:.4f}, variance ratio "
-                     f"{share:.2f} (bootstrap CI {boot}), {d1 + 1} seeds.")
+    per_block, incomplete = test.shares(runs)
+    if not per_block:
+        return ["No complete factorial block."]
+    names = [*test.factors, "interactions"]
+    lines = [f"{len(per_block)} complete factorial blocks" + (f" ({', '.join(incomplete)} incomplete)"
+                                                                 if incomplete else "") +
+             "; shares per block (" + ", ".join(names) + "): " +
+             "; ".join(f"`{block}` " + " / ".join(f"{shares[n]:.2f}" for n in names)
+                       for block, shares in per_block.items()) + "."]
+    for block in per_block:
+        rows, column = finished_rows(runs, block, test.metric)
+        lines.append(f"`{block}`: test accuracy mean {rows[column].mean():.4f}, SD {rows[column].std(ddof=1):.4f} "
+                     f"over its {len(rows)} cells.")
+    mains = np.array([[b[f] for f in test.factors] for b in per_block.values()]).sum(1)
+    lines.append(f"The four main effects together carry {mains.mean():.2f} of the variance on average (per block "
+                 f"{', '.join(f'{m:.2f}' for m in mains)}); the rest is interactions and run-to-run residual, which "
+                 "one run per cell cannot separate. A negative share is a main-effect mean square below the "
+                 "residual's (the estimate is unbiased, so it is kept).")
     return lines
 
 
-def few_note(runs, *, arms: tuple[str, ...], size: int) -> list[str]:
+def few_note(runs, *, pair: tuple[str, str], size: int) -> list[str]:
     import numpy as np
-    from scipy import stats as sps
 
-    lines = []
-    rng = np.random.default_rng(5)
-    for arm in arms:
+    true, small, _ = few_draws(runs, pair, size)
+    if not len(small):
+        return []
+    lines = [f"All seeds: `{pair[0]}` − `{pair[1]}` = {100 * true:+.2f} points of test accuracy. Over {len(small)} "
+             f"disjoint {size}-vs-{size} draws the difference ranged {100 * small.min():+.2f} to "
+             f"{100 * small.max():+.2f} points; {int(np.sum(np.sign(small) != np.sign(true)))} of {len(small)} "
+             f"ranked the two the wrong way round."]
+    for arm in pair:
         rows, column = finished_rows(runs, arm, "test_accuracy")
-        v = np.sort(rows[column].to_numpy(dtype=float))
-        if len(v) < 2 * size:
-            continue
-        overlapping = []
-        for _ in range(1000):
-            order = rng.permutation(len(v))
-            overlapping.append(sps.ttest_ind(v[order[:size]], v[order[size:2 * size]], equal_var=False).pvalue < 0.05)
-        top_bottom = sps.ttest_ind(v[-size:], v[:size], equal_var=False)
-        lines.append(f"`{arm}`: of 1000 random (overlapping) {size}-vs-{size} splits, {100 * np.mean(overlapping):.1f}% "
-                     f"give p < 0.05; the top {size} against the bottom {size} of the same {len(v)} seeds differ by "
-                     f"{100 * (v[-size:].mean() - v[:size].mean()):.2f} points of accuracy, p = {top_bottom.pvalue:.2g} "
-                     "-- the selection artefact of reporting one's best seeds.")
+        v = rows[column].to_numpy(dtype=float)
+        rng = np.random.default_rng(5)
+        errors = np.abs(np.array([rng.choice(v, size, replace=False).mean() for _ in range(2000)]) - v.mean())
+        lines.append(f"`{arm}` ({len(v)} seeds, mean {v.mean():.4f}): a {size}-seed mean lies within "
+                     f"{100 * np.percentile(errors, 50):.2f} points of the all-seeds mean half the time and within "
+                     f"{100 * np.percentile(errors, 90):.2f} points 90% of the time (2000 random draws).")
     return lines
 
 
@@ -155,13 +172,16 @@ def batch_note(runs) -> list[str]:
     grid = batch_grid(runs)
     if grid.empty:
         return []
+    picks = picked_by_validation(runs)
     lines = []
     for m, rows in grid.groupby("m"):
         stable = sorted(rows.dropna(subset=["test_error"])["base_lr"].unique())
-        best = rows.groupby("base_lr")["test_error"].mean().dropna()
-        where = f"best η̃ {best.idxmin():.2g} → mean test error {best.min():.4f}" if len(best) else "every η̃ diverged"
-        if len(best) and best.idxmin() in (grid["base_lr"].min(), grid["base_lr"].max()):
-            where += " (**at the edge of the grid**: the best learning rate may lie outside it)"
+        picked = picks[picks["level"] == m]
+        where = (f"validation picked η̃ {', '.join(f'{x:.2g}' for x in picked['base_lr'])} (per seed) → test error "
+                 f"{picked['value'].mean():.4f} on average" if len(picked) else "every η̃ diverged")
+        edges = (grid["base_lr"].min(), grid["base_lr"].max())
+        if len(picked) and picked["base_lr"].isin(edges).any():
+            where += " (**a pick at the edge of the grid**: the best learning rate may lie outside it)"
         lines.append(f"m = {m}: {where}; stable η̃ ({len(stable)} of {rows['base_lr'].nunique()}): "
                      f"{', '.join(f'{x:.2g}' for x in stable) or 'none'}.")
     return lines

@@ -1,8 +1,23 @@
-"""The seeds study's trials: small ReLU MLPs trained with SGD, hundreds of
-seeds of one shape at once (``harness.ensemble``; the sweep groups trials by
-``ensemble_key`` and hands each group to ``run_group``), each seed still its
-own Optuna trial and MLflow run. Every hyperparameter comes from the arm's
-config or the tier's ``Settings`` (``settings.py``)."""
+"""The seeds study's trials: small ReLU MLPs, hundreds of seeds of one shape
+at once (``harness.ensemble``; the sweep groups trials by ``ensemble_key`` and
+hands each group to ``run_group``), each seed still its own Optuna trial and
+MLflow run. Every hyperparameter comes from the arm's config (the arms
+function in ``__init__.py`` copies it from the tier's ``Settings``).
+
+Three kinds of run, by the arm's ``kind``:
+
+- ``seed``: the classic "random seed" -- initial weights and minibatch order
+  change together, the training data stay fixed;
+- ``factorial``: one cell of a crossed factorial over the four sources of
+  randomness (init, data order, dropout masks, a bootstrap of the training
+  set); replicate j sits at cell ``factorial_cell(j)`` and each source's level
+  picks that source's seed, the same within the arm (block) for every cell at
+  that level;
+- ``grid``: a point of the batch-size x learning-rate grid, measured on a
+  validation split (to pick the learning rate) and on the test set.
+
+The searches' trials (``ctx.tuning``) train on the same split and report
+validation accuracy."""
 from __future__ import annotations
 
 import json
@@ -10,15 +25,18 @@ import math
 from typing import Any
 
 MNIST1D, FASHION = "mnist1d", "fashion-mnist"
-ROOT_SEED = 3407  # the study's root seed (Picard's); replicate 0's seeds are the ones a source held fixed uses
-SOURCES = ("init", "order", "mask", "bootstrap")  # SEED-SOURCES: the sources of randomness, one varied at a time
+ROOT_SEED = 3407  # the study's root seed (Picard's)
+SOURCES = ("init", "order", "mask", "bootstrap")  # SEED-SOURCES: the factorial's factors, in cell-digit order
+SOURCE_STREAM = {"init": "init", "order": "data_order", "mask": "noise", "bootstrap": "subsample"}
 
 
 def _shape_config(config: dict[str, Any]) -> dict[str, Any]:
     """What members of one ensemble must share: data, architecture, schedule."""
     hidden = tuple(config["hidden"]) if "hidden" in config else (config["width"],) * config["depth"]
     return {"dataset": config["dataset"], "hidden": list(hidden), "batch_size": config["batch_size"],
-            "retain_hidden": config.get("retain_hidden", 1.0), "grid": config.get("grid", "")}
+            "retain_hidden": config.get("retain_hidden", 1.0), "kind": config.get("kind", "search"),
+            "optimizer": config.get("optimizer", "sgd"), "epochs": config.get("epochs"),
+            "n_train": config.get("n_train")}
 
 
 def ensemble_key(config, budget) -> str | None:
@@ -28,30 +46,42 @@ def ensemble_key(config, budget) -> str | None:
 
 
 def _fixed_seeds(ctx):
-    """The seeds a source uses when it is held fixed: replicate 0's."""
+    """The seeds every run shares where its design holds them fixed: replicate 0's."""
     from harness.seeding import trial_seeds
 
     return trial_seeds(ROOT_SEED, ctx.study, 0)
 
 
+def factorial_seeds(ctx) -> dict[str, int]:
+    """Per source, the seed of this cell's level of it: the same for every
+    cell of this block (arm) at that level, independent across blocks."""
+    from harness.claimtests import factorial_cell
+    from harness.seeding import trial_seeds
+
+    levels = ctx.config["levels"]
+    cell = factorial_cell(ctx.replicate, len(SOURCES), levels)
+    return {source: getattr(trial_seeds(ROOT_SEED, f"{ctx.study}:{ctx.arm.name}:{source}", level), SOURCE_STREAM[source])
+            for source, level in zip(SOURCES, cell)}
+
+
 def _member(ctx, n_rows: int):
-    """This trial's ensemble member: its seeds, with the sources its arm holds
-    fixed taken from replicate 0, and its hyperparameters."""
+    """This trial's ensemble member: its seeds and its hyperparameters."""
     import numpy as np
 
     from harness.ensemble import Member
 
-    cfg, own, fixed = ctx.config, ctx.seeds, _fixed_seeds(ctx)
-    vary = cfg.get("vary", "seed")
-    pick = {"seed": {"init", "order"}, "all": set(SOURCES)}.get(vary, {vary})
+    cfg, own = ctx.config, ctx.seeds
     rows = None
-    if "bootstrap" in pick:
-        rows = np.random.default_rng(own.subsample).integers(0, n_rows, n_rows)
-    member = Member(init=own.init if "init" in pick else fixed.init,
-                    data_order=own.data_order if "order" in pick else fixed.data_order,
-                    noise=own.noise if "mask" in pick else fixed.noise,
-                    lr=cfg["lr"], momentum=cfg.get("momentum", 0.0), weight_decay=cfg.get("weight_decay", 0.0),
-                    rows=rows)
+    if cfg.get("kind") == "factorial":
+        seeds = factorial_seeds(ctx)
+        for source, level in zip(SOURCES, _cell(ctx)):
+            ctx.log_param(f"factorial.{source}", level)
+        rows = np.random.default_rng(seeds["bootstrap"]).integers(0, n_rows, n_rows)
+        init, order, noise = seeds["init"], seeds["order"], seeds["mask"]
+    else:  # the seed varies init and order (and masks, where there are any); the data stay fixed
+        init, order, noise = own.init, own.data_order, own.noise
+    member = Member(init=init, data_order=order, noise=noise, lr=cfg["lr"], momentum=cfg.get("momentum", 0.0),
+                    weight_decay=cfg.get("weight_decay", 0.0), rows=rows)
     ctx.log_param("effective_seed.init", member.init)
     ctx.log_param("effective_seed.data_order", member.data_order)
     ctx.log_param("effective_seed.noise", member.noise)
@@ -59,25 +89,38 @@ def _member(ctx, n_rows: int):
     return member
 
 
+def _cell(ctx) -> tuple[int, ...]:
+    from harness.claimtests import factorial_cell
+
+    return factorial_cell(ctx.replicate, len(SOURCES), ctx.config["levels"])
+
+
 def _data(ctx):
-    """Fixed training data (the same for every seed: the seed study varies the
-    seed, not the data, except through the bootstrap source) and the test set,
-    or train/validation splits of the training set while tuning."""
+    """(x_train, y_train, validation or None, x_test, y_test). The training
+    data are the same for every seed (the study varies the seed, not the data,
+    except through the factorial's bootstrap). A search trial or a grid point
+    trains on ``n_search_train`` signals and is validated on the next
+    ``n_val``; a search trial's "test" is that validation split."""
     from harness import datasets
 
     name = ctx.config["dataset"]
     full = datasets.load(name)
-    n_train = ctx.budget["n_train"][name]
     fixed = _fixed_seeds(ctx).subsample
-    if ctx.tuning:
-        n_val = ctx.budget["n_val"]
+    if ctx.tuning or ctx.config.get("kind") == "grid":
+        n_train, n_val = ctx.budget["n_search_train"], ctx.budget["n_val"]
         pool = full.subsample(n_train + n_val, seed=fixed)
         ctx.use_dataset(name, pool.digest, pool.source, "train+validation")
-        return pool.x_train[:n_train], pool.y_train[:n_train], pool.x_train[n_train:], pool.y_train[n_train:]
+        train = pool.x_train[:n_train], pool.y_train[:n_train]
+        val = pool.x_train[n_train:], pool.y_train[n_train:]
+        if ctx.tuning:
+            return (*train, None, *val)
+        ctx.use_dataset(name, full.digest, full.source, "test")
+        return (*train, val, full.x_test, full.y_test)
+    n_train = ctx.config["n_train"]
     data = full.subsample(n_train, seed=fixed) if n_train < len(full.y_train) else full
     ctx.use_dataset(name, data.digest, data.source, "train")
     ctx.use_dataset(name, full.digest, full.source, "test")
-    return data.x_train, data.y_train, full.x_test, full.y_test
+    return data.x_train, data.y_train, None, full.x_test, full.y_test
 
 
 def run_group(contexts: list) -> list:
@@ -89,17 +132,19 @@ def run_group(contexts: list) -> list:
     from harness.ensemble import Shape, train
 
     first = contexts[0]
-    budget = first.budget
     cfg = _shape_config(first.config)
-    x, y, x_eval, y_eval = _data(first)
+    x, y, val, x_eval, y_eval = _data(first)
     for ctx in contexts[1:]:
         ctx.datasets.extend(first.datasets)  # every member's run records the data it trained on
+    epochs = first.budget["hp_epochs"] if first.tuning else cfg["epochs"]
     shape = Shape(in_features=x.shape[1], classes=int(y.max()) + 1, hidden=tuple(cfg["hidden"]),
-                  retain_hidden=cfg["retain_hidden"], batch_size=cfg["batch_size"], optimizer=budget["optimizer"],
-                  epochs=budget["hp_epochs"] if first.tuning else budget["epochs"][cfg["dataset"]])
+                  retain_hidden=cfg["retain_hidden"], batch_size=cfg["batch_size"], optimizer=cfg["optimizer"],
+                  epochs=epochs)
     members = [_member(ctx, len(y)) for ctx in contexts]
     device = torch.device(first.device)
     tensors = [engine.as_tensor(a, device) for a in (x, y.astype("int64"), x_eval, y_eval.astype("int64"))]
+    validation = None if val is None else (engine.as_tensor(val[0], device),
+                                           engine.as_tensor(val[1].astype("int64"), device))
 
     def log(epoch: int, losses) -> None:
         for ctx, value in zip(contexts, losses.tolist()):
@@ -107,19 +152,24 @@ def run_group(contexts: list) -> list:
                 ctx.log_metric("train_loss", value, epoch)
 
     label = "epochs" if len(contexts) == 1 else f"epochs x{len(contexts)} seeds"
-    results = train(shape, members, *tensors, on_epoch=log,
+    results = train(shape, members, *tensors, on_epoch=log, validation=validation,
                     progress=lambda r: first.progress(r, total=len(r), desc=label))
     out: list = []
     for ctx, r in zip(contexts, results):
-        if r.diverged and ctx.config.get("grid") == "batch":
+        grid = ctx.config.get("kind") == "grid"
+        if r.diverged and grid:
             out.append({"diverged": 1.0})  # an outcome of the batch-size grid, not a failure
         elif r.diverged:
             out.append(engine.TrialDiverged(r.diverged))
         elif ctx.tuning:
             out.append({"val_accuracy": r.test_accuracy, "val_loss": r.test_loss})
         else:
-            out.append({"test_accuracy": r.test_accuracy, "test_error": 1 - r.test_accuracy,
-                        "test_loss": r.test_loss, "final_train_loss": r.train_loss[-1], "diverged": 0.0})
+            metrics = {"test_accuracy": r.test_accuracy, "test_error": 1 - r.test_accuracy,
+                       "test_loss": r.test_loss, "final_train_loss": r.train_loss[-1],
+                       "first_train_loss": r.train_loss[0], "diverged": 0.0}
+            if grid:
+                metrics["val_accuracy"] = r.val_accuracy
+            out.append(metrics)
     return out
 
 
