@@ -878,17 +878,17 @@ def factorial_cell(replicate: int, factors: int, levels: int) -> tuple[int, ...]
 
 @dataclass(frozen=True)
 class VarianceShares(ClaimTest):
-    """Each source of randomness carries more than ``floor`` of the variance of
-    ``metric``. Each arm whose name starts with ``prefix`` is one crossed
-    factorial (a block; the tier decides how many there are): every
-    ``factors`` source at the same number of random levels (seeds; the arm's
-    config ``levels``, read from its runs' params), one run per cell,
-    replicate j at cell ``factorial_cell(j)``. Per block, the sources' main-
-    effect variance components and the rest (every interaction with the run-to-
-    run residual) as shares that sum to one (``stats.factorial_shares``); the
-    blocks are independent replicates of the design, so each source's share is
-    tested as ``Bound``'s mean over blocks (t over blocks): intersection-union
-    for support, Bonferroni for "contradicted"."""
+    """Each source of randomness moves ``metric``: its total-effect share of
+    the variance (its main effect and every interaction it enters:
+    ``stats.factorial_shares``) exceeds ``floor``. Each arm whose name starts
+    with ``prefix`` is one crossed factorial (a block; the tier decides how
+    many): every ``factors`` source at the same number of random levels
+    (seeds; the arm's config ``levels``, read from its runs' params), one run
+    per cell, replicate j at cell ``factorial_cell(j)``. The blocks are
+    independent replicates of the design, so each source's share is tested as
+    ``Bound``'s mean over blocks (t over blocks): intersection-union for
+    support, Bonferroni for "contradicted". ``shares`` also gives the
+    decomposition that sums to one (main effects and the interactions)."""
 
     metric: str
     prefix: str
@@ -902,15 +902,15 @@ class VarianceShares(ClaimTest):
         return sorted(a for a in runs["arm"].unique() if a.startswith(self.prefix)) if len(runs) else []
 
     def describe(self) -> str:
-        return (f"per crossed factorial block over {', '.join(self.factors)}, each source's main-effect share of the "
-                f"variance of "
-                f"{self.metric} (method-of-moments components; interactions and residual as one more share, all "
-                f"summing to one); one-sample t-test over blocks that every source's share exceeds {self.floor:g} "
-                f"(p = the largest); effect = the smallest mean share")
+        return (f"per crossed factorial block over {', '.join(self.factors)}, each source's total-effect share of "
+                f"the variance of {self.metric} (random-effects variance components: its main effect and every "
+                f"interaction it enters, over the sum of all components); one-sample t-test over blocks that every "
+                f"source's share exceeds {self.floor:g} (p = the largest); effect = the smallest mean share")
 
     def shares(self, runs: "pd.DataFrame") -> tuple[dict[str, dict[str, float]], list[str]]:
-        """block -> {source: share, "interactions": share} for every complete
-        block; and the blocks left out (a cell without a finished run)."""
+        """block -> {"<source> main", "<source> total" for each source,
+        "interactions"} for every complete block; and the blocks left out (a
+        cell without a finished run)."""
         out, incomplete = {}, []
         f = len(self.factors)
         for block in self.blocks(runs):
@@ -925,21 +925,20 @@ class VarianceShares(ClaimTest):
             for replicate, value in values.items():
                 cube[factorial_cell(int(replicate), f, levels)] = value
             try:
-                mains, rest = stats.factorial_shares(cube)
+                mains, interactions, totals = stats.factorial_shares(cube)
             except ValueError:
                 incomplete.append(block)
                 continue
-            out[block] = {**dict(zip(self.factors, mains)), "interactions": rest}
+            out[block] = {**{f"{s} main": m for s, m in zip(self.factors, mains)},
+                          **{f"{s} total": t for s, t in zip(self.factors, totals)}, "interactions": interactions}
         return out, incomplete
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         per_block, incomplete = self.shares(runs)
         blocks = self.blocks(runs)
         ids = _run_ids(runs, blocks)
-        values = {f: np.array([b[f] for b in per_block.values()]) for f in self.factors}
-        measured = {f"{f} share": float(v.mean()) if len(v) else math.nan for f, v in values.items()}
-        measured["interactions share"] = float(np.mean([b["interactions"] for b in per_block.values()])) \
-            if per_block else math.nan
+        values = {s: np.array([b[f"{s} total"] for b in per_block.values()]) for s in self.factors}
+        measured = {f"{s} total share": float(v.mean()) if len(v) else math.nan for s, v in values.items()}
         if len(per_block) < 2:
             return no_evidence(self.describe(), len(per_block), ids, measured,
                                f"{len(per_block)} complete factorial block(s) (incomplete: "
@@ -948,8 +947,8 @@ class VarianceShares(ClaimTest):
                                f"{len(per_block)} of {len(blocks)} blocks have a finished run in every cell"
                                + (f"; incomplete: {', '.join(incomplete)}" if incomplete else ""))
         evidence = bound_evidence(values, self.floor, "above", self.describe(), ids, measured, (complete,))
-        return dataclasses.replace(evidence, ci_method="t-interval over blocks of the smallest source's mean share "
-                                                       "(other end Bonferroni over sources)")
+        return dataclasses.replace(evidence, ci_method="t-interval over blocks of the smallest source's mean total "
+                                                       "share (other end Bonferroni over sources)")
 
 
 @dataclass(frozen=True)
@@ -995,7 +994,8 @@ class Importance(ClaimTest):
         return importance.per_search(rows, importance.search_space(self.space), self.metric, self.direction,
                                      self.evaluator, shuffle_seed=self.control_seed if shuffled else None)
 
-    def _values(self, vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
+    def tested_values(self, vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
+        """What the test reads from each search's importances: the top-2 share, or the named ones'."""
         if self.what == "top":
             return {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
         return {name: [v[name] for v in vectors.values()] for name in self.what}
@@ -1004,7 +1004,7 @@ class Importance(ClaimTest):
         """What the evaluator reports when nothing matters. For "top" the
         check fails when the shuffled searches' mean already clears the bound:
         the bound would then be met by the evaluator's bias alone."""
-        control = {k: float(np.mean(v)) for k, v in self._values(self.vectors(runs, shuffled=True)).items() if v}
+        control = {k: float(np.mean(v)) for k, v in self.tested_values(self.vectors(runs, shuffled=True)).items() if v}
         text = ", ".join(f"{k} {v:.3f}" for k, v in control.items()) or "n/a"
         if self.what == "top":
             passed = bool(control) and all(v < self.bound for v in control.values())
@@ -1016,7 +1016,7 @@ class Importance(ClaimTest):
         vectors = self.vectors(runs)
         ids = tuple(runs[runs["arm"].str.startswith(self.prefix) & (runs["status"] == STATUS_FINISHED)]["run_id"]) \
             if len(runs) else ()
-        values = self._values(vectors)
+        values = self.tested_values(vectors)
         measured = {k: float(np.mean(v)) if v else math.nan for k, v in values.items()}
         if len(vectors) < 2:
             return no_evidence(self.describe(), len(vectors), ids, measured)

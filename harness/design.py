@@ -134,18 +134,34 @@ class Tuning:
     values are merged into the arm's config for every replicate. The search is
     TPE unless an arm's config says ``"sampler": "random"`` (the seeds study
     compares the two); either sampler is seeded from (study, arm).
+    ``spaces`` gives arms a search space of their own (arm -> space, e.g.
+    another model's hyperparameters); the others search ``space``.
     """
 
     arms: tuple[str, ...]
     space: Callable[[Any], dict[str, Any]]
     metric: str
     direction: str = "minimize"
+    spaces: Mapping[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
 
     SAMPLERS = ("tpe", "random")
 
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
             raise StudyDeclarationError(f"tuning direction must be minimize or maximize, got {self.direction!r}")
+        if set(self.spaces) - set(self.arms):
+            raise StudyDeclarationError(f"tuning spaces name arms that are not tuned: "
+                                        f"{sorted(set(self.spaces) - set(self.arms))}")
+
+    def space_for(self, arm: str) -> Callable[[Any], dict[str, Any]]:
+        """The search space of ``arm``."""
+        return self.spaces.get(arm, self.space)
+
+    def all_spaces(self) -> list[Callable[[Any], dict[str, Any]]]:
+        """Every distinct search space, the default first."""
+        out = [self.space]
+        out += [s for s in self.spaces.values() if all(s is not o for o in out)]
+        return out
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class TrainConfig:
     optimizer: str = "adam"      # "adam" or "sgd"
     momentum: float = 0.0        # SGD only
     weight_decay: float = 0.0    # L2 coefficient, decoupled from nothing: plain torch semantics
+    beta1: float = 0.9           # Adam only: its first-moment decay, the momentum of Adam's step
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -42,6 +43,8 @@ class TrainConfig:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"Adam's beta1 must be in [0, 1), got {self.beta1}")
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -82,7 +85,7 @@ def build_model(factory: Callable[[], nn.Module], ctx: TrialContext) -> nn.Modul
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999), weight_decay=cfg.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 

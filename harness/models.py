@@ -22,6 +22,14 @@ def mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (512,
     return MLP(in_features, classes, tuple(hidden), act)
 
 
+@MODELS.register("lstm")
+def lstm(classes: int = 10, hidden: int = 64, cell: str = "lstm", layers: int = 1):
+    """Recurrent classifier of a 1-D signal, one value per step (LSTM or GRU, last step -> linear)."""
+    from harness.nets import SequenceClassifier
+
+    return SequenceClassifier(classes, hidden, cell, layers)
+
+
 @MODELS.register("deep-ae")
 def deep_ae(in_features: int = 784, hidden: Sequence[int] = (512, 256, 128), code: int = 30,
             act: str = "relu", out_act: str = "sigmoid", init: str = "torch"):

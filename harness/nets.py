@@ -95,6 +95,23 @@ class Autoencoder(nn.Module):
         return linears[-1].weight.detach()
 
 
+class SequenceClassifier(nn.Module):
+    """A recurrent classifier of a 1-D signal read as a sequence (one value
+    per step, e.g. MNIST-1D's 40): an LSTM or GRU, its last step's hidden
+    state through one linear read-out."""
+
+    def __init__(self, classes: int, hidden: int = 64, cell: str = "lstm", layers: int = 1):
+        super().__init__()
+        if cell not in ("lstm", "gru"):
+            raise ValueError(f"unknown recurrent cell {cell!r}; known: lstm, gru")
+        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(1, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x.flatten(1).unsqueeze(-1))  # [batch, steps, hidden]
+        return self.head(out[:, -1])
+
+
 class PCA:
     """Principal component analysis with the autoencoders' measure interface.
 

@@ -382,7 +382,7 @@ def _replay(study: Study, arm: str, run) -> tuple[dict, dict, dict]:
     logged = _prefixed(run.data.params, "hp.")
     replay = _Replay(logged, _number(run))
     try:
-        hyperparams = dict(study.tuning.space(replay))
+        hyperparams = dict(study.tuning.space_for(arm)(replay))
         if {k: flat(v) for k, v in hyperparams.items()} != logged:
             raise ValueError("its result is not the hyperparameters the run logged")
     except Exception as exc:  # a space that needs more than suggest_*, or values it no longer allows

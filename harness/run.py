@@ -110,7 +110,8 @@ def check_tuning_space(study: Study) -> None:
     import optuna
 
     try:
-        study.tuning.space(optuna.create_study().ask())
+        for space in study.tuning.all_spaces():
+            space(optuna.create_study().ask())
     except ValueError as exc:
         raise InputError(f"study {study.name!r}: bad tuning search space: {exc}") from None
 

@@ -55,6 +55,7 @@ __all__ = [
     "expected_max_z",
     "sd_bound",
     "sd_test",
+    "factorial_components",
     "factorial_shares",
 ]
 
@@ -888,35 +889,65 @@ def sd_test(values: ArrayLike, sd0: float, alternative: str) -> float:
 # --------------------------------------------------------------------------
 
 
-def factorial_shares(cube: np.ndarray) -> tuple[list[float], float]:
-    """Shares of the variance of a balanced crossed factorial with one run per
-    cell (``cube[i, j, …]``: factor 0 at level i, factor 1 at level j, …),
-    each factor's levels a random draw (e.g. seeds). Method-of-moments
-    variance components from the ANOVA mean squares: factor a's main effect
-    ``σ²_a = (MS_a − MS_rest) / (N / K_a)``, where "rest" pools every
-    interaction with the run-to-run residual (one run per cell cannot tell
-    them apart). Returns ``([share per factor], share of the rest)`` with
-    ``share = σ² / (Σ σ²_a + σ²_rest)``: they sum to one. A main effect whose
-    mean square falls below the rest's gets a negative estimate, kept as it
-    is (truncating at 0 would bias the mean over replicate factorials up)."""
+def _check_factorial(cube) -> np.ndarray:
     x = np.asarray(cube, dtype=float)
     if x.ndim < 2 or min(x.shape) < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"a factorial needs >= 2 factors with >= 2 levels each and finite values, got shape "
                          f"{x.shape}")
-    n, grand = x.size, float(x.mean())
-    ss_total = float(((x - grand) ** 2).sum())
-    components, ss_mains, df_mains = [], 0.0, 0
-    mean_squares = []
-    for axis, levels in enumerate(x.shape):
-        others = tuple(a for a in range(x.ndim) if a != axis)
-        ss = (n / levels) * float(((x.mean(axis=others) - grand) ** 2).sum())
-        mean_squares.append((ss / (levels - 1), n / levels))
-        ss_mains += ss
-        df_mains += levels - 1
-    df_rest = n - 1 - df_mains
-    ms_rest = (ss_total - ss_mains) / df_rest
-    components = [(ms - ms_rest) / per_level for ms, per_level in mean_squares]
-    total = sum(components) + ms_rest
-    if not total > 0:
+    if not float(x.var()) > 0:
         raise ValueError("the factorial's values do not vary: no shares")
-    return [c / total for c in components], ms_rest / total
+    return x
+
+
+def factorial_components(cube: np.ndarray) -> dict[tuple[int, ...], float]:
+    """Variance components of a balanced crossed factorial with one run per
+    cell (``cube[i, j, …]``: factor 0 at level i, factor 1 at level j, …),
+    every factor's levels a random draw (e.g. seeds): term -> σ², a term
+    being a tuple of factor axes (``(0,)`` a main effect, ``(0, 2)`` an
+    interaction). The full interaction also holds the run-to-run residual
+    (one run per cell cannot tell them apart).
+
+    Method of moments from the ANOVA mean squares: in this random model
+    ``E[MS_T] = Σ_{U ⊇ T} c_U σ²_U`` with ``c_U`` the cells per level
+    combination of U, so ``c_T σ²_T = Σ_{U ⊇ T} (−1)^{|U|−|T|} MS_U``
+    (Möbius inversion over the terms containing T). Unbiased, hence
+    sometimes negative; kept as is (truncating at 0 would bias sums up)."""
+    from itertools import combinations
+
+    x = _check_factorial(cube)
+    axes, n = range(x.ndim), x.size
+    terms = [t for k in range(1, x.ndim + 1) for t in combinations(axes, k)]
+    effects: dict[tuple[int, ...], np.ndarray] = {(): np.array(x.mean())}
+    mean_squares = {}
+    for term in terms:  # by size: every sub-term's effect is known before the term's
+        marginal = x.mean(axis=tuple(a for a in axes if a not in term), keepdims=True)
+        effect = marginal - sum(effects[v] for v in effects if set(v) < set(term))
+        effects[term] = effect
+        cells = n / math.prod(x.shape[a] for a in term)
+        dof = math.prod(x.shape[a] - 1 for a in term)
+        mean_squares[term] = cells * float((effect ** 2).sum()) / dof
+    components = {}
+    for term in terms:
+        cells = n / math.prod(x.shape[a] for a in term)
+        signed = sum((-1) ** (len(u) - len(term)) * mean_squares[u] for u in terms if set(term) <= set(u))
+        components[term] = signed / cells
+    return components
+
+
+def factorial_shares(cube: np.ndarray) -> tuple[list[float], float, list[float]]:
+    """Shares of the variance of a crossed factorial (``factorial_components``
+    over their sum): ``([main effect per factor], every interaction together,
+    [total effect per factor])``. The main effects and the interactions sum
+    to one; a factor's total effect (Sobol's total index) adds to its main
+    effect every interaction it enters, so it is the share that varying that
+    factor alone moves -- and totals need not sum to one (an interaction
+    counts for each of its factors). A factor the outcome ignores has 0."""
+    components = factorial_components(cube)
+    total = sum(components.values())
+    if not total > 0:
+        raise ValueError("the variance components sum to zero or less: no shares")
+    factors = range(np.ndim(cube))
+    mains = [components[(f,)] / total for f in factors]
+    interactions = sum(v for t, v in components.items() if len(t) > 1) / total
+    totals = [sum(v for t, v in components.items() if f in t) / total for f in factors]
+    return mains, interactions, totals

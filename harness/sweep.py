@@ -254,7 +254,7 @@ class Runner(TrialQueue):
                 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
                 trial = ostudy.ask()
             trial.set_user_attr("worker", self.worker)
-            hyperparams = tuning.space(trial)
+            hyperparams = tuning.space_for(arm.name)(trial)
             trial.set_user_attr("hyperparams", hyperparams)
             bar.update(self.execute(ostudy, trial, arm, TUNING_REPLICATE_OFFSET + trial.number, "tune", hyperparams))
         bar.close()

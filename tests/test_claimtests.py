@@ -589,6 +589,27 @@ def test_better_differences_constant_up_to_rounding_keep_the_floor():
     assert min(e.p_support, e.p_opposite) >= 0.5 ** 8
 
 
+def test_trend_over_a_table_reads_its_points_not_arms():
+    # e.g. HP-BATCH: per batch size and seed, the test error at the learning rate a validation split picked
+    rows = [{"replicate": r, "level": m, "value": 0.3 + 0.01 * math.log2(m) + 0.002 * r * (m == 64),
+             "run_id": f"{m}-{r}"} for r in range(4) for m in (2, 8, 64)]
+
+    def table(runs):
+        return pd.DataFrame(rows)
+
+    t = Trend("test_error", {}, direction="increasing", table=table, label="m")
+    e = t.evaluate(make_runs({"unrelated": [0.5]}))
+    slopes = [np.polyfit(np.log2([2, 8, 64]), [r["value"] for r in rows if r["replicate"] == rep], 1)[0]
+              for rep in range(4)]
+    assert e.effect == pytest.approx(np.mean(slopes)) and e.n == 4
+    assert e.p_support == pytest.approx(sps.ttest_1samp(slopes, 0, alternative="greater").pvalue)
+    assert e.measured["m 64"] == pytest.approx(np.mean([r["value"] for r in rows if r["level"] == 64]))
+    assert set(e.runs) == {r["run_id"] for r in rows} and t.arms() == set()
+    assert "log2 of m" in t.describe()
+    with pytest.raises(StudyDeclarationError):
+        Trend("test_error", {"a": 1.0, "b": 2.0}, table=table)
+
+
 def test_trend_declaration_errors():
     with pytest.raises(StudyDeclarationError):
         Trend(M, TREND_LEVELS, direction="down")
@@ -678,20 +699,23 @@ def test_factorial_cell_counts_in_base_levels():
         factorial_cell(81, 4, 3)
 
 
-def test_variance_shares_test_every_source_over_blocks():
+def test_variance_shares_test_every_source_total_share_over_blocks():
     rng = np.random.default_rng(3)
-    blocks = {f"src-f{b}": additive_cube(rng, (2.0, 1.0, 0.0), 3, 0.5) for b in range(6)}
-    runs = factorial_runs(blocks, 3)
+    blocks = {f"src-f{b}": additive_cube(rng, (2.0, 1.0, 0.0), 4, 0.2) for b in range(6)}
+    runs = factorial_runs(blocks, 4)
     t = VarianceShares("acc", "src-f", ("init", "order", "mask"), 0.1)
     per_block, incomplete = t.shares(runs)
     assert not incomplete and len(per_block) == 6
-    for shares in per_block.values():
-        assert sum(shares.values()) == pytest.approx(1.0)
+    for block, shares in per_block.items():
+        mains, interactions, totals = stats.factorial_shares(blocks[block])
+        assert shares["order main"] == pytest.approx(mains[1]) and shares["mask total"] == pytest.approx(totals[2])
+        assert sum(shares[f"{s} main"] for s in t.factors) + shares["interactions"] == pytest.approx(1.0)
     e = t.evaluate(runs)
-    values = {f: np.array([b[f] for b in per_block.values()]) for f in t.factors}
+    values = {s: np.array([b[f"{s} total"] for b in per_block.values()]) for s in t.factors}
     assert e.p_support == pytest.approx(max(stats.one_sample_t(v, 0.1, "greater").p_value for v in values.values()))
     assert e.effect == pytest.approx(min(v.mean() for v in values.values()))
-    assert e.measured["mask share"] == pytest.approx(values["mask"].mean())
+    assert e.measured["mask total share"] == pytest.approx(values["mask"].mean())
+    assert e.p_opposite < 0.05  # mask enters only the residual here (SD 0.2 against effects of 2 and 1)
     assert check(e, "complete-blocks").passed
     assert t.arms() == set()
 
@@ -882,6 +906,23 @@ def test_importance_is_a_bound_test_over_searches():
     assert_point_duality(named, p_above=named.p_opposite, p_below=named.p_support)
     one = Importance("acc", "top", 0.5, space, evaluator="ped-anova").evaluate(runs[runs["arm"] != "hp-1"].iloc[:11])
     assert not one.tested
+
+
+@pytest.mark.slow  # PED-ANOVA over searches, twice
+def test_importance_noise_control_shuffles_the_objective_within_each_search():
+    runs = search_runs()
+    named = Importance("acc", ("wd",), 0.9, space, evaluator="ped-anova")
+    real, control = named.vectors(runs), named.vectors(runs, shuffled=True)
+    assert sorted(control) == sorted(real) and control != real
+    assert real["hp-0"]["lr"] > 0.9  # the objective depends on lr alone...
+    assert np.mean([v["lr"] for v in control.values()]) < 0.9  # ...which shuffling destroys
+    assert check(named.evaluate(runs), "noise-control").passed  # a bound below: the control informs only
+    # with two hyperparameters the top two carry everything, shuffled or not: a "top" bound of 0.5 is met by
+    # the evaluator alone, and the check says so
+    top = Importance("acc", "top", 0.5, space, evaluator="ped-anova").evaluate(runs)
+    failed = check(top, "noise-control")
+    assert not failed.passed and "top-2 share 1.000" in failed.detail
+    assert decide([top])[0].verdict == "inconclusive"
 
 
 # -- decide, end to end --------------------------------------------------------------------------------

@@ -509,24 +509,38 @@ def test_sd_test_inverts_sd_bound():
 
 
 # -- variance components of a crossed factorial -----------------------------------------------------
-def test_factorial_shares_sum_to_one_and_recover_known_components_on_average():
+def random_cube(rng, levels: int, sds: dict[tuple[int, ...], float], factors: int = 3) -> np.ndarray:
+    """A crossed random-effects factorial: for each term, an independent normal
+    effect per level combination of its factors (SD ``sds[term]``)."""
+    cube = np.zeros((levels,) * factors)
+    for term, sd in sds.items():
+        shape = [levels if a in term else 1 for a in range(factors)]
+        cube = cube + rng.normal(0, sd, shape)
+    return cube
+
+
+def test_factorial_components_are_unbiased_for_mains_and_interactions():
     rng = np.random.default_rng(2)
-    sds, noise, levels = (2.0, 1.0, 0.0), 1.0, 6
-    draws = []
-    for _ in range(300):
-        cube = rng.normal(0, noise, (levels,) * 3)
-        for axis, sd in enumerate(sds):
-            shape = [1, 1, 1]
-            shape[axis] = levels
-            cube = cube + rng.normal(0, sd, levels).reshape(shape)
-        mains, rest = st.factorial_shares(cube)
-        assert sum(mains) + rest == pytest.approx(1.0)
-        draws.append([*mains, rest])
-    mean = np.mean(draws, axis=0)
-    truth = np.array([4.0, 1.0, 0.0, 1.0]) / 6.0
-    assert mean[2] == pytest.approx(0.0, abs=0.01)         # no effect: unbiased, negative draws kept
-    assert np.abs(mean - truth).max() < 0.07               # ratio-of-estimates bias is small at 6 levels
-    assert min(d[2] for d in draws) < 0
+    sds = {(0,): 2.0, (1,): 1.0, (0, 1): 1.0, (0, 1, 2): 1.0}  # factor 2 enters only the full interaction
+    draws = [st.factorial_components(random_cube(rng, 4, sds)) for _ in range(400)]
+    mean = {term: np.mean([d[term] for d in draws]) for term in draws[0]}
+    for term, value in mean.items():
+        assert value == pytest.approx(sds.get(term, 0.0) ** 2, abs=0.25), term
+    assert min(d[(2,)] for d in draws) < 0  # no main effect of factor 2: estimates on both sides of 0, kept
+
+
+def test_factorial_shares_sum_to_one_and_totals_count_interactions_for_each_factor():
+    rng = np.random.default_rng(3)
+    cube = random_cube(rng, 3, {(0,): 1.0, (0, 1): 1.0, (0, 1, 2): 0.5})
+    mains, interactions, totals = st.factorial_shares(cube)
+    components = st.factorial_components(cube)
+    whole = sum(components.values())
+    assert sum(mains) + interactions == pytest.approx(1.0)
+    assert totals[1] == pytest.approx(sum(v for t, v in components.items() if 1 in t) / whole)
+    assert sum(totals) > 1.0  # the (0, 1) and (0, 1, 2) interactions count for each of their factors
+    # a factor the outcome ignores moves nothing: every term it enters is exactly 0
+    ignored = np.repeat(rng.normal(size=(3, 3))[:, :, None], 3, axis=2)
+    assert st.factorial_shares(ignored)[2][2] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_factorial_shares_reject_what_is_not_a_factorial():

@@ -41,21 +41,24 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], f
     out.append(fig_ctx.save(fig, "seed_distributions.png", "SEED-SENS: test accuracy over seeds, with a Gaussian fit."))
     # variance shares
     per_block, _ = sources.shares(runs)
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    names = [*sources.factors, "interactions"]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    parts = [*(f"{s} main" for s in sources.factors), "interactions", *(f"{s} total" for s in sources.factors)]
     if per_block:
-        table = np.array([[b[n] for n in names] for b in per_block.values()])
-        for j in range(len(names)):
-            ax.scatter(np.full(len(table), j), table[:, j], color="k", s=10, zorder=3)
-        ax.bar(range(len(names)), table.mean(0), alpha=0.6)
-        ax.set_xticks(range(len(names)), names)
-    ax.axhline(sources.floor, color="r", ls=":", label=f"floor {sources.floor:g}")
+        table = np.array([[b[p] for p in parts] for b in per_block.values()])
+        colours = ["C0"] * len(sources.factors) + ["C1"] + ["C2"] * len(sources.factors)
+        ax.bar(range(len(parts)), table.mean(0), color=colours, alpha=0.6)
+        for j in range(len(parts)):
+            ax.scatter(np.full(len(table), j), table[:, j], color="k", s=8, zorder=3)
+        ax.set_xticks(range(len(parts)), [p.replace(" ", "\n") for p in parts], fontsize=7)
+    ax.axhline(sources.floor, color="r", ls=":", label=f"floor {sources.floor:g} (total shares)")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("share of the variance")
     ax.legend(fontsize=7)
-    out.append(fig_ctx.save(fig, "variance_shares.png", "SEED-SOURCES: each source's main-effect share of the "
-                                                        "variance of test accuracy, and the interactions' share "
-                                                        "(bars: mean; dots: one factorial block each)."))
+    out.append(fig_ctx.save(fig, "variance_shares.png", "SEED-SOURCES: the decomposition that sums to one (blue: "
+                                                        "main effects, orange: all interactions) and each source's "
+                                                        "total-effect share (green: main effect plus its "
+                                                        "interactions; the test reads these). Bars: mean; dots: one "
+                                                        "factorial block each."))
     # few-seed differences
     true, small, _ = few_draws(runs, few_pair, few)
     fig, ax = plt.subplots(figsize=(5, 3.2))

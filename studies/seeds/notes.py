@@ -54,7 +54,8 @@ def batch_grid(runs):
 
     rows = runs[runs["arm"].str.startswith("batch-") & (runs["status"] == "FINISHED")]
     if rows.empty:
-        return pd.DataFrame(columns=["m", "base_lr", "replicate", "val_accuracy", "test_error", "run_id"])
+        return pd.DataFrame(columns=["m", "base_lr", "replicate", "val_accuracy", "test_error", "first_train_loss",
+                                     "final_train_loss", "run_id"])
 
     def metric(name):
         column = f"metrics.{name}"
@@ -63,21 +64,26 @@ def batch_grid(runs):
     return pd.DataFrame({"m": rows["params.config.batch_size"].astype(int),
                          "base_lr": rows["params.config.base_lr"].astype(float),
                          "replicate": rows["replicate"].astype(int), "val_accuracy": metric("val_accuracy"),
-                         "test_error": metric("test_error"), "run_id": rows["run_id"]})
+                         "test_error": metric("test_error"), "first_train_loss": metric("first_train_loss"),
+                         "final_train_loss": metric("final_train_loss"), "run_id": rows["run_id"]})
 
 
 def picked_by_validation(runs):
     """Per batch size and seed, the grid point whose η̃ has the best validation
     accuracy (diverged points cannot be picked), in the columns ``Trend``
-    reads: replicate, level (m), value (its test error), run_id; and base_lr."""
+    reads: replicate, level (m), value (its test error), run_id; and base_lr
+    and the pick's first- and last-epoch training loss."""
     import pandas as pd
 
     grid = batch_grid(runs).dropna(subset=["val_accuracy", "test_error"])
     if grid.empty:
-        return pd.DataFrame(columns=["replicate", "level", "value", "run_id", "base_lr"])
+        return pd.DataFrame(columns=["replicate", "level", "value", "run_id", "base_lr", "first_train_loss",
+                                     "final_train_loss"])
     picks = grid.loc[grid.groupby(["m", "replicate"])["val_accuracy"].idxmax()]
     return pd.DataFrame({"replicate": picks["replicate"], "level": picks["m"], "value": picks["test_error"],
-                         "run_id": picks["run_id"], "base_lr": picks["base_lr"]}).reset_index(drop=True)
+                         "run_id": picks["run_id"], "base_lr": picks["base_lr"],
+                         "first_train_loss": picks["first_train_loss"],
+                         "final_train_loss": picks["final_train_loss"]}).reset_index(drop=True)
 
 
 # -- notes --------------------------------------------------------------------------------------------
@@ -112,21 +118,26 @@ def sources_note(runs, *, test: VarianceShares) -> list[str]:
     per_block, incomplete = test.shares(runs)
     if not per_block:
         return ["No complete factorial block."]
-    names = [*test.factors, "interactions"]
+    parts = [f"{s} main" for s in test.factors] + ["interactions"]
     lines = [f"{len(per_block)} complete factorial blocks" + (f" ({', '.join(incomplete)} incomplete)"
                                                                  if incomplete else "") +
-             "; shares per block (" + ", ".join(names) + "): " +
-             "; ".join(f"`{block}` " + " / ".join(f"{shares[n]:.2f}" for n in names)
-                       for block, shares in per_block.items()) + "."]
+             ". The decomposition that sums to one, per block (main effects of " + ", ".join(test.factors) +
+             "; all interactions): " + "; ".join(f"`{block}` " + " / ".join(f"{shares[p]:.2f}" for p in parts)
+                                                 for block, shares in per_block.items()) + "."]
+    mains = np.array([[b[f"{s} main"] for s in test.factors] for b in per_block.values()]).sum(1)
+    lines.append(f"The four main effects together carry {mains.mean():.2f} of the variance on average (per block "
+                 f"{', '.join(f'{m:.2f}' for m in mains)}), the interactions the rest: a source changes the outcome "
+                 "mostly in ways that depend on the other sources' seeds, not by a shift of its own. (The "
+                 "interactions include the run-to-run residual, which one run per cell cannot separate; an "
+                 "unbiased component may come out negative and is kept.)")
+    lines.append("Total-effect shares (main effect plus every interaction the source enters; the test's "
+                 "numbers), mean over blocks: " +
+                 ", ".join(f"{s} {np.mean([b[f'{s} total'] for b in per_block.values()]):.2f}"
+                           for s in test.factors) + ".")
     for block in per_block:
         rows, column = finished_rows(runs, block, test.metric)
         lines.append(f"`{block}`: test accuracy mean {rows[column].mean():.4f}, SD {rows[column].std(ddof=1):.4f} "
                      f"over its {len(rows)} cells.")
-    mains = np.array([[b[f] for f in test.factors] for b in per_block.values()]).sum(1)
-    lines.append(f"The four main effects together carry {mains.mean():.2f} of the variance on average (per block "
-                 f"{', '.join(f'{m:.2f}' for m in mains)}); the rest is interactions and run-to-run residual, which "
-                 "one run per cell cannot separate. A negative share is a main-effect mean square below the "
-                 "residual's (the estimate is unbiased, so it is kept).")
     return lines
 
 
@@ -161,24 +172,44 @@ def importance_note(runs, *, test: Importance) -> list[str]:
         ranked = sorted(summary.items(), key=lambda kv: -kv[1][0])
         text = ", ".join(f"{name} {m:.2f} [{lo:.2f}, {hi:.2f}]" for name, (m, lo, hi) in ranked)
         lines.append(f"{evaluator} over {len(vectors)} searches (mean [95% bootstrap CI over searches]): {text or 'n/a'}.")
-    best = runs[runs["status"] == "FINISHED"]
+    best = runs[(runs["status"] == "FINISHED") & runs["arm"].str.startswith(test.prefix)] if len(runs) else runs
+    control = {k: sum(v) / len(v) for k, v in test.tested_values(test.vectors(runs, shuffled=True)).items() if v}
+    if control:
+        lines.append(f"Noise control ({test.evaluator}, each search's objective shuffled among its trials): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in control.items())
+                     + " -- what the evaluator reports when no hyperparameter matters.")
     if "metrics.val_accuracy" in best and len(best):
         top = best.loc[best["metrics.val_accuracy"].idxmax()]
         lines.append(f"Best validation accuracy found: {top['metrics.val_accuracy']:.4f} (`{top['arm']}`).")
     return lines
 
 
-def batch_note(runs) -> list[str]:
+def batch_note(runs, *, small: int) -> list[str]:
+    """Per batch size, the validation picks and their training; first, where
+    the picked test error is lowest and how it spreads on either side of
+    ``small`` (the sentence's largest "small" batch)."""
     grid = batch_grid(runs)
     if grid.empty:
         return []
     picks = picked_by_validation(runs)
     lines = []
+    if len(picks):
+        means = picks.groupby("level")["value"].mean()
+        inside, outside = means[means.index <= small], means[means.index > small]
+        lines.append(f"Mean test error at the picked η̃ is lowest at m = {means.idxmin()} ({means.min():.4f}); over "
+                     f"m ≤ {small} it spans {inside.min():.4f}–{inside.max():.4f}, over m > {small} "
+                     f"{outside.min():.4f}–{outside.max():.4f}. Every m trains the same number of epochs "
+                     f"(Masters & Luschi's protocol), so m = {grid['m'].max()} takes "
+                     f"{grid['m'].max() // grid['m'].min()}x fewer steps than m = {grid['m'].min()}."
+                     if len(inside) and len(outside) else
+                     f"Mean test error at the picked η̃ is lowest at m = {means.idxmin()} ({means.min():.4f}).")
     for m, rows in grid.groupby("m"):
         stable = sorted(rows.dropna(subset=["test_error"])["base_lr"].unique())
         picked = picks[picks["level"] == m]
         where = (f"validation picked η̃ {', '.join(f'{x:.2g}' for x in picked['base_lr'])} (per seed) → test error "
-                 f"{picked['value'].mean():.4f} on average" if len(picked) else "every η̃ diverged")
+                 f"{picked['value'].mean():.4f} on average, training loss {picked['first_train_loss'].mean():.3f} "
+                 f"after the first epoch → {picked['final_train_loss'].mean():.3f} after the last"
+                 if len(picked) else "every η̃ diverged")
         edges = (grid["base_lr"].min(), grid["base_lr"].max())
         if len(picked) and picked["base_lr"].isin(edges).any():
             where += " (**a pick at the edge of the grid**: the best learning rate may lie outside it)"

@@ -21,7 +21,9 @@ class Settings:
     source_blocks: int                   # SEED-SOURCES: independent factorial blocks (replicates of the design)
     grid_epochs: int                     # HP-BATCH: epochs of each grid point
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
-    searches: int                        # repeated searches per sampler (hp-random-i, hp-tpe-i), at most 5
+    searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
+    lstm_searches: int                   # repeated LSTM searches per sampler (lstm-random-i, lstm-tpe-i), at most 5
+    lstm_epochs: int                     # epochs of every LSTM run, search trials included
     batch_sizes: tuple[int, ...]         # HP-BATCH's grid of batch sizes m
     base_lrs: tuple[float, ...]          # HP-BATCH's grid of per-example learning rates η̃ (SGD step m·η̃)
     batch_seeds: int                     # seeds per point of the HP-BATCH grid

@@ -14,7 +14,9 @@ Three kinds of run, by the arm's ``kind``:
   picks that source's seed, the same within the arm (block) for every cell at
   that level;
 - ``grid``: a point of the batch-size x learning-rate grid, measured on a
-  validation split (to pick the learning rate) and on the test set.
+  validation split (to pick the learning rate) and on the test set;
+- ``lstm``: one LSTM run of HP-MOMENTUM-BATCH's searches (``run_sequence``,
+  alone: every trial has its own shape).
 
 The searches' trials (``ctx.tuning``) train on the same split and report
 validation accuracy."""
@@ -40,7 +42,7 @@ def _shape_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensemble_key(config, budget) -> str | None:
-    if "hidden" not in config and "width" not in config:
+    if config.get("kind") == "lstm" or ("hidden" not in config and "width" not in config):
         return None  # a search arm before tuning: its shape is not known yet
     return json.dumps(_shape_config(dict(config)), sort_keys=True)
 
@@ -173,7 +175,39 @@ def run_group(contexts: list) -> list:
     return out
 
 
+def run_sequence(ctx) -> dict[str, float]:
+    """One LSTM run (HP-MOMENTUM-BATCH's searches): MNIST-1D read as a
+    sequence of 40 values, Adam with the trial's learning rate, β1 (Adam's
+    momentum) and batch size; validation accuracy while searching, test
+    accuracy for the search's best configuration."""
+    import torch
+
+    from harness import engine
+    from harness.nets import SequenceClassifier
+
+    cfg = ctx.config
+    x, y, val, x_eval, y_eval = _data(ctx)
+    device = torch.device(ctx.device)
+    x, x_eval = engine.as_tensor(x, device), engine.as_tensor(x_eval, device)
+    y, y_eval = engine.as_tensor(y.astype("int64"), device), engine.as_tensor(y_eval.astype("int64"), device)
+    model = engine.build_model(lambda: SequenceClassifier(10, cfg["hidden_size"], "lstm"), ctx)
+    train = engine.TrainConfig(epochs=cfg["epochs"],  # the searches train as long as the replicate
+                               batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer="adam", beta1=cfg["momentum"])
+    losses = engine.fit(model, x, y, torch.nn.functional.cross_entropy, train, ctx)
+    with torch.no_grad():
+        model.eval()
+        logits = engine.batched(model, x_eval)
+    accuracy = float((logits.argmax(1) == y_eval).float().mean())
+    loss = float(torch.nn.functional.cross_entropy(logits, y_eval))
+    if ctx.tuning:
+        return {"val_accuracy": accuracy, "val_loss": loss}
+    return {"test_accuracy": accuracy, "test_error": 1 - accuracy, "test_loss": loss,
+            "first_train_loss": losses[0], "final_train_loss": losses[-1]}
+
+
 def run_trial(ctx) -> dict[str, float]:
+    if ctx.config.get("kind") == "lstm":
+        return run_sequence(ctx)
     result = run_group([ctx])[0]
     if isinstance(result, BaseException):
         raise result
