@@ -36,7 +36,7 @@ from harness.claimtests import Importance, RateAbove, Trend, VarianceAbove, Vari
 from harness.claims import Claim
 from harness.discovery import register
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning
-from studies.seeds import figures, notes, trials
+from studies.seeds import figures, grid, notes, trials
 from studies.seeds.settings import Settings
 
 NAME = "seeds"
@@ -133,7 +133,7 @@ FEW_TEST = RateAbove(partial(notes.few_outcomes, pair=FEW_PAIR, size=FEW, off=FE
 TUNABILITY_TEST = Importance("val_accuracy", "top", TOP_SHARE, hp_space)
 MOMENTUM_BATCH_TEST = Importance("val_accuracy", ("momentum", "batch_size"), MINOR_IMPORTANCE, lstm_space,
                                  prefix="lstm-")
-BATCH_TEST = Trend("test_error", {}, direction="increasing", table=notes.picked_by_validation, label="m")
+BATCH_TEST = Trend("test_error", {}, direction="increasing", table=grid.picked_by_validation, label="m")
 
 CLAIMS = (
     Claim(
@@ -241,6 +241,7 @@ CLAIMS = (
                  "best validation accuracy is picked and its test error read (so every m gets one pick, whatever "
                  "its number of stable grid points); the claim, tested as a trend: test error rises with log2 m."),
         test=BATCH_TEST,
+        checks=(grid.PicksConverged(),),
         notes=partial(notes.batch_note, small=SMALL_BATCHES),
     ),
 )

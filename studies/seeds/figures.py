@@ -7,7 +7,8 @@ import dataclasses
 
 from harness.claims import finished_rows
 from harness.claimtests import Importance, VarianceShares
-from studies.seeds.notes import batch_grid, few_draws, picked_by_validation
+from studies.seeds.grid import batch_grid, picked_by_validation
+from studies.seeds.notes import few_draws
 
 
 def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], few: int, sources: VarianceShares,

@@ -1,9 +1,9 @@
 """The seeds study's report notes (the numbers behind each verdict, in words),
-the report-only table of seed noise beside the other studies' effects, and the
-two analyses that claims and figures share: SEED-FEW's disjoint draws and
-HP-BATCH's grid with its validation picks. All from the tracking store. What a
-note needs from the declaration (arm groups, a claim's test) it gets as
-keyword arguments, bound in ``studies/seeds/__init__.py``."""
+the report-only table of seed noise beside the other studies' effects, and
+SEED-FEW's disjoint draws, which the claim, the notes and a figure share. All
+from the tracking store. What a note needs from the declaration (arm groups, a
+claim's test) it gets as keyword arguments, bound in
+``studies/seeds/__init__.py``."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +11,7 @@ import math
 
 from harness.claimtests import Better, Importance, Similar, VarianceShares
 from harness.claims import CLAIMED, finished_rows
+from studies.seeds.grid import batch_grid, picked_by_validation
 
 ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}  # one scale
 FEW_DRAW_SEED = 2018  # Henderson et al.'s year: any fixed seed, so the report is reproducible
@@ -44,46 +45,6 @@ def few_outcomes(runs, *, pair: tuple[str, str], size: int, off: float) -> tuple
     if not math.isfinite(true) or true == 0:
         return [], ids
     return [bool(abs(d - true) > off * abs(true)) for d in small], ids
-
-
-# -- HP-BATCH's grid ----------------------------------------------------------------------------------
-def batch_grid(runs):
-    """One row per finished grid run: m, η̃, replicate, validation accuracy and
-    test error (NaN if diverged)."""
-    import pandas as pd
-
-    rows = runs[runs["arm"].str.startswith("batch-") & (runs["status"] == "FINISHED")]
-    if rows.empty:
-        return pd.DataFrame(columns=["m", "base_lr", "replicate", "val_accuracy", "test_error", "first_train_loss",
-                                     "final_train_loss", "run_id"])
-
-    def metric(name):
-        column = f"metrics.{name}"
-        return (rows[column] if column in rows else pd.Series(math.nan, index=rows.index)).astype(float)
-
-    return pd.DataFrame({"m": rows["params.config.batch_size"].astype(int),
-                         "base_lr": rows["params.config.base_lr"].astype(float),
-                         "replicate": rows["replicate"].astype(int), "val_accuracy": metric("val_accuracy"),
-                         "test_error": metric("test_error"), "first_train_loss": metric("first_train_loss"),
-                         "final_train_loss": metric("final_train_loss"), "run_id": rows["run_id"]})
-
-
-def picked_by_validation(runs):
-    """Per batch size and seed, the grid point whose η̃ has the best validation
-    accuracy (diverged points cannot be picked), in the columns ``Trend``
-    reads: replicate, level (m), value (its test error), run_id; and base_lr
-    and the pick's first- and last-epoch training loss."""
-    import pandas as pd
-
-    grid = batch_grid(runs).dropna(subset=["val_accuracy", "test_error"])
-    if grid.empty:
-        return pd.DataFrame(columns=["replicate", "level", "value", "run_id", "base_lr", "first_train_loss",
-                                     "final_train_loss"])
-    picks = grid.loc[grid.groupby(["m", "replicate"])["val_accuracy"].idxmax()]
-    return pd.DataFrame({"replicate": picks["replicate"], "level": picks["m"], "value": picks["test_error"],
-                         "run_id": picks["run_id"], "base_lr": picks["base_lr"],
-                         "first_train_loss": picks["first_train_loss"],
-                         "final_train_loss": picks["final_train_loss"]}).reset_index(drop=True)
 
 
 # -- notes --------------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The seeds study's own pieces (studies/seeds): SEED-FEW's disjoint draws,
+HP-BATCH's validation picks, the factorial's seeds, the LSTM search space and
+the budget check. Runs DataFrames are built by hand; no training."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+
+from harness.checks import CheckContext
+from harness.claimtests import factorial_cell
+from harness.context import TrialContext
+from harness.design import StudyDeclarationError, Tuning
+from harness.engine import TrainConfig
+from harness.nets import SequenceClassifier
+from harness.seeding import TrialSeeds
+from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
+from studies.seeds.grid import PicksConverged, picked_by_validation
+from studies.seeds.notes import few_draws, few_outcomes
+from studies.seeds.trials import SOURCES, factorial_seeds
+
+
+def _runs(rows):
+    return pd.DataFrame([{"status": "FINISHED", **r} for r in rows])
+
+
+# -- SEED-FEW: disjoint draws ----------------------------------------------------------------------------
+def _pair_runs(a, b):
+    return _runs([{"run_id": f"{arm}{i}", "arm": arm, "replicate": i, "metrics.test_accuracy": v}
+                  for arm, values in (("good", a), ("worse", b)) for i, v in enumerate(values)])
+
+
+def test_few_draws_use_each_seed_once_and_their_mean_is_the_all_seeds_difference():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.66, 0.01, 20), rng.normal(0.65, 0.01, 20)
+    true, small, ids = few_draws(_pair_runs(a, b), ("good", "worse"), 5)
+    assert true == pytest.approx(a.mean() - b.mean())
+    assert len(small) == 4 and small.mean() == pytest.approx(true)  # 4 disjoint groups cover all 20 seeds
+    assert len(ids) == 40
+
+
+def test_a_draw_misses_when_it_is_off_by_more_than_the_declared_share_of_the_true_difference():
+    # every seed of "good" is 0.70; "worse" alternates, so the draws' differences are known exactly
+    a = [0.70] * 10
+    b = [0.69] * 5 + [0.67] * 5
+    runs = _pair_runs(a, b)
+    true, small, _ = few_draws(runs, ("good", "worse"), 5)
+    assert true == pytest.approx(0.02)
+    hits, _ = few_outcomes(runs, pair=("good", "worse"), size=5, off=0.5)
+    expected = [abs(d - 0.02) > 0.01 for d in small]
+    assert hits == expected and len(hits) == 2
+    assert few_outcomes(_pair_runs(a, a), pair=("good", "worse"), size=5, off=0.5)[0] == []  # no difference
+
+
+# -- HP-BATCH: one validation pick per batch size and seed ---------------------------------------------
+def test_validation_picks_one_learning_rate_per_batch_size_and_seed():
+    rows = []
+    for m in (2, 64):
+        for rep in range(2):
+            for j, (base_lr, val, test) in enumerate([(0.01, 0.50, 0.45), (0.1, 0.60 + 0.01 * rep, 0.41),
+                                                      (1.0, math.nan, math.nan)]):  # the last diverged
+                rows.append({"run_id": f"{m}-{rep}-{j}", "arm": f"batch-m{m}-lr{j}", "replicate": rep,
+                             "params.config.batch_size": str(m), "params.config.base_lr": str(base_lr),
+                             "metrics.val_accuracy": val, "metrics.test_error": test + 0.01 * (m == 64),
+                             "metrics.first_train_loss": 2.0, "metrics.final_train_loss": 0.5})
+    picks = picked_by_validation(_runs(rows))
+    assert len(picks) == 4 and set(picks["base_lr"]) == {0.1}
+    assert picks.set_index(["level", "replicate"]).loc[(64, 1), "value"] == pytest.approx(0.42)
+    assert set(picks.columns) >= {"replicate", "level", "value", "run_id"}
+
+
+def test_the_picks_must_have_finished_training_per_batch_size():
+    rows, curves = [], {}
+    for m, tail in ((2, [0.50, 0.50, 0.50, 0.50]), (512, [1.4, 1.3, 1.2, 1.1])):  # m = 512 still falling
+        for rep in range(2):
+            run_id = f"{m}-{rep}"
+            rows.append({"run_id": run_id, "arm": f"batch-m{m}-lr0", "replicate": rep,
+                         "params.config.batch_size": str(m), "params.config.base_lr": "0.01",
+                         "metrics.val_accuracy": 0.6, "metrics.test_error": 0.4})
+            curves[run_id] = [2.0, 1.5, *tail]
+    runs = _runs(rows)
+
+    def history(run_id, key):
+        return list(enumerate(curves[run_id])) if key == "train_loss" else []
+
+    results = PicksConverged().run(CheckContext(runs, history), [])
+    by_label = {r.arm: r for r in results}
+    assert by_label["m=2 picks"].passed and not by_label["m=512 picks"].passed
+    assert "still improving" in by_label["m=512 picks"].detail
+
+
+# -- SEED-SOURCES: the factorial's seeds -----------------------------------------------------------------
+def _ctx(arm: str, replicate: int, levels: int = 3) -> TrialContext:
+    design = {a.name: a for a in STUDY.design("quick")}
+    arm_obj = dataclasses.replace(design[arm], config={**design[arm].config, "levels": levels})
+    return TrialContext("seeds", arm_obj, replicate, "quick", STUDY.budget("quick"), TrialSeeds(1, 2, 3, 4),
+                        "cpu", 1, None, show_progress=False)
+
+
+def test_a_factorial_cell_takes_each_sources_seed_from_its_level_alone():
+    cells = {j: factorial_cell(j, len(SOURCES), 3) for j in range(81)}
+    seeds = {j: factorial_seeds(_ctx("src-f0", j)) for j in range(81)}
+    for source_index, source in enumerate(SOURCES):
+        by_level = {}
+        for j, cell in cells.items():
+            by_level.setdefault(cell[source_index], set()).add(seeds[j][source])
+        assert all(len(v) == 1 for v in by_level.values())  # one seed per level...
+        assert len({next(iter(v)) for v in by_level.values()}) == 3  # ...and the levels differ
+    other_block = factorial_seeds(_ctx("src-f1", 0))
+    assert all(other_block[s] != seeds[0][s] for s in SOURCES)  # blocks are independent draws
+
+
+# -- HP-MOMENTUM-BATCH: the LSTM and its search ----------------------------------------------------------
+def test_the_lstm_searches_have_their_own_space_and_the_mlp_ones_theirs():
+    tuning = STUDY.tuning
+    assert all(tuning.space_for(arm) is lstm_space for arm in LSTM_SEARCHES)
+    assert all(tuning.space_for(arm) is hp_space for arm in MLP_SEARCHES)
+    drawn = lstm_space(optuna.create_study().ask())
+    assert set(drawn) == {"lr", "hidden_size", "momentum", "batch_size"} and 0 <= drawn["momentum"] < 1
+    with pytest.raises(StudyDeclarationError):
+        Tuning(arms=("a",), space=hp_space, metric="m", spaces={"b": lstm_space})
+
+
+def test_sequence_classifier_reads_a_signal_one_value_per_step():
+    torch.manual_seed(0)
+    for cell in ("lstm", "gru"):
+        model = SequenceClassifier(10, hidden=8, cell=cell)
+        assert model(torch.randn(5, 40)).shape == (5, 10)
+    with pytest.raises(ValueError):
+        SequenceClassifier(10, cell="rnn")
+    with pytest.raises(ValueError):
+        TrainConfig(beta1=1.0)
+
+
+# -- the budget check ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, message", [
+    ({"source_levels": 4}, "source_levels"),           # 4^4 = 256 cells > 100 replicates at quick
+    ({"n_search_train": 3500}, "4000 signals"),
+    ({"source_blocks": 1}, "factorial blocks"),
+    ({"sens_seeds": {"mnist1d": 8, "fashion-mnist": 30}}, "sens_seeds"),
+])
+def test_budget_check_names_the_bad_setting(change, message):
+    budget = STUDY.budget("quick")
+    bad = dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **change))
+    with pytest.raises(StudyDeclarationError, match=message):
+        check_budget(bad)
+    check_budget(budget)
