@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -158,7 +158,8 @@ class MemberResult:
     test_accuracy: float = math.nan    # classifiers
     test_loss: float = math.nan        # the training objective on the test set (cross-entropy or squared error)
     test_sse: float = math.nan         # autoencoders: summed squared error per test example (engine.sse_per_example)
-    val_accuracy: float = math.nan     # classifiers given a validation split (e.g. to pick a learning rate)
+    # classifiers given ``tracked`` sets: the accuracy on each after every epoch (NaN once diverged)
+    tracked: dict[str, list[float]] = field(default_factory=dict)
     diverged: str = ""                 # why the member stopped being finite; empty when it trained through
 
 
@@ -359,7 +360,7 @@ def train(
     y_test: torch.Tensor | None = None,
     on_epoch: Callable[[int, torch.Tensor], None] | None = None,
     progress: Callable[[range], range] = lambda epochs: epochs,
-    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    tracked: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> list[MemberResult]:
     """Train every member on ``x_train``/``y_train`` (shared tensors on the
     device) and measure it on the test tensors; returns one result per member.
@@ -369,13 +370,17 @@ def train(
     ``on_epoch(epoch, losses)`` receives each epoch's per-member mean training
     loss ``[K]`` (for logging). A member whose epoch loss is not finite is
     marked diverged at that epoch and excluded from the rest of the bookkeeping.
-    ``validation`` (a classifier's held-out inputs and labels) is measured
-    after training as well, into ``val_accuracy``.
+    ``tracked`` (name -> a classifier's held-out inputs and labels, e.g. a
+    validation split) is measured after every epoch, into ``tracked[name]``:
+    what picking the best epoch on validation (early stopping with the best
+    weights restored) needs.
     """
     if not members:
         raise ValueError("an ensemble needs at least one member")
     if (y_train is None) != shape.reconstructs:
         raise ValueError("an autoencoder's targets are its inputs (y_train=None); a classifier needs labels")
+    if tracked and shape.reconstructs:
+        raise ValueError("tracked sets measure a classifier's accuracy; an autoencoder has none")
     device = x_train.device
     n = x_train.shape[0]
     sizes = {len(m.rows) if m.rows is not None else n for m in members}
@@ -425,13 +430,12 @@ def train(
                     results[k].train_loss.append(value)
                 else:
                     results[k].diverged = divergence(value, "epoch", epoch)
+            for name, (xs, ys) in (tracked or {}).items():
+                accuracy = evaluate(model, xs, ys)[0].tolist()
+                for k, r in enumerate(results):
+                    r.tracked.setdefault(name, []).append(math.nan if r.diverged else accuracy[k])
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
-    if validation is not None and not shape.reconstructs:
-        accuracy = evaluate(model, *validation)[0]
-        for k, r in enumerate(results):
-            if not r.diverged:
-                r.val_accuracy = float(accuracy[k])
     if x_test is not None and (y_test is not None or shape.reconstructs):
         measured = evaluate(model, x_test, y_test)
         for k, r in enumerate(results):

@@ -14,6 +14,7 @@ rounding differences grow slowly with training, as between any two BLAS calls.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -84,19 +85,20 @@ def test_member_equals_the_single_run_with_its_seeds(data, optimizer, retain, bo
     assert len({round(r.test_loss, 6) for r in together}) == len(together)
 
 
-def test_a_validation_split_is_measured_per_member_without_changing_training(data):
+def test_tracked_sets_are_measured_every_epoch_without_changing_training(data):
     x, y, xt, yt = data
-    shape = Shape(12, 4, (16,), epochs=2, batch_size=32)
+    shape = Shape(12, 4, (16,), epochs=3, batch_size=32)
     group = members(3)
     plain = train(shape, group, x, y, xt, yt)
-    xv, yv = x[:100], y[:100]
-    measured = train(shape, group, x, y, xt, yt, validation=(xv, yv))
+    measured = train(shape, group, x, y, xt, yt, tracked={"val": (x[:100], y[:100]), "test": (xt, yt)})
     for a, b in zip(plain, measured):
-        assert a.train_loss == b.train_loss and a.test_accuracy == b.test_accuracy
-        assert math.isnan(a.val_accuracy)
-    # the validation split here is part of the training set: the trained members classify it as the test set would
-    as_test = train(shape, group, x, y, xv, yv)
-    assert [r.val_accuracy for r in measured] == pytest.approx([r.test_accuracy for r in as_test])
+        assert a.train_loss == b.train_loss and a.test_accuracy == b.test_accuracy and not a.tracked
+        assert len(b.tracked["val"]) == 3 and b.tracked["test"][-1] == pytest.approx(b.test_accuracy)
+    # after one epoch the tracked accuracy is that of a one-epoch run
+    one = train(dataclasses.replace(shape, epochs=1), group, x, y, xt, yt)
+    assert [r.tracked["test"][0] for r in measured] == pytest.approx([r.test_accuracy for r in one])
+    with pytest.raises(ValueError):
+        train(Shape(12, 12, (4,), code=2), group, x, None, tracked={"val": (x, y)})
 
 
 def test_members_start_from_the_single_run_initialisation():

@@ -22,7 +22,7 @@ from harness.seeding import TrialSeeds
 from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
 from studies.seeds.grid import PicksConverged, picked_by_validation
 from studies.seeds.notes import few_draws, few_outcomes
-from studies.seeds.trials import SOURCES, factorial_seeds
+from studies.seeds.trials import SOURCES, _grid_metrics, factorial_seeds
 
 
 def _runs(rows):
@@ -58,40 +58,46 @@ def test_a_draw_misses_when_it_is_off_by_more_than_the_declared_share_of_the_tru
 
 
 # -- HP-BATCH: one validation pick per batch size and seed ---------------------------------------------
+def _grid_row(m, rep, j, base_lr, val, test, best=10, epochs=20, val_fixed=None, test_fixed=None):
+    return {"run_id": f"{m}-{rep}-{j}", "arm": f"batch-m{m}-lr{j}", "replicate": rep,
+            "params.config.batch_size": str(m), "params.config.base_lr": str(base_lr),
+            "metrics.val_accuracy": val, "metrics.test_error": test, "metrics.best_epoch": best,
+            "metrics.epochs_trained": epochs, "metrics.first_train_loss": 2.0, "metrics.final_train_loss": 0.5,
+            "metrics.val_accuracy_fixed": val if val_fixed is None else val_fixed,
+            "metrics.test_error_fixed": test if test_fixed is None else test_fixed}
+
+
 def test_validation_picks_one_learning_rate_per_batch_size_and_seed():
     rows = []
     for m in (2, 64):
         for rep in range(2):
             for j, (base_lr, val, test) in enumerate([(0.01, 0.50, 0.45), (0.1, 0.60 + 0.01 * rep, 0.41),
                                                       (1.0, math.nan, math.nan)]):  # the last diverged
-                rows.append({"run_id": f"{m}-{rep}-{j}", "arm": f"batch-m{m}-lr{j}", "replicate": rep,
-                             "params.config.batch_size": str(m), "params.config.base_lr": str(base_lr),
-                             "metrics.val_accuracy": val, "metrics.test_error": test + 0.01 * (m == 64),
-                             "metrics.first_train_loss": 2.0, "metrics.final_train_loss": 0.5})
+                # at the fixed budget the smaller rate looks better on validation
+                rows.append(_grid_row(m, rep, j, base_lr, val, test + 0.01 * (m == 64),
+                                      val_fixed=0.7 if j == 0 else 0.55, test_fixed=0.3))
     picks = picked_by_validation(_runs(rows))
     assert len(picks) == 4 and set(picks["base_lr"]) == {0.1}
     assert picks.set_index(["level", "replicate"]).loc[(64, 1), "value"] == pytest.approx(0.42)
-    assert set(picks.columns) >= {"replicate", "level", "value", "run_id"}
+    assert set(picks.columns) >= {"replicate", "level", "value", "run_id", "best_epoch"}
+    fixed = picked_by_validation(_runs(rows), fixed=True)
+    assert set(fixed["base_lr"]) == {0.01} and set(fixed["value"]) == {0.3}
 
 
-def test_the_picks_must_have_finished_training_per_batch_size():
-    rows, curves = [], {}
-    for m, tail in ((2, [0.50, 0.50, 0.50, 0.50]), (512, [1.4, 1.3, 1.2, 1.1])):  # m = 512 still falling
-        for rep in range(2):
-            run_id = f"{m}-{rep}"
-            rows.append({"run_id": run_id, "arm": f"batch-m{m}-lr0", "replicate": rep,
-                         "params.config.batch_size": str(m), "params.config.base_lr": "0.01",
-                         "metrics.val_accuracy": 0.6, "metrics.test_error": 0.4})
-            curves[run_id] = [2.0, 1.5, *tail]
-    runs = _runs(rows)
+def test_a_grid_run_reports_its_best_validation_epoch_and_the_fixed_budget():
+    tracked = {"val": [0.3, 0.5, 0.6, 0.6, 0.55], "test": [0.31, 0.52, 0.58, 0.59, 0.5]}
+    metrics = _grid_metrics(tracked, fixed=2)
+    assert metrics["best_epoch"] == 3 and metrics["val_accuracy"] == 0.6  # the first of a tie
+    assert metrics["test_error"] == pytest.approx(0.42) and metrics["epochs_trained"] == 5
+    assert metrics["val_accuracy_fixed"] == 0.5 and metrics["test_error_fixed"] == pytest.approx(0.48)
 
-    def history(run_id, key):
-        return list(enumerate(curves[run_id])) if key == "train_loss" else []
 
-    results = PicksConverged().run(CheckContext(runs, history), [])
-    by_label = {r.arm: r for r in results}
-    assert by_label["m=2 picks"].passed and not by_label["m=512 picks"].passed
-    assert "still improving" in by_label["m=512 picks"].detail
+def test_the_picks_must_have_reached_their_validation_plateau():
+    rows = [_grid_row(2, rep, 0, 0.01, 0.6, 0.4, best=8, epochs=20) for rep in range(2)]
+    rows += [_grid_row(512, rep, 0, 0.01, 0.6, 0.4, best=510 - rep, epochs=512) for rep in range(2)]
+    results = {r.arm: r for r in PicksConverged().run(CheckContext(_runs(rows), lambda run_id, key: []), [])}
+    assert results["m=2"].passed and not results["m=512"].passed
+    assert "not at its plateau" in results["m=512"].detail and "510, 509 of 512" in results["m=512"].detail
 
 
 # -- SEED-SOURCES: the factorial's seeds -----------------------------------------------------------------

@@ -92,7 +92,7 @@ def sources_note(runs, *, test: VarianceShares) -> list[str]:
                  "interactions include the run-to-run residual, which one run per cell cannot separate; an "
                  "unbiased component may come out negative and is kept.)")
     lines.append("Total-effect shares (main effect plus every interaction the source enters; the test's "
-                 "numbers), mean over blocks: " +
+                 "numbers; above 1 when the terms without that source came out negative), mean over blocks: " +
                  ", ".join(f"{s} {np.mean([b[f'{s} total'] for b in per_block.values()]):.2f}"
                            for s in test.factors) + ".")
     for block in per_block:
@@ -146,30 +146,39 @@ def importance_note(runs, *, test: Importance) -> list[str]:
 
 
 def batch_note(runs, *, small: int) -> list[str]:
-    """Per batch size, the validation picks and their training; first, where
-    the picked test error is lowest and how it spreads on either side of
-    ``small`` (the sentence's largest "small" batch)."""
+    """Where the picked test error is lowest and how it spreads on either side
+    of ``small`` (the sentence's largest "small" batch); the same at the fixed
+    epoch budget (the source's protocol, not the verdict's); then per batch
+    size, the picks and how long they trained."""
+    import numpy as np
+
     grid = batch_grid(runs)
     if grid.empty:
         return []
-    picks = picked_by_validation(runs)
     lines = []
-    if len(picks):
+    for fixed, what in ((False, "at each run's best validation epoch (the verdict's numbers)"),
+                        (True, "at the fixed budget of `grid_epochs` epochs for every m (Masters & Luschi's "
+                               "protocol; large m then takes few steps)")):
+        picks = picked_by_validation(runs, fixed=fixed)
+        if picks.empty:
+            continue
         means = picks.groupby("level")["value"].mean()
         inside, outside = means[means.index <= small], means[means.index > small]
-        lines.append(f"Mean test error at the picked η̃ is lowest at m = {means.idxmin()} ({means.min():.4f}); over "
-                     f"m ≤ {small} it spans {inside.min():.4f}–{inside.max():.4f}, over m > {small} "
-                     f"{outside.min():.4f}–{outside.max():.4f}. Every m trains the same number of epochs "
-                     f"(Masters & Luschi's protocol), so m = {grid['m'].max()} takes "
-                     f"{grid['m'].max() // grid['m'].min()}x fewer steps than m = {grid['m'].min()}."
-                     if len(inside) and len(outside) else
-                     f"Mean test error at the picked η̃ is lowest at m = {means.idxmin()} ({means.min():.4f}).")
+        slopes = [np.polyfit(np.log2(g["level"].astype(float)), g["value"].astype(float), 1)[0]
+                  for _, g in picks.groupby("replicate") if g["level"].nunique() > 1]
+        spread = (f"; over m ≤ {small} it spans {inside.min():.4f}–{inside.max():.4f}, over m > {small} "
+                  f"{outside.min():.4f}–{outside.max():.4f}" if len(inside) and len(outside) else "")
+        lines.append(f"Test error at the validation-picked η̃, {what}: lowest at m = {means.idxmin()} "
+                     f"({means.min():.4f}){spread}; mean slope {np.mean(slopes):+.4f} per doubling of m.")
+    picks = picked_by_validation(runs)
     for m, rows in grid.groupby("m"):
         stable = sorted(rows.dropna(subset=["test_error"])["base_lr"].unique())
         picked = picks[picks["level"] == m]
-        where = (f"validation picked η̃ {', '.join(f'{x:.2g}' for x in picked['base_lr'])} (per seed) → test error "
-                 f"{picked['value'].mean():.4f} on average, training loss {picked['first_train_loss'].mean():.3f} "
-                 f"after the first epoch → {picked['final_train_loss'].mean():.3f} after the last"
+        where = (f"validation picked η̃ {', '.join(f'{x:.2g}' for x in picked['base_lr'])} (per seed), best "
+                 f"validation epochs {', '.join(str(int(e)) for e in picked['best_epoch'])} of "
+                 f"{int(picked['epochs_trained'].max())} → test error {picked['value'].mean():.4f} on average; "
+                 f"training loss {picked['first_train_loss'].mean():.3f} after the first epoch → "
+                 f"{picked['final_train_loss'].mean():.3f} after the last"
                  if len(picked) else "every η̃ diverged")
         edges = (grid["base_lr"].min(), grid["base_lr"].max())
         if len(picked) and picked["base_lr"].isin(edges).any():

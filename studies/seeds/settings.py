@@ -19,7 +19,8 @@ class Settings:
     source_epochs: int                   # SEED-SOURCES: epochs of each factorial cell
     source_levels: int                   # SEED-SOURCES: seeds (levels) per source in one factorial block (^4 cells)
     source_blocks: int                   # SEED-SOURCES: independent factorial blocks (replicates of the design)
-    grid_epochs: int                     # HP-BATCH: epochs of each grid point
+    grid_epochs: int                     # HP-BATCH: the fixed epoch budget (Masters & Luschi) and every m's minimum
+    grid_steps: int                      # HP-BATCH: every m trains at least this many steps (large m: more epochs)
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
     searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
     lstm_searches: int                   # repeated LSTM searches per sampler (lstm-random-i, lstm-tpe-i), at most 5

@@ -13,8 +13,10 @@ Three kinds of run, by the arm's ``kind``:
   set); replicate j sits at cell ``factorial_cell(j)`` and each source's level
   picks that source's seed, the same within the arm (block) for every cell at
   that level;
-- ``grid``: a point of the batch-size x learning-rate grid, measured on a
-  validation split (to pick the learning rate) and on the test set;
+- ``grid``: a point of the batch-size x learning-rate grid, its validation
+  and test accuracy measured after every epoch; the run reports its best
+  validation epoch (early stopping with the best weights restored, without
+  the stop) and the epoch the tier's fixed budget ends at;
 - ``lstm``: one LSTM run of HP-MOMENTUM-BATCH's searches (``run_sequence``,
   alone: every trial has its own shape).
 
@@ -62,7 +64,8 @@ def factorial_seeds(ctx) -> dict[str, int]:
 
     levels = ctx.config["levels"]
     cell = factorial_cell(ctx.replicate, len(SOURCES), levels)
-    return {source: getattr(trial_seeds(ROOT_SEED, f"{ctx.study}:{ctx.arm.name}:{source}", level), SOURCE_STREAM[source])
+    return {source: getattr(trial_seeds(ROOT_SEED, f"{ctx.study}:{ctx.arm.name}:{source}", level),
+                            SOURCE_STREAM[source])
             for source, level in zip(SOURCES, cell)}
 
 
@@ -145,8 +148,9 @@ def run_group(contexts: list) -> list:
     members = [_member(ctx, len(y)) for ctx in contexts]
     device = torch.device(first.device)
     tensors = [engine.as_tensor(a, device) for a in (x, y.astype("int64"), x_eval, y_eval.astype("int64"))]
-    validation = None if val is None else (engine.as_tensor(val[0], device),
-                                           engine.as_tensor(val[1].astype("int64"), device))
+    tracked = None if val is None else {"val": (engine.as_tensor(val[0], device),
+                                                engine.as_tensor(val[1].astype("int64"), device)),
+                                        "test": tuple(tensors[2:])}
 
     def log(epoch: int, losses) -> None:
         for ctx, value in zip(contexts, losses.tolist()):
@@ -154,7 +158,7 @@ def run_group(contexts: list) -> list:
                 ctx.log_metric("train_loss", value, epoch)
 
     label = "epochs" if len(contexts) == 1 else f"epochs x{len(contexts)} seeds"
-    results = train(shape, members, *tensors, on_epoch=log, validation=validation,
+    results = train(shape, members, *tensors, on_epoch=log, tracked=tracked,
                     progress=lambda r: first.progress(r, total=len(r), desc=label))
     out: list = []
     for ctx, r in zip(contexts, results):
@@ -170,9 +174,20 @@ def run_group(contexts: list) -> list:
                        "test_loss": r.test_loss, "final_train_loss": r.train_loss[-1],
                        "first_train_loss": r.train_loss[0], "diverged": 0.0}
             if grid:
-                metrics["val_accuracy"] = r.val_accuracy
+                metrics.update(_grid_metrics(r.tracked, ctx.budget["grid_epochs"]))
             out.append(metrics)
     return out
+
+
+def _grid_metrics(tracked: dict[str, list[float]], fixed: int) -> dict[str, float]:
+    """A grid run's numbers from its per-epoch validation and test accuracy:
+    at its best validation epoch (the first, if tied), and at the end of the
+    fixed budget of ``fixed`` epochs (Masters & Luschi's protocol)."""
+    val, test = tracked["val"], tracked["test"]
+    best = max(range(len(val)), key=lambda i: (val[i], -i))
+    at = min(fixed, len(val)) - 1
+    return {"val_accuracy": val[best], "test_error": 1 - test[best], "best_epoch": float(best + 1),
+            "epochs_trained": float(len(val)), "val_accuracy_fixed": val[at], "test_error_fixed": 1 - test[at]}
 
 
 def run_sequence(ctx) -> dict[str, float]:
