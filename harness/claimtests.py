@@ -753,12 +753,12 @@ class Trend(ClaimTest):
         return pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "level", "value"])
 
     def slopes(self, runs: "pd.DataFrame") -> tuple[np.ndarray, tuple[str, ...]]:
-        points = self.points(runs)
-        x = points["level"].astype(float)
-        table = {"replicate": points["replicate"], "x": np.log2(x) if self.scale == "log" else x, "y": points["value"]}
         import pandas as pd
 
-        table = pd.DataFrame(table)
+        points = self.points(runs)
+        x = points["level"].astype(float)
+        table = pd.DataFrame({"replicate": points["replicate"], "x": np.log2(x) if self.scale == "log" else x,
+                              "y": points["value"]})
         slopes = []
         for _, group in table.groupby("replicate"):
             if group["x"].nunique() >= 2:
@@ -854,12 +854,11 @@ class VarianceAbove(ClaimTest):
             return (min(stats.sd_bound(v, a / 2, "lower") for v in per_arm.values()),
                     min(stats.sd_bound(v, a / (2 * k), "upper") for v in per_arm.values()))
 
-        def settle(alpha: float, which: str) -> int | None:  # SE of log SD ≈ A/2 (Bonett), shrinking as 1/sqrt(n)
+        def settle(alpha: float, which: str) -> int | None:  # Bonett's SE of log SD shrinks as 1/sqrt(n)
             worst = max(above, key=above.get) if which == CLAIMED else min(below, key=below.get)
             distance = math.log(sds[worst] / self.threshold) * (1 if which == CLAIMED else -1)
             v = per_arm[worst]
-            se = stats._bonett_scale(v)[1] / 2
-            return stats.n_needed_by_se(distance, se, len(v), alpha if which == CLAIMED else alpha / k)
+            return stats.n_needed_by_se(distance, stats.log_sd_se(v), len(v), alpha if which == CLAIMED else alpha / k)
 
         return Evidence(self.describe(), sds[smallest], n, max(above.values()), min(1.0, k * min(below.values())),
                         math.nan, tuple(ids), measured, interval,

@@ -55,6 +55,7 @@ __all__ = [
     "expected_max_z",
     "sd_bound",
     "sd_test",
+    "log_sd_se",
     "factorial_components",
     "factorial_shares",
 ]
@@ -862,6 +863,12 @@ def sd_bound(values: ArrayLike, alpha: float, side: str) -> float:
     z = float(sps.norm.ppf(1.0 - alpha))
     half = z * scale * len(x) / (len(x) - z)
     return math.exp((log_var - half if side == "lower" else log_var + half) / 2.0)
+
+
+def log_sd_se(values: ArrayLike) -> float:
+    """Bonett's large-sample standard error of ln SD (half that of ln s²),
+    for sizing: how many runs would put a bound at a given distance."""
+    return _bonett_scale(_as_1d(values, "values", min_len=6))[1] / 2.0
 
 
 def sd_test(values: ArrayLike, sd0: float, alternative: str) -> float:

@@ -508,6 +508,13 @@ def test_sd_test_inverts_sd_bound():
         st.sd_test(x[:5], 0.01, "greater")
 
 
+def test_log_sd_se_shrinks_as_one_over_root_n():
+    rng = np.random.default_rng(4)
+    small, large = rng.normal(0, 1, 50), rng.normal(0, 1, 5000)
+    assert st.log_sd_se(small) == pytest.approx(1 / math.sqrt(2 * 49), rel=0.35)  # normal data: 1/sqrt(2(n-1))
+    assert st.log_sd_se(large) < st.log_sd_se(small) / 5
+
+
 # -- variance components of a crossed factorial -----------------------------------------------------
 def random_cube(rng, levels: int, sds: dict[tuple[int, ...], float], factors: int = 3) -> np.ndarray:
     """A crossed random-effects factorial: for each term, an independent normal
