@@ -908,18 +908,18 @@ def test_importance_is_a_bound_test_over_searches():
     assert not one.tested
 
 
-@pytest.mark.slow  # PED-ANOVA over searches, twice
+@pytest.mark.slow  # fANOVA over searches, twice
 def test_importance_noise_control_shuffles_the_objective_within_each_search():
-    runs = search_runs()
-    named = Importance("acc", ("wd",), 0.9, space, evaluator="ped-anova")
+    runs = search_runs(trials=40)  # with 10 trials fANOVA splits even this objective about evenly
+    named = Importance("acc", ("wd",), 0.9, space)
     real, control = named.vectors(runs), named.vectors(runs, shuffled=True)
     assert sorted(control) == sorted(real) and control != real
-    assert real["hp-0"]["lr"] > 0.9  # the objective depends on lr alone...
-    assert np.mean([v["lr"] for v in control.values()]) < 0.9  # ...which shuffling destroys
+    assert min(v["lr"] for v in real.values()) > 0.9  # the objective depends on lr (almost) alone...
+    assert np.mean([v["lr"] for v in control.values()]) < 0.8  # ...which shuffling destroys
     assert check(named.evaluate(runs), "noise-control").passed  # a bound below: the control informs only
     # with two hyperparameters the top two carry everything, shuffled or not: a "top" bound of 0.5 is met by
     # the evaluator alone, and the check says so
-    top = Importance("acc", "top", 0.5, space, evaluator="ped-anova").evaluate(runs)
+    top = Importance("acc", "top", 0.5, space).evaluate(runs)
     failed = check(top, "noise-control")
     assert not failed.passed and "top-2 share 1.000" in failed.detail
     assert decide([top])[0].verdict == "inconclusive"
