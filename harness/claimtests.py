@@ -439,6 +439,15 @@ class Bound(ClaimTest):
                               ids, measured, _censored_check(runs, self.arms(), self.metric))
 
 
+def _ladder_values(runs: "pd.DataFrame", ladder: tuple[str, ...], metric: str) -> "pd.DataFrame":
+    """A ladder's ``metric`` (one column per rung, e.g. per learning rate) for
+    the replicates where every rung finished: what picking each replicate's
+    best rung needs (``ShareOfReference``, ``FasterAtBest``)."""
+    import pandas as pd
+
+    return pd.DataFrame({a: values_by_replicate(runs, a, metric) for a in ladder}).dropna()
+
+
 @dataclass(frozen=True)
 class ShareOfReference(ClaimTest):
     """How much of a reference's gain over a floor an arm achieves: per
@@ -472,9 +481,7 @@ class ShareOfReference(ClaimTest):
                 f"{self.floor:g}); one-sided one-sample t-test that its mean is {self.side} {self.bound:g}")
 
     def _best(self, runs: "pd.DataFrame", ladder: tuple[str, ...]) -> "pd.Series":
-        import pandas as pd
-
-        table = pd.DataFrame({a: values_by_replicate(runs, a, self.metric) for a in ladder}).dropna()
+        table = _ladder_values(runs, ladder, self.metric)
         return table.max(axis=1) if self.higher_is_better else table.min(axis=1)
 
     def shares(self, runs: "pd.DataFrame") -> tuple["pd.Series", "pd.Series", "pd.Series"]:
@@ -654,7 +661,7 @@ class FasterAtBest(ClaimTest):
         is capped, and the rung that gave it."""
         import pandas as pd
 
-        times = pd.DataFrame({a: values_by_replicate(runs, a, self.metric) for a in ladder}).dropna()
+        times = _ladder_values(runs, ladder, self.metric)
         capped = pd.DataFrame({a: values_by_replicate(runs, a, f"{self.metric}_censored") for a in ladder})
         capped = capped.reindex(index=times.index, columns=list(ladder)).fillna(0) == 1
         best, all_capped, rung = {}, {}, {}
@@ -742,34 +749,34 @@ class Trend(ClaimTest):
                 f"{', '.join(f'`{a}`' for a in self.levels)}; one-sample t-test each way that the mean slope is "
                 f"{'negative' if self.direction == 'decreasing' else 'positive'}; effect = mean slope")
 
-    def points(self, runs: "pd.DataFrame") -> "pd.DataFrame":
-        """One row per (replicate, level): replicate, level, value."""
+    def points(self, runs: "pd.DataFrame") -> tuple["pd.DataFrame", tuple[str, ...]]:
+        """One row per (replicate, level) -- replicate, level, value -- and the
+        run ids behind them. A table is built once per call: a study's table
+        may scan every run of a grid."""
         import pandas as pd
 
         if self.table is not None:
-            return self.table(runs)[["replicate", "level", "value"]].dropna()
+            table = self.table(runs)
+            return table[["replicate", "level", "value"]].dropna(), tuple(table["run_id"])
         frames = [pd.DataFrame({"replicate": v.index, "level": level, "value": v.to_numpy()})
                   for arm, level in self.levels.items() for v in [self._values(runs, arm)]]
-        return pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "level", "value"])
+        points = pd.concat(frames) if frames else pd.DataFrame(columns=["replicate", "level", "value"])
+        return points, _run_ids(runs, self.arms())
 
-    def slopes(self, runs: "pd.DataFrame") -> tuple[np.ndarray, tuple[str, ...]]:
-        import pandas as pd
-
-        points = self.points(runs)
+    def slopes(self, points: "pd.DataFrame") -> np.ndarray:
+        """Per replicate with two or more levels, the least-squares slope of value on the level's scale."""
         x = points["level"].astype(float)
-        table = pd.DataFrame({"replicate": points["replicate"], "x": np.log2(x) if self.scale == "log" else x,
-                              "y": points["value"]})
+        x = np.log2(x) if self.scale == "log" else x
         slopes = []
-        for _, group in table.groupby("replicate"):
+        for _, group in points.assign(x=x).groupby("replicate"):
             if group["x"].nunique() >= 2:
-                slopes.append(float(np.polyfit(group["x"].to_numpy(float), group["y"].to_numpy(float), 1)[0]))
-        ids = tuple(self.table(runs)["run_id"]) if self.table is not None else _run_ids(runs, self.arms())
-        return np.array(slopes), ids
+                slopes.append(float(np.polyfit(group["x"].to_numpy(float), group["value"].to_numpy(float), 1)[0]))
+        return np.array(slopes)
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
-        slopes, ids = self.slopes(runs)
+        points, ids = self.points(runs)
+        slopes = self.slopes(points)
         if self.table is not None:
-            points = self.points(runs)
             measured = {f"{self.label} {level:g}": float(group["value"].mean())
                         for level, group in points.groupby("level")}
         else:

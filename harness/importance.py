@@ -91,10 +91,10 @@ def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: s
     key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed)
     if key not in _CACHE:
         out = {}
-        rng = np.random.default_rng(shuffle_seed)
+        rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
         column = f"metrics.{metric}"
         for arm, rows in sorted(runs.groupby("arm")):
-            if shuffle_seed is not None and column in rows:
+            if rng is not None and column in rows:
                 rows = rows.copy()
                 rows[column] = rng.permutation(rows[column].to_numpy())
             study = rebuild(rows, distributions, metric, direction)
