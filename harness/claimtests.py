@@ -36,7 +36,7 @@ from harness import stats
 from harness.checks import CheckResult
 from harness.claims import (CLAIMED, ClaimTest, Evidence, STATUS_FINISHED, finished_rows, no_evidence,
                             values_by_replicate)
-from harness.design import StudyDeclarationError
+from harness.design import StudyDeclarationError, factorial_cell
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -871,15 +871,6 @@ class VarianceAbove(ClaimTest):
                         math.nan, tuple(ids), measured, interval,
                         "Bonett interval of the smallest SD (no normality assumed; other end Bonferroni over arms)",
                         self.threshold, settle, checks)
-
-
-def factorial_cell(replicate: int, factors: int, levels: int) -> tuple[int, ...]:
-    """The factorial cell of replicate ``replicate`` of a ``levels``^``factors``
-    block: its base-``levels`` digits, factor 0 first (replicate 0 = every
-    factor at level 0)."""
-    if not 0 <= replicate < levels ** factors:
-        raise ValueError(f"replicate {replicate} is outside a {levels}^{factors} factorial")
-    return tuple((replicate // levels ** (factors - 1 - i)) % levels for i in range(factors))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+def factorial_cell(replicate: int, factors: int, levels: int) -> tuple[int, ...]:
+    """The factorial cell of replicate ``replicate`` of a ``levels``^``factors``
+    block: its base-``levels`` digits, factor 0 first (replicate 0 = every
+    factor at level 0). A crossed-factorial arm's trials sit at these cells and
+    its claim test reads them back from the replicate numbers."""
+    if not 0 <= replicate < levels ** factors:
+        raise ValueError(f"replicate {replicate} is outside a {levels}^{factors} factorial")
+    return tuple((replicate // levels ** (factors - 1 - i)) % levels for i in range(factors))
+
+
 @dataclass(frozen=True)
 class Arm:
     """One condition of the fixed design, e.g. ``deep-ae-30`` or ``pca-30``.

@@ -361,6 +361,7 @@ def train(
     on_epoch: Callable[[int, torch.Tensor], None] | None = None,
     progress: Callable[[range], range] = lambda epochs: epochs,
     tracked: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    stop: Callable[[int, list[MemberResult]], bool] | None = None,
 ) -> list[MemberResult]:
     """Train every member on ``x_train``/``y_train`` (shared tensors on the
     device) and measure it on the test tensors; returns one result per member.
@@ -373,7 +374,10 @@ def train(
     ``tracked`` (name -> a classifier's held-out inputs and labels, e.g. a
     validation split) is measured after every epoch, into ``tracked[name]``:
     what picking the best epoch on validation (early stopping with the best
-    weights restored) needs.
+    weights restored) needs. ``stop(epoch, results)``, asked after every
+    epoch's bookkeeping, ends training for every member when it returns True
+    (``shape.epochs`` is then the cap): a stopping rule over the whole
+    ensemble, since its members share every step.
     """
     if not members:
         raise ValueError("an ensemble needs at least one member")
@@ -436,6 +440,8 @@ def train(
                     r.tracked.setdefault(name, []).append(math.nan if r.diverged else accuracy[k])
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss)
+            if stop is not None and stop(epoch, results):
+                break
     if x_test is not None and (y_test is not None or shape.reconstructs):
         measured = evaluate(model, x_test, y_test)
         for k, r in enumerate(results):

@@ -17,10 +17,10 @@ from harness import stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
 from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
-                                factorial_cell, VarianceShares,
+                                VarianceShares,
                                 Similar, Tolerance, Trend, VarianceAbove, Within, bound_evidence,
                                 difference_evidence)
-from harness.design import StudyDeclarationError
+from harness.design import StudyDeclarationError, factorial_cell
 
 M = "mse"
 COL = f"metrics.{M}"

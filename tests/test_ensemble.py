@@ -101,6 +101,23 @@ def test_tracked_sets_are_measured_every_epoch_without_changing_training(data):
         train(Shape(12, 12, (4,), code=2), group, x, None, tracked={"val": (x, y)})
 
 
+
+def test_a_stopping_rule_ends_training_as_if_the_budget_had_been_shorter(data):
+    x, y, xt, yt = data
+    shape = Shape(12, 4, (16,), epochs=6, batch_size=32)
+    group = members(2)
+    seen = []
+
+    def stop(epoch, results):
+        seen.append((epoch, [len(r.tracked["val"]) for r in results]))
+        return epoch == 2
+
+    stopped = train(shape, group, x, y, xt, yt, tracked={"val": (x[:100], y[:100])}, stop=stop)
+    assert seen == [(1, [1, 1]), (2, [2, 2])]  # asked after each epoch's bookkeeping, then no more epochs
+    two = train(dataclasses.replace(shape, epochs=2), group, x, y, xt, yt)
+    for a, b in zip(stopped, two):
+        assert a.train_loss == b.train_loss and a.test_accuracy == b.test_accuracy
+
 def test_members_start_from_the_single_run_initialisation():
     shape = Shape(12, 4, (16, 8))
     model = EnsembleNet(shape, [5, 6])

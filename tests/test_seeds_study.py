@@ -13,16 +13,16 @@ import pytest
 import torch
 
 from harness.checks import CheckContext
-from harness.claimtests import factorial_cell
 from harness.context import TrialContext
-from harness.design import StudyDeclarationError, Tuning
+from harness.design import StudyDeclarationError, Tuning, factorial_cell
+from harness.ensemble import MemberResult
 from harness.engine import TrainConfig
 from harness.nets import SequenceClassifier
 from harness.seeding import TrialSeeds
 from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
-from studies.seeds.grid import PicksConverged, picked_by_validation
+from studies.seeds.grid import PicksConverged, picked_by_validation, picks_plateaued, plateaued
 from studies.seeds.notes import few_draws, few_outcomes
-from studies.seeds.trials import SOURCES, _grid_metrics, factorial_seeds
+from studies.seeds.trials import SOURCES, _grid_metrics, factorial_levels, factorial_seeds
 
 
 def _runs(rows):
@@ -58,11 +58,12 @@ def test_a_draw_misses_when_it_is_off_by_more_than_the_declared_share_of_the_tru
 
 
 # -- HP-BATCH: one validation pick per batch size and seed ---------------------------------------------
-def _grid_row(m, rep, j, base_lr, val, test, best=10, epochs=20, val_fixed=None, test_fixed=None):
+def _grid_row(m, rep, j, base_lr, val, test, best=10, epochs=20, val_fixed=None, test_fixed=None, val_half=None):
     return {"run_id": f"{m}-{rep}-{j}", "arm": f"batch-m{m}-lr{j}", "replicate": rep,
             "params.config.batch_size": str(m), "params.config.base_lr": str(base_lr),
             "metrics.val_accuracy": val, "metrics.test_error": test, "metrics.best_epoch": best,
-            "metrics.epochs_trained": epochs, "metrics.first_train_loss": 2.0, "metrics.final_train_loss": 0.5,
+            "metrics.epochs_trained": epochs, "metrics.val_accuracy_half": val if val_half is None else val_half,
+            "metrics.first_train_loss": 2.0, "metrics.final_train_loss": 0.5,
             "metrics.val_accuracy_fixed": val if val_fixed is None else val_fixed,
             "metrics.test_error_fixed": test if test_fixed is None else test_fixed}
 
@@ -90,14 +91,41 @@ def test_a_grid_run_reports_its_best_validation_epoch_and_the_fixed_budget():
     assert metrics["best_epoch"] == 3 and metrics["val_accuracy"] == 0.6  # the first of a tie
     assert metrics["test_error"] == pytest.approx(0.42) and metrics["epochs_trained"] == 5
     assert metrics["val_accuracy_fixed"] == 0.5 and metrics["test_error_fixed"] == pytest.approx(0.48)
+    assert metrics["val_accuracy_half"] == 0.5  # the best of the first 2 of 5 epochs
+
+
+def test_a_plateau_is_a_second_half_that_adds_at_most_the_tolerance():
+    assert plateaued([0.3, 0.6, 0.61, 0.605, 0.6, 0.61])           # noise after the rise: +0.01
+    assert not plateaued([0.3, 0.5, 0.55, 0.58, 0.6, 0.62])        # still rising: +0.07
+    assert plateaued([0.3, 0.5, 0.55, 0.58, 0.6, 0.62], tolerance=0.1)
+    assert not plateaued([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.52])  # a late best beyond the tolerance fails
 
 
 def test_the_picks_must_have_reached_their_validation_plateau():
-    rows = [_grid_row(2, rep, 0, 0.01, 0.6, 0.4, best=8, epochs=20) for rep in range(2)]
-    rows += [_grid_row(512, rep, 0, 0.01, 0.6, 0.4, best=510 - rep, epochs=512) for rep in range(2)]
+    rows = [_grid_row(2, rep, 0, 0.01, 0.6, 0.4, best=8, epochs=20, val_half=0.595) for rep in range(2)]
+    rows += [_grid_row(512, rep, 0, 0.01, 0.6, 0.4, best=510 - rep, epochs=512, val_half=0.6 - 0.02 * rep)
+             for rep in range(2)]
     results = {r.arm: r for r in PicksConverged().run(CheckContext(_runs(rows), lambda run_id, key: []), [])}
     assert results["m=2"].passed and not results["m=512"].passed
-    assert "not at its plateau" in results["m=512"].detail and "510, 509 of 512" in results["m=512"].detail
+    assert "not at its plateau" in results["m=512"].detail and "510 of 512, 509 of 512" in results["m=512"].detail
+    assert "at most 0.020" in results["m=512"].detail
+
+
+def _member(val, diverged=None):
+    return MemberResult(train_loss=[1.0] * len(val), diverged=diverged, tracked={"val": list(val)})
+
+
+def test_a_batch_sizes_training_stops_once_each_seeds_current_pick_has_plateaued():
+    rising = [0.1 * i for i in range(1, 9)]                  # a slow learning rate, never the pick
+    flat = [0.5, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+    stop = picks_plateaued(min_epochs=4, replicates=[0, 0, 1, 1])
+    assert stop(8, [_member(flat), _member([0.05 * i for i in range(8)]), _member(flat), _member(rising)])
+    assert not stop(3, [_member(flat[:3])] * 4)             # never before the minimum
+    # seed 1's pick is the rising run (best so far 0.8 > 0.7): not plateaued, so training goes on
+    higher = [0.1 * i for i in range(1, 9)]
+    assert not stop(8, [_member(flat), _member(rising), _member([0.7] * 8), _member(higher)])
+    # a diverged member is never the pick
+    assert stop(8, [_member(flat), _member(rising, diverged="epoch 3"), _member(flat), _member([0.1] * 8)])
 
 
 # -- SEED-SOURCES: the factorial's seeds -----------------------------------------------------------------
@@ -110,14 +138,16 @@ def _ctx(arm: str, replicate: int, levels: int = 3) -> TrialContext:
 
 def test_a_factorial_cell_takes_each_sources_seed_from_its_level_alone():
     cells = {j: factorial_cell(j, len(SOURCES), 3) for j in range(81)}
-    seeds = {j: factorial_seeds(_ctx("src-f0", j)) for j in range(81)}
+    levels = {j: factorial_levels(_ctx("src-f0", j)) for j in range(81)}
+    assert all(tuple(levels[j].values()) == cells[j] for j in range(81))
+    seeds = {j: factorial_seeds(_ctx("src-f0", j), levels[j]) for j in range(81)}
     for source_index, source in enumerate(SOURCES):
         by_level = {}
         for j, cell in cells.items():
             by_level.setdefault(cell[source_index], set()).add(seeds[j][source])
         assert all(len(v) == 1 for v in by_level.values())  # one seed per level...
         assert len({next(iter(v)) for v in by_level.values()}) == 3  # ...and the levels differ
-    other_block = factorial_seeds(_ctx("src-f1", 0))
+    other_block = factorial_seeds(_ctx("src-f1", 0), levels[0])
     assert all(other_block[s] != seeds[0][s] for s in SOURCES)  # blocks are independent draws
 
 

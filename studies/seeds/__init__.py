@@ -91,15 +91,22 @@ def arms(budget: Budget) -> list[Arm]:
                                            "epochs": budget["lstm_epochs"], "n_train": budget["n_search_train"]},
                    max_replicates=1)
                for sampler in ("random", "tpe") for i in range(budget["lstm_searches"])]
-    # every m trains at least grid_epochs and at least grid_steps steps: a large batch takes few steps an epoch
     design += [Arm(f"batch-m{m}-lr{j}", {"kind": "grid", "dataset": MNIST1D, "hidden": budget["hidden"][MNIST1D],
                                          "optimizer": budget["optimizer"], "batch_size": m, "base_lr": base_lr,
                                          "lr": m * base_lr, "momentum": budget["grid_momentum"],
-                                         "epochs": max(budget["grid_epochs"],
-                                                       math.ceil(budget["grid_steps"] * m / budget["n_search_train"]))},
+                                         **grid_length(budget, m)},
                    max_replicates=budget["batch_seeds"])
                for m in budget["batch_sizes"] for j, base_lr in enumerate(budget["base_lrs"])]
     return design
+
+
+def grid_length(budget, m: int) -> dict[str, int]:
+    """HP-BATCH's training length at batch size m: at least ``grid_epochs``
+    epochs and ``grid_steps`` steps (a large batch takes few steps an epoch),
+    then on until the picks plateau, up to ``grid_max_epochs`` (or the
+    minimum, if that is longer)."""
+    least = max(budget["grid_epochs"], math.ceil(budget["grid_steps"] * m / budget["n_search_train"]))
+    return {"min_epochs": least, "epochs": max(least, budget["grid_max_epochs"])}
 
 
 def hp_space(trial) -> dict[str, Any]:
@@ -169,8 +176,8 @@ CLAIMS = (
                         "51x less compute than re-running hyperparameter optimisation."),
         measure=(f"MNIST-1D dropout MLP (hidden retain 0.8, SGD 0.05 momentum 0.9): replicated crossed factorials, "
                  f"each over init, data order, dropout masks and a bootstrap of the 4000 training signals at "
-                 f"3 seeds each at the quick tier (4 in full), one run per cell. Per factorial, random-effects variance components "
-                 f"of test accuracy: the four main effects and the interactions sum to one; a source's total-effect "
+                 f"3 seeds each at the quick tier (4 in full), one run per cell. Per factorial, random-effects "
+                 f"variance components of test accuracy: the four main effects and the interactions sum to one; a source's total-effect "
                  f"share adds the interactions it enters (what varying that source alone moves). Pre-registered: a "
                  f"source \"moves results\" if its total-effect share exceeds {SHARE_FLOOR:g}; the claim needs every "
                  f"source to (t over factorials), and is contradicted if some source's share is significantly "
@@ -240,13 +247,16 @@ CLAIMS = (
         source_numbers=("Base learning rate per example held fixed (η = m·η̃); best results for m = 2–32 on "
                         "CIFAR-10/100 and ImageNet; larger m narrows the range of stable learning rates."),
         measure=("MNIST-1D MLP, plain SGD over a grid of batch sizes m and per-example learning rates η̃ (3000 "
-                 "training signals, 1000 validation); every m trains at least `grid_epochs` epochs and at least "
-                 "`grid_steps` steps (20 and 3000 at the quick tier: m = 512 gets 512 epochs), validation and test "
-                 "accuracy measured after every epoch, each run read at its best validation epoch. Per batch size "
-                 "and seed, the η̃ with the best validation accuracy is picked and its test error read (one pick per "
-                 "m, whatever its number of stable grid points); the claim, tested as a trend: test error rises "
-                 "with log2 m. Every pick must have reached its validation plateau (`converged`). The notes give "
-                 "the same at a fixed epoch budget for every m, the source's protocol."),
+                 "training signals, 1000 validation), validation and test accuracy measured after every epoch, "
+                 "each run read at its best validation epoch. Every m trains at least `grid_epochs` epochs and at "
+                 "least `grid_steps` steps (20 and 3000 at the quick tier: m = 512 gets 512 epochs), then on until "
+                 "the runs its validation split would pick have plateaued -- the best validation accuracy of a "
+                 f"run's first half within {grid.PLATEAU_TOLERANCE:g} of its best overall -- or `grid_max_epochs` "
+                 "(100 at the quick tier) end it. Per batch size and seed, the η̃ with the best validation accuracy "
+                 "is picked and its test error read (one pick per m, whatever its number of stable grid points); "
+                 "the claim, tested as a trend: test error rises with log2 m. Every pick must have plateaued "
+                 "(`converged`). The notes give the same at a fixed epoch budget for every m, the source's "
+                 "protocol."),
         test=BATCH_TEST,
         checks=(grid.PicksConverged(),),
         notes=partial(notes.batch_note, small=SMALL_BATCHES),
@@ -290,19 +300,21 @@ STUDY = register(Study(
         "smoke": Budget(replicates=16, tuning_trials=5, settings=Settings(
             n_train={MNIST1D: 1000, FASHION: 2000}, epochs={MNIST1D: 2, FASHION: 1},
             sens_seeds={MNIST1D: 10, FASHION: 10}, source_epochs=2, source_levels=2, source_blocks=2, grid_epochs=1,
-            grid_steps=20,
+            grid_steps=20, grid_max_epochs=2,
             hp_epochs=1, searches=1, lstm_searches=1, lstm_epochs=1, batch_sizes=(16, 64, 256),
             base_lrs=(2 ** -9, 2 ** -6), batch_seeds=2)),
         "quick": Budget(replicates=100, tuning_trials=20, settings=Settings(
             n_train={MNIST1D: 4000, FASHION: 60_000}, epochs={MNIST1D: 150, FASHION: 10},
             sens_seeds={MNIST1D: 100, FASHION: 30}, source_epochs=60, source_levels=3, source_blocks=4,
-            grid_epochs=20, grid_steps=3000, hp_epochs=10, searches=4, lstm_searches=2, lstm_epochs=15,
+            grid_epochs=20, grid_steps=3000, grid_max_epochs=100, hp_epochs=10, searches=4, lstm_searches=2,
+            lstm_epochs=15,
             batch_sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512),
             base_lrs=(2 ** -12, 2 ** -10, 2 ** -8, 2 ** -6, 2 ** -4, 2 ** -2), batch_seeds=5)),
         "full": Budget(replicates=1000, tuning_trials=100, settings=Settings(
             n_train={MNIST1D: 4000, FASHION: 60_000}, epochs={MNIST1D: 150, FASHION: 10},
             sens_seeds={MNIST1D: 1000, FASHION: 200}, source_epochs=60, source_levels=4, source_blocks=10,
-            grid_epochs=50, grid_steps=10_000, hp_epochs=20, searches=5, lstm_searches=5, lstm_epochs=40,
+            grid_epochs=50, grid_steps=10_000, grid_max_epochs=200, hp_epochs=20, searches=5, lstm_searches=5,
+            lstm_epochs=40,
             batch_sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
             base_lrs=(2 ** -14, 2 ** -12, 2 ** -10, 2 ** -8, 2 ** -6, 2 ** -4, 2 ** -2, 2 ** 0), batch_seeds=10)),
     },

@@ -21,6 +21,7 @@ class Settings:
     source_blocks: int                   # SEED-SOURCES: independent factorial blocks (replicates of the design)
     grid_epochs: int                     # HP-BATCH: the fixed epoch budget (Masters & Luschi) and every m's minimum
     grid_steps: int                      # HP-BATCH: every m trains at least this many steps (large m: more epochs)
+    grid_max_epochs: int                 # HP-BATCH: training stops here if the picks have not plateaued
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
     searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
     lstm_searches: int                   # repeated LSTM searches per sampler (lstm-random-i, lstm-tpe-i), at most 5

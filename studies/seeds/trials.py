@@ -14,9 +14,11 @@ Three kinds of run, by the arm's ``kind``:
   picks that source's seed, the same within the arm (block) for every cell at
   that level;
 - ``grid``: a point of the batch-size x learning-rate grid, its validation
-  and test accuracy measured after every epoch; the run reports its best
-  validation epoch (early stopping with the best weights restored, without
-  the stop) and the epoch the tier's fixed budget ends at;
+  and test accuracy measured after every epoch; one batch size's ensemble
+  trains until the runs its validation split would pick have plateaued
+  (``grid.picks_plateaued``, between the arm's ``min_epochs`` and
+  ``epochs``); the run reports its best validation epoch (early stopping with
+  the best weights restored) and the epoch the tier's fixed budget ends at;
 - ``lstm``: one LSTM run of HP-MOMENTUM-BATCH's searches (``run_sequence``,
   alone: every trial has its own shape).
 
@@ -56,17 +58,21 @@ def _fixed_seeds(ctx):
     return trial_seeds(ROOT_SEED, ctx.study, 0)
 
 
-def factorial_seeds(ctx) -> dict[str, int]:
-    """Per source, the seed of this cell's level of it: the same for every
-    cell of this block (arm) at that level, independent across blocks."""
-    from harness.claimtests import factorial_cell
+def factorial_levels(ctx) -> dict[str, int]:
+    """Per source, its level in this trial's cell of the block's factorial."""
+    from harness.design import factorial_cell
+
+    return dict(zip(SOURCES, factorial_cell(ctx.replicate, len(SOURCES), ctx.config["levels"])))
+
+
+def factorial_seeds(ctx, levels: dict[str, int]) -> dict[str, int]:
+    """Per source, the seed of its level (``factorial_levels``): the same for
+    every cell of this block (arm) at that level, independent across blocks."""
     from harness.seeding import trial_seeds
 
-    levels = ctx.config["levels"]
-    cell = factorial_cell(ctx.replicate, len(SOURCES), levels)
     return {source: getattr(trial_seeds(ROOT_SEED, f"{ctx.study}:{ctx.arm.name}:{source}", level),
                             SOURCE_STREAM[source])
-            for source, level in zip(SOURCES, cell)}
+            for source, level in levels.items()}
 
 
 def _member(ctx, n_rows: int):
@@ -78,8 +84,9 @@ def _member(ctx, n_rows: int):
     cfg, own = ctx.config, ctx.seeds
     rows = None
     if cfg.get("kind") == "factorial":
-        seeds = factorial_seeds(ctx)
-        for source, level in zip(SOURCES, _cell(ctx)):
+        levels = factorial_levels(ctx)
+        seeds = factorial_seeds(ctx, levels)
+        for source, level in levels.items():
             ctx.log_param(f"factorial.{source}", level)
         rows = np.random.default_rng(seeds["bootstrap"]).integers(0, n_rows, n_rows)
         init, order, noise = seeds["init"], seeds["order"], seeds["mask"]
@@ -92,12 +99,6 @@ def _member(ctx, n_rows: int):
     ctx.log_param("effective_seed.noise", member.noise)
     ctx.log_param("bootstrap", rows is not None)
     return member
-
-
-def _cell(ctx) -> tuple[int, ...]:
-    from harness.claimtests import factorial_cell
-
-    return factorial_cell(ctx.replicate, len(SOURCES), ctx.config["levels"])
 
 
 def _data(ctx):
@@ -136,6 +137,8 @@ def run_group(contexts: list) -> list:
     from harness import engine
     from harness.ensemble import Shape, train
 
+    from . import grid
+
     first = contexts[0]
     cfg = _shape_config(first.config)
     x, y, val, x_eval, y_eval = _data(first)
@@ -158,7 +161,10 @@ def run_group(contexts: list) -> list:
                 ctx.log_metric("train_loss", value, epoch)
 
     label = "epochs" if len(contexts) == 1 else f"epochs x{len(contexts)} seeds"
-    results = train(shape, members, *tensors, on_epoch=log, tracked=tracked,
+    stop = None
+    if cfg["kind"] == "grid":  # train until the runs validation would pick have plateaued
+        stop = grid.picks_plateaued(first.config["min_epochs"], [ctx.replicate for ctx in contexts])
+    results = train(shape, members, *tensors, on_epoch=log, tracked=tracked, stop=stop,
                     progress=lambda r: first.progress(r, total=len(r), desc=label))
     out: list = []
     for ctx, r in zip(contexts, results):
@@ -181,13 +187,17 @@ def run_group(contexts: list) -> list:
 
 def _grid_metrics(tracked: dict[str, list[float]], fixed: int) -> dict[str, float]:
     """A grid run's numbers from its per-epoch validation and test accuracy:
-    at its best validation epoch (the first, if tied), and at the end of the
-    fixed budget of ``fixed`` epochs (Masters & Luschi's protocol)."""
+    at its best validation epoch (the first, if tied), the best over its first
+    half (the plateau check's), and at the end of the fixed budget of
+    ``fixed`` epochs (Masters & Luschi's protocol)."""
+    from .grid import best_of_first_half
+
     val, test = tracked["val"], tracked["test"]
     best = max(range(len(val)), key=lambda i: (val[i], -i))
     at = min(fixed, len(val)) - 1
     return {"val_accuracy": val[best], "test_error": 1 - test[best], "best_epoch": float(best + 1),
-            "epochs_trained": float(len(val)), "val_accuracy_fixed": val[at], "test_error_fixed": 1 - test[at]}
+            "epochs_trained": float(len(val)), "val_accuracy_half": best_of_first_half(val),
+            "val_accuracy_fixed": val[at], "test_error_fixed": 1 - test[at]}
 
 
 def run_sequence(ctx) -> dict[str, float]:
