@@ -1130,13 +1130,15 @@ class BestOverGrid(ClaimTest):
     most ``cut`` against the best over the rest; paired t-test each way that
     the small side is better, TOST within ±``margin`` for "not reproduced".
     ``grid(runs)`` returns a DataFrame with columns factor, replicate, value,
-    run_id (one row per finished grid run)."""
+    run_id (one row per finished grid run). ``sides`` names the two sides in
+    the report's measured numbers (default "best m<=cut" and "best m>cut")."""
 
     grid: Callable[["pd.DataFrame"], "pd.DataFrame"]
     cut: float
     margin: float
     label: str = "m"
     metric: str = "test_error"
+    sides: tuple[str, str] | None = None
 
     def arms(self) -> set[str]:
         return set()  # the grid's arms are found by the study's ``grid`` function
@@ -1155,8 +1157,9 @@ class BestOverGrid(ClaimTest):
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:
         small, large, ids = self.per_replicate(runs)
-        measured = {f"best {self.label}<={self.cut:g}": float(small.mean()) if len(small) else math.nan,
-                    f"best {self.label}>{self.cut:g}": float(large.mean()) if len(large) else math.nan}
+        below, above = self.sides or (f"best {self.label}<={self.cut:g}", f"best {self.label}>{self.cut:g}")
+        measured = {below: float(small.mean()) if len(small) else math.nan,
+                    above: float(large.mean()) if len(large) else math.nan}
         if len(small) < 2:
             return no_evidence(self.describe(), len(small), ids, measured)
         return difference_evidence(small.to_numpy(), large.to_numpy(), lower_is_better=True, describe=self.describe(),

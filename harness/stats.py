@@ -437,6 +437,27 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
+def censored_median(values: Sequence[float], censored: Sequence[bool],
+                    level: float = 0.95) -> tuple[float, float, float, float]:
+    """Median of right-censored values (a censored value is only known to exceed the largest observed, e.g. a
+    crossover beyond the largest k tried) with the distribution-free order-statistic interval: the r-th smallest
+    and the r-th largest value, r the largest with P(Binomial(n, 1/2) < r) <= (1 - level)/2; its exact coverage is
+    returned (with few values it is below ``level``: n = 3 gives 75%). Censored values rank above every observed
+    one and read as inf: an interval end that lands on one is "not reached". Returns (median, low, high, coverage)."""
+    from scipy import stats as sps
+
+    ranked = sorted(math.inf if c else float(v) for v, c in zip(values, censored))
+    n = len(ranked)
+    if n == 0:
+        return math.nan, math.nan, math.nan, math.nan
+    middle = (ranked[(n - 1) // 2] + ranked[n // 2]) / 2 if n % 2 == 0 else ranked[n // 2]
+    r = 1
+    while r + 1 <= n // 2 and sps.binom.cdf(r, n, 0.5) <= (1 - level) / 2:
+        r += 1
+    coverage = 1 - 2 * float(sps.binom.cdf(r - 1, n, 0.5))
+    return float(middle), ranked[r - 1], ranked[n - r], coverage
+
+
 def one_sample_t(values: ArrayLike, mu: float, alternative: str = "two-sided") -> TestResult:
     """One-sample t-test of ``mean(values)`` against a claimed number ``mu``.
 

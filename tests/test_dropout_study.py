@@ -13,27 +13,6 @@ from harness.checks import CheckContext, Trained
 from harness.study import StudyDeclarationError
 from studies.dropout import STUDY, check_budget
 from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm, maxnorm_grid
-from studies.dropout.notes import censored_median
-
-
-# -- DO-SCALING: a censored crossover is a bound, never averaged ---------------------------------------
-def test_censored_median_of_observed_values_and_its_exact_coverage():
-    median, low, high, coverage = censored_median([20, 50, 10], [False, False, False])
-    assert (median, low, high) == (20, 10, 50)
-    assert coverage == pytest.approx(0.75)  # n = 3: 1 - 2 * (1/2)^3
-
-
-def test_censored_values_rank_above_every_observed_one():
-    median, low, high, _ = censored_median([100, 20, 100], [True, False, True])
-    assert median == math.inf and low == 20 and high == math.inf  # "not reached", not 100 and not a mean
-    # a censored value recorded below an observed one still ranks above it
-    assert censored_median([5, 50], [True, False])[2] == math.inf
-
-
-def test_censored_median_interval_narrows_with_more_values():
-    values = list(range(1, 21))
-    median, low, high, coverage = censored_median(values, [False] * 20)
-    assert median == 10.5 and low > 1 and high < 20 and coverage >= 0.95
 
 
 # -- DO-MAXNORM ----------------------------------------------------------------------------------------
@@ -107,6 +86,7 @@ def test_every_tier_passes_its_budget_check():
     ({"sizes": (500, 56_000), "max_epochs": {500: 9, 56_000: 9}}, "60000"),
     ({"mc_samples": (1, 2, 100)}, "k = 50"),
     ({"max_norms": ()}, "positive bounds"),
+    ({"cnn_replicates": 1}, "cnn_replicates"),
 ])
 def test_bad_budgets_fail_early_with_the_reason(changes, words):
     with pytest.raises(StudyDeclarationError, match=words):

@@ -557,3 +557,23 @@ def test_factorial_shares_reject_what_is_not_a_factorial():
         st.factorial_shares(np.ones((3, 3)))
     with pytest.raises(ValueError):
         st.factorial_shares(np.array([[1.0, np.nan], [0.0, 1.0]]))
+
+
+# -- censored_median: a censored value is a bound, never averaged (DO-SCALING's crossover k) ---------------
+def test_censored_median_of_observed_values_and_its_exact_coverage():
+    median, low, high, coverage = st.censored_median([20, 50, 10], [False, False, False])
+    assert (median, low, high) == (20, 10, 50)
+    assert coverage == pytest.approx(0.75)  # n = 3: 1 - 2 * (1/2)^3
+
+
+def test_censored_values_rank_above_every_observed_one():
+    median, low, high, _ = st.censored_median([100, 20, 100], [True, False, True])
+    assert median == math.inf and low == 20 and high == math.inf  # "not reached", not 100 and not a mean
+    # a censored value recorded below an observed one still ranks above it
+    assert st.censored_median([5, 50], [True, False])[2] == math.inf
+
+
+def test_censored_median_interval_narrows_with_more_values():
+    values = list(range(1, 21))
+    median, low, high, coverage = st.censored_median(values, [False] * 20)
+    assert median == 10.5 and low > 1 and high < 20 and coverage >= 0.95

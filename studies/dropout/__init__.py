@@ -54,10 +54,12 @@ def arms(budget: Budget) -> list[Arm]:
         Arm("dropconnect", {"kind": "mlp", "n_train": large, **dropout, "dropconnect": True}, max_replicates=2),
         Arm("rate-tuned", {"kind": "mlp", "n_train": large}),
     ]
-    # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest)
-    design += [Arm("cnn", {"kind": "cnn"}),
-               Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}),
-               Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]})]
+    # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest;
+    # at most cnn_replicates seeds, so the MLP claims' later looks do not buy CNN seeds at a minute and a half each)
+    cnn = budget["cnn_replicates"]
+    design += [Arm("cnn", {"kind": "cnn"}, max_replicates=cnn),
+               Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}, max_replicates=cnn),
+               Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]}, max_replicates=cnn)]
     return design
 
 
@@ -191,6 +193,9 @@ def check_budget(budget: Budget) -> None:
         raise StudyDeclarationError(f"dropout budget: common_epochs ({budget['common_epochs']}) must be reached by "
                                     f"every run: at most {earliest} (the earliest a run can stop on its plateau) "
                                     "and at most every max_epochs")
+    if budget["cnn_replicates"] < 2:
+        raise StudyDeclarationError(f"dropout budget: cnn_replicates must be >= 2 (DO-CONV's paired test), "
+                                    f"got {budget['cnn_replicates']}")
     if 50 not in budget["mc_samples"]:
         raise StudyDeclarationError("DO-SCALING tests k = 50: mc_samples must include 50")
     if not budget["max_norms"] or min(budget["max_norms"]) <= 0:
@@ -213,18 +218,21 @@ STUDY = register(Study(
     budgets={
         "smoke": Budget(replicates=2, tuning_trials=2, settings=Settings(
             sizes=(200, 1000), max_epochs={200: 3, 1000: 3}, n_test=500, n_val=300, tune_n=500, tune_epochs=1,
-            cnn_n=500, cnn_max_epochs=3, max_norms=(1.0,), mc_samples=(1, 2, 50), patience=1, common_epochs=2)),
-        # each arm to its own validation plateau; n = 5000 (not 10000) keeps the tier near its time budget (README)
-        "quick": Budget(replicates=3, tuning_trials=10, settings=Settings(
+            cnn_n=500, cnn_max_epochs=3, cnn_replicates=2, max_norms=(1.0,), mc_samples=(1, 2, 50), patience=1,
+            common_epochs=2)),
+        # each arm to its own validation plateau; n = 5000 (not 10000) keeps the tier near its time budget (README);
+        # sequential: 3 seeds, then 8 for the MLP claims still open (the CNN arms stop at 3)
+        "quick": Budget(replicates=8, looks=(3, 8), tuning_trials=10, settings=Settings(
             sizes=(500, 5000), max_epochs={500: 300, 5000: 150}, n_test=5000, n_val=5000, tune_n=5000,
-            tune_epochs=8, cnn_n=4000, cnn_max_epochs=100, max_norms=(1.0, 1.25),
+            tune_epochs=8, cnn_n=4000, cnn_max_epochs=100, cnn_replicates=3, max_norms=(1.0, 1.25),
             mc_samples=(1, 2, 5, 10, 20, 30, 50, 75, 100))),
         # the catalog's sizes: 100 and 500 (Fig. 10's small-data case), 1000, 10000 and the whole training set
         # (50000 + the 10000 validation images that stop it)
         "full": Budget(replicates=10, looks=(5, 10), tuning_trials=40, settings=Settings(
             sizes=(100, 500, 1000, 10_000, 50_000),
             max_epochs={100: 1000, 500: 500, 1000: 400, 10_000: 300, 50_000: 200}, n_test=10_000, n_val=10_000,
-            tune_n=20_000, tune_epochs=20, cnn_n=50_000, cnn_max_epochs=200, max_norms=(0.75, 1.0, 1.5, 2.0),
+            tune_n=20_000, tune_epochs=20, cnn_n=50_000, cnn_max_epochs=200, cnn_replicates=10,
+            max_norms=(0.75, 1.0, 1.5, 2.0),
             mc_samples=(1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200))),
     },
 ))

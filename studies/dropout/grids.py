@@ -94,17 +94,9 @@ class MaxNormVsDropout(BestOverGrid):
     cut: float = sys.float_info.max  # every finite c on the max-norm side, dropout alone (inf) beyond
     margin: float = 0.005
     label: str = "c"
+    sides: tuple[str, str] = ("max-norm, c chosen on validation", "dropout alone")
 
     def describe(self) -> str:
         return ("per replicate, test error of the max-norm arm with the lowest validation error (c chosen on the "
                 "validation split) minus dropout alone; paired t-test each way that it is negative; TOST with margin "
                 f"±{self.margin:g} for 'not reproduced'")
-
-    def evaluate(self, runs):
-        evidence = super().evaluate(runs)
-        names = {f"best {self.label}<={self.cut:g}": "max-norm, c chosen on validation",
-                 f"best {self.label}>{self.cut:g}": "dropout alone"}
-        evidence.measured.update({names.get(k, k): v for k, v in list(evidence.measured.items())})
-        for k in names:
-            evidence.measured.pop(k, None)
-        return evidence

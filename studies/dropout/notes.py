@@ -5,28 +5,9 @@ from __future__ import annotations
 import math
 
 from harness.claims import arm_mean, values_by_replicate
+from harness.stats import censored_median
 from studies.dropout.grids import BASE, sweep_arms
 from studies.dropout.settings import Settings
-
-
-def censored_median(values, censored, level: float = 0.95) -> tuple[float, float, float, float]:
-    """Median of right-censored values (a censored value is only known to exceed the largest observed, e.g. a
-    crossover beyond the largest k tried) with the distribution-free order-statistic interval: the r-th smallest
-    and the r-th largest value, r the largest with P(Binomial(n, 1/2) < r) <= (1 - level)/2; its exact coverage is
-    returned (with few values it is below ``level``: n = 3 gives 75%). Censored values rank above every observed
-    one and read as inf: an interval end that lands on one is "not reached". Returns (median, low, high, coverage)."""
-    from scipy import stats as sps
-
-    ranked = sorted(math.inf if c else float(v) for v, c in zip(values, censored))
-    n = len(ranked)
-    if n == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    middle = (ranked[(n - 1) // 2] + ranked[n // 2]) / 2 if n % 2 == 0 else ranked[n // 2]
-    r = 1
-    while r + 1 <= n // 2 and sps.binom.cdf(r, n, 0.5) <= (1 - level) / 2:
-        r += 1
-    coverage = 1 - 2 * float(sps.binom.cdf(r - 1, n, 0.5))
-    return float(middle), ranked[r - 1], ranked[n - r], coverage
 
 
 def _k(value: float) -> str:
@@ -163,10 +144,10 @@ def dropconnect_section(runs) -> list[str]:
             f"t-interval [{low:+.4f}, {high:+.4f}], n = {n} seeds). Epochs to the best validation error: "
             f"{arm_mean(runs, 'dropconnect', 'best_epoch'):.3g} vs {arm_mean(runs, 'dropout', 'best_epoch'):.3g}.", "",
             "One weight mask per minibatch, where Wan et al. draw one per example: a per-example mask of the "
-            "784x512 layer at batch 128 is 51M random draws a step, measured at 0.78 s a step for that layer alone "
-            "on this 2-core machine (40 steps, about 30 s, an epoch at 5000 images for that layer alone, against "
-            "about 1 s for the whole net with per-minibatch masks); the batched engine (harness.ensemble) stacks seeds, not examples, so it does not "
-            "make per-example masks affordable either.", ""]
+            "784x512 layer at batch 128 is 51M random draws a step, 128 times the per-minibatch mask's 0.4M, and "
+            "every example needs its own masked copy of the weights, so the layer's one matrix product becomes 128 "
+            "matrix-vector products. The batched engine (harness.ensemble) stacks seeds, not examples, so it does not make "
+            "per-example masks affordable either.", ""]
 
 
 def sections(fig_ctx) -> list[str]:

@@ -19,6 +19,7 @@ class Settings:
     tune_epochs: int                     # epochs per tuning trial
     cnn_n: int                           # training images of the CNN arms
     cnn_max_epochs: int
+    cnn_replicates: int                  # seeds of each CNN arm (DO-CONV), at most the tier's replicates
     max_norms: tuple[float, ...]         # DO-MAXNORM's sweep of the bound c: values that bind (see the notes)
     mc_samples: tuple[int, ...]          # DO-SCALING: Monte-Carlo averages over k sampled nets (k = 50 is tested)
     # -- the protocol: the same in every tier
