@@ -28,7 +28,7 @@ from harness.claims import Claim
 from harness.discovery import register
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 from studies.ae_vs_pca import figures, notes, trials
-from studies.ae_vs_pca.settings import Settings
+from studies.ae_vs_pca.settings import L2_ARMS, SUBSPACE_ARMS, Settings
 
 DEPTH_MARGIN = 0.25  # SSE/image: ~2% of PCA-30's error; a smaller deep-vs-shallow gap would not count
 EQUIVALENCE_MARGIN = 0.05  # AE-SIGMOID-PCA: the sigmoid AE's error within 5% of PCA's counts as "strongly related"
@@ -100,8 +100,6 @@ HINTON_QUALIFIER = ("\"When the number of parameters is the same, deep autoencod
                     "errors on test data than shallow ones, but this advantage disappears as the number of parameters "
                     "increases.\"")
 DEPTH_SOURCE_NUMBERS = f"Hinton & Salakhutdinov 2006 qualify it: {HINTON_QUALIFIER}"
-SUBSPACE_ARMS = tuple(arm for arm, _, _ in Settings.subspace_arms)  # the linear AEs of AE-LIN-*
-L2_ARMS = tuple(arm for arm, _, _ in Settings.l2_arms)              # the weight-decayed ones of AE-LIN-SVD
 PROTOCOL = ("He initialisation, Adam from 1e-3 (tuned per arm when the tier tunes), trained to its validation "
             "plateau (one tenfold step-size decay, then patience), best validation epoch measured")
 

@@ -2,10 +2,7 @@
 words."""
 from __future__ import annotations
 
-from studies.ae_vs_pca.settings import Settings
-
-SUBSPACE_ARMS = tuple(arm for arm, _, _ in Settings.subspace_arms)
-L2_ARMS = tuple(arm for arm, _, _ in Settings.l2_arms)
+from studies.ae_vs_pca.settings import L2_ARMS, SUBSPACE_ARMS
 
 
 def _finished(runs, arms):

@@ -58,3 +58,6 @@ class Settings:
         ("l2-fashion-p10", FASHION, 10))
     reconstructions: int = 10            # test images whose reconstructions replicate 0 of pca-30 and deep-ae-30 saves
 
+
+SUBSPACE_ARMS = tuple(arm for arm, _, _ in Settings.subspace_arms)  # the linear AEs of AE-LIN-*
+L2_ARMS = tuple(arm for arm, _, _ in Settings.l2_arms)              # the weight-decayed ones of AE-LIN-SVD
