@@ -96,6 +96,13 @@ class ClaimTest:
     def arms(self) -> set[str]:
         raise NotImplementedError
 
+    def reads(self, arm: str) -> bool:
+        """Whether the test reads ``arm``'s runs: the arms a sequential design
+        grows at its later looks while the claim is open. Tests that find their
+        arms by pattern (a prefix, a study's grid function) and so return no
+        names from ``arms`` override it, or the claim would never get more seeds."""
+        return arm in self.arms()
+
     def describe(self) -> str:
         raise NotImplementedError
 

@@ -895,6 +895,9 @@ class VarianceShares(ClaimTest):
     def arms(self) -> set[str]:
         return set()  # the blocks are found by prefix, whatever the tier's number of them
 
+    def reads(self, arm: str) -> bool:
+        return arm.startswith(self.prefix)
+
     def blocks(self, runs: "pd.DataFrame") -> list[str]:
         return sorted(a for a in runs["arm"].unique() if a.startswith(self.prefix)) if len(runs) else []
 
@@ -1131,7 +1134,9 @@ class BestOverGrid(ClaimTest):
     the small side is better, TOST within ±``margin`` for "not reproduced".
     ``grid(runs)`` returns a DataFrame with columns factor, replicate, value,
     run_id (one row per finished grid run). ``sides`` names the two sides in
-    the report's measured numbers (default "best m<=cut" and "best m>cut")."""
+    the report's measured numbers (default "best m<=cut" and "best m>cut").
+    A study's subclass overrides ``reads`` with the arms its ``grid`` reads, so
+    that a sequential design's later looks give them more seeds."""
 
     grid: Callable[["pd.DataFrame"], "pd.DataFrame"]
     cut: float
@@ -1141,7 +1146,7 @@ class BestOverGrid(ClaimTest):
     sides: tuple[str, str] | None = None
 
     def arms(self) -> set[str]:
-        return set()  # the grid's arms are found by the study's ``grid`` function
+        return set()  # the grid's arms are found by the study's ``grid`` function; a subclass says which in ``reads``
 
     def describe(self) -> str:
         return (f"per replicate, the best {self.metric} over the grid with {self.label} ≤ {self.cut:g} minus the best "

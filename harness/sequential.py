@@ -160,7 +160,8 @@ def evaluate(study: "Study", budget: str, runs: "pd.DataFrame", history: History
     def judge(counts: Mapping[str, int], indices: list[int]):
         return assess(study, look_runs(runs, counts), history, [study.claims[i] for i in indices])
 
-    reads = [frozenset(c.test.arms()) if c.test.phase == "replicate" else None for c in study.claims]
+    reads = [frozenset(a.name for a in arms if c.test.reads(a.name)) if c.test.phase == "replicate" else None
+             for c in study.claims]
     return SequentialRule(reads, at, looks, alpha).run(settled, judge)
 
 
@@ -177,7 +178,7 @@ def _fixed(study, runs, history, counts: dict[str, int], looks: tuple[int, ...],
     """One look: the fixed design's rule (``claims.decide``), unchanged."""
     evidence, checks = assess(study, runs, history)
     verdicts = decide(evidence, checks, alpha)
-    stops = [Stop(1, 1, {a: counts[a] for a in sorted(c.test.arms()) if a in counts}, FIXED) for c in study.claims]
+    stops = [Stop(1, 1, {a: counts[a] for a in sorted(counts) if c.test.reads(a)}, FIXED) for c in study.claims]
     return Outcome(evidence, checks, verdicts, stops, complete, 0, dict(counts), looks,
                    [[alpha] for _ in study.claims])
 

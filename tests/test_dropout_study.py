@@ -141,3 +141,9 @@ def test_measured_reads_the_common_budget_and_censors_an_unreached_loss_target()
     assert m["best_epoch"] == 2 and m["epochs_trained"] == 3 and m["epoch_seconds"] == 2.0
     assert (m["epochs_to_clean_loss_target"], m["epochs_to_clean_loss_target_censored"]) == (2, 0)
     assert (m["epochs_to_loss_target"], m["epochs_to_loss_target_censored"]) == (3, 1)  # 0.4 > 0.35: a bound
+
+
+def test_do_maxnorm_reads_the_sweep_and_dropout_alone_so_later_looks_give_them_seeds():
+    claim = next(c for c in STUDY.claims if c.id == "DO-MAXNORM")
+    read = {arm.name for arm in STUDY.design("quick") if claim.test.reads(arm.name)}
+    assert read == {"dropout", maxnorm_arm(1.0), maxnorm_arm(1.25)}

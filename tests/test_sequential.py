@@ -13,6 +13,7 @@ import pytest
 from harness import sequential
 from harness.checks import Trained
 from harness.claims import ALPHA, decide
+from harness.claimtests import Better
 from harness.design import Budget, StudyDeclarationError
 from harness.sequential import DECIDED, INVALID, MAXIMUM, RUNNING, evaluate, spent
 from tiny_study import SEQUENTIAL_STUDY as STUDY
@@ -64,6 +65,27 @@ def test_an_undecided_claim_runs_to_its_maximum_and_says_what_would_settle_it():
     lo, hi = verdict.ci
     assert lo <= 0 <= hi  # the interval is the test's own: inconclusive, so it holds "no effect"
     assert outcome.alpha_spent[1] == pytest.approx([spent(0.5), ALPHA - spent(0.5)])
+
+
+@dataclasses.dataclass(frozen=True)
+class _ByPattern(Better):
+    """SEQ-NULL's test with its arms found by pattern, as ``BestOverGrid`` and
+    ``VarianceShares`` find theirs: no names from ``arms``, only ``reads``."""
+
+    def arms(self) -> set[str]:
+        return set()
+
+    def reads(self, arm: str) -> bool:
+        return arm in ("null", "base")
+
+
+def test_a_test_that_finds_its_arms_by_pattern_still_gets_its_later_looks():
+    claims = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], test=_ByPattern("score", "null", "base")))
+    outcome = evaluate(dataclasses.replace(STUDY, claims=claims), "quick", _runs({"base": 3, "large": 3, "null": 3}),
+                       _no_history)
+    assert outcome.stops[1].why == RUNNING   # not "at its maximum" after the first look
+    assert outcome.counts == {"base": 6, "large": 3, "null": 6}
+    assert dict(outcome.stops[1].replicates) == {"base": 6, "null": 6}  # what it reads at the next look
 
 
 def test_a_decided_claims_interval_excludes_the_null_at_its_level():

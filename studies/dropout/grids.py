@@ -96,6 +96,9 @@ class MaxNormVsDropout(BestOverGrid):
     label: str = "c"
     sides: tuple[str, str] = ("max-norm, c chosen on validation", "dropout alone")
 
+    def reads(self, arm: str) -> bool:
+        return arm == BASE or arm.startswith(PREFIX)  # what maxnorm_grid reads: later looks grow these arms
+
     def describe(self) -> str:
         return ("per replicate, test error of the max-norm arm with the lowest validation error (c chosen on the "
                 "validation split) minus dropout alone; paired t-test each way that it is negative; TOST with margin "
