@@ -899,7 +899,7 @@ class VarianceShares(ClaimTest):
         return arm.startswith(self.prefix)
 
     def blocks(self, runs: "pd.DataFrame") -> list[str]:
-        return sorted(a for a in runs["arm"].unique() if a.startswith(self.prefix)) if len(runs) else []
+        return sorted(a for a in runs["arm"].unique() if self.reads(a)) if len(runs) else []
 
     def describe(self) -> str:
         return (f"per crossed factorial block over {', '.join(self.factors)}, each source's total-effect share of "

@@ -101,5 +101,14 @@ class Study:
                 f"study {self.name!r} at budget {budget!r}: claims name arms {absent} "
                 f"that the design lacks (it has {names})"
             )
+        if len(self.budget(budget).schedule) > 1:
+            # a sequential design grows only the arms an open claim reads: one that reads none would be taken
+            # to be at its maximum after the first look, silently
+            blind = [c.id for c in self.claims if c.test.phase == "replicate" and not any(map(c.test.reads, names))]
+            if blind:
+                raise StudyDeclarationError(
+                    f"study {self.name!r} at budget {budget!r}: claims {blind} read none of the design's arms, so "
+                    "their later looks would add no seeds; a test that finds its arms by pattern must override "
+                    "ClaimTest.reads to say which")
         return arms
 

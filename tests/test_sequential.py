@@ -88,6 +88,22 @@ def test_a_test_that_finds_its_arms_by_pattern_still_gets_its_later_looks():
     assert dict(outcome.stops[1].replicates) == {"base": 6, "null": 6}  # what it reads at the next look
 
 
+@dataclasses.dataclass(frozen=True)
+class _Blind(_ByPattern):
+    """A pattern test that forgot to say which arms it reads."""
+
+    def reads(self, arm: str) -> bool:
+        return False
+
+
+def test_a_sequential_claim_that_reads_no_arm_fails_at_declaration():
+    claims = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], test=_Blind("score", "null", "base")))
+    study = dataclasses.replace(STUDY, claims=claims)
+    with pytest.raises(StudyDeclarationError, match=r"\['SEQ-NULL'\] read none of the design's arms.*ClaimTest.reads"):
+        study.design("quick")
+    assert [a.name for a in study.design("full")] == ["base", "large", "null"]  # a fixed design grows nothing
+
+
 def test_a_decided_claims_interval_excludes_the_null_at_its_level():
     outcome = evaluate(STUDY, "quick", _runs({"base": 3, "large": 3, "null": 3}), _no_history)
     verdict = outcome.verdicts[0]
