@@ -109,6 +109,7 @@ def check_tuning_space(study: Study) -> None:
         return
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the throwaway study: no "new study created" INFO line
     try:
         for space in study.tuning.all_spaces():
             space(optuna.create_study().ask())

@@ -1,6 +1,7 @@
 """The dropout study's own pieces (studies/dropout): the censored median of
 DO-SCALING's crossover, DO-MAXNORM's validation-chosen grid and its checks,
-and the budget check. Runs DataFrames are built by hand; no training."""
+DO-RATE's searches and their test, and the budget check. Runs DataFrames are
+built by hand; no training."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ from harness.checks import CheckContext, Trained
 from harness.study import StudyDeclarationError
 from studies.dropout import STUDY, check_budget
 from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm, maxnorm_grid
+from studies.dropout.searches import InputAboveHidden, OnSearches, rate_space, tuned_rates
 
 
 # -- DO-MAXNORM ----------------------------------------------------------------------------------------
@@ -69,6 +71,61 @@ def test_on_sweep_runs_its_check_on_dropout_and_every_swept_arm():
     assert not results[0].passed and results[1].passed
 
 
+# -- DO-RATE ----------------------------------------------------------------------------------------------
+def _search_runs(picks, losers=((0.5, 0.5, 0.30),)):
+    """Tuning runs of one search per pick: the pick (p_input, p_hidden, val_error) and worse trials."""
+    rows = []
+    for i, pick in enumerate(picks):
+        for j, (p_in, p_h, v) in enumerate((*losers, pick)):
+            rows.append({"run_id": f"s{i}t{j}", "arm": f"rate-search-{i}", "replicate": 1000 + j, "phase": "tune",
+                         "params.hp.p_input": str(p_in), "params.hp.p_hidden": str(p_h), "metrics.val_error": v})
+    return _runs(rows)
+
+
+def test_each_search_is_represented_by_its_lowest_validation_error_trial():
+    runs = _search_runs([(0.9, 0.4, 0.12), (0.7, 0.6, 0.15)])
+    runs.loc[len(runs)] = {"run_id": "tie", "arm": "rate-search-1", "replicate": 1009, "phase": "tune",
+                           "status": "FINISHED", "params.hp.p_input": "0.2", "params.hp.p_hidden": "0.9",
+                           "metrics.val_error": 0.15}   # ties with the pick, but later: Optuna's best stays the first
+    picks = tuned_rates(runs).set_index("search")
+    assert picks.loc["rate-search-0", ["p_input", "p_hidden"]].tolist() == [0.9, 0.4]
+    assert picks.loc["rate-search-1", ["p_input", "p_hidden"]].tolist() == [0.7, 0.6]
+    assert picks.loc["rate-search-1", "trials"] == 3 and picks.loc["rate-search-1", "run_id"] == "s1t1"
+
+
+def test_input_above_hidden_tests_the_picked_differences_over_searches():
+    test = InputAboveHidden()
+    above = test.evaluate(_search_runs([(0.9, 0.4, 0.1), (0.8, 0.5, 0.1), (0.95, 0.55, 0.1), (0.85, 0.4, 0.1)]))
+    assert above.n == 4 and above.effect == pytest.approx((0.5 + 0.3 + 0.4 + 0.45) / 4)
+    assert above.p_support < 0.01 and above.p_opposite > 0.9
+    below = test.evaluate(_search_runs([(0.4, 0.9, 0.1), (0.5, 0.8, 0.1), (0.45, 0.95, 0.1)]))
+    assert below.effect < 0 and below.p_opposite < 0.05
+    one = test.evaluate(_search_runs([(0.9, 0.4, 0.1)]))
+    assert one.n == 1 and math.isnan(one.effect)
+
+
+def test_do_rate_reads_the_searches_and_both_rates_share_one_range():
+    import optuna
+
+    claim = next(c for c in STUDY.claims if c.id == "DO-RATE")
+    assert claim.test.phase == "tune"
+    assert {a.name for a in STUDY.design("quick") if claim.test.reads(a.name)} == {f"rate-search-{i}"
+                                                                                   for i in range(4)}
+    distributions = optuna.create_study().ask()
+    rate_space(distributions)
+    p_in, p_h = distributions.distributions["p_input"], distributions.distributions["p_hidden"]
+    assert (p_in.low, p_in.high) == (p_h.low, p_h.high)  # a flat objective favours neither rate
+
+
+def test_on_searches_checks_every_search_and_fails_when_there_is_none():
+    runs = _search_runs([(0.9, 0.4, 0.1), (0.8, 0.5, 0.1)])
+    ctx = CheckContext(runs, lambda run_id, key: list(enumerate([2, 2] if run_id == "s1t0" else [2, 1])))
+    results = OnSearches(inner=Trained("l", fell_by=0.1)).run(ctx, [])
+    assert [(r.arm, r.passed) for r in results] == [("rate-search-0", True), ("rate-search-1", False)]
+    [none] = OnSearches(inner=Trained("l")).run(CheckContext(runs[runs["arm"] == "x"], lambda *_: []), [])
+    assert not none.passed
+
+
 # -- the budget check -----------------------------------------------------------------------------------
 def _with(tier: str, **changes):
     budget = STUDY.budgets[tier]
@@ -87,6 +144,8 @@ def test_every_tier_passes_its_budget_check():
     ({"mc_samples": (1, 2, 100)}, "k = 50"),
     ({"max_norms": ()}, "positive bounds"),
     ({"cnn_replicates": 1}, "cnn_replicates"),
+    ({"rate_searches": 1}, "rate_searches"),
+    ({"rate_searches": 9}, "rate_searches"),
 ])
 def test_bad_budgets_fail_early_with_the_reason(changes, words):
     with pytest.raises(StudyDeclarationError, match=words):

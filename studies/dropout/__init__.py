@@ -16,25 +16,26 @@ et al. §7, and get it). Train, validation and test error are logged every
 epoch, so the gap at a common epoch budget is reported too. Weight scaling is
 torch's inverted dropout (kept units scaled by 1/p in training), the same
 network as scaling weights by p at test time. DropConnect draws one weight
-mask per minibatch (see harness.dropnets for why). The retain rates are tuned
-with Optuna's TPE on the validation split; the tuned and the customary
-settings are then replicated on fresh seeds.
+mask per minibatch (see harness.dropnets for why). DO-RATE's retain rates
+are tuned by repeated random searches on the validation split, every search
+trial trained to its plateau like a replicate (``studies/dropout/searches.py``).
 """
 
 from __future__ import annotations
 
-from harness.checks import Converged, Trained, TunedAlike
-from harness.claimtests import Better, Bound, Faster, Similar
+from harness.checks import Converged, Trained
+from harness.claimtests import Better, Bound, Faster
 from harness.claims import Claim
 from harness.discovery import register
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
-from studies.dropout import figures, notes, trials
+from studies.dropout import figures, notes, searches, trials
 from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm
 from studies.dropout.settings import Settings
 
 SCALING_MARGIN = 0.005  # DO-SCALING: weight scaling within half a point of 50-sample MC averaging
-SIMILAR_MARGIN = 0.01   # DO-RATE: "as good as" means within one point of test error
 MAXNORM_MARGIN = 0.005  # DO-MAXNORM: an "improvement" smaller than half a point of test error is none
+MAX_RATE_SEARCHES = 8   # DO-RATE: the most searches a tier runs; Tuning names every search arm there can be
+RATE_SEARCHES = tuple(f"{searches.PREFIX}{i}" for i in range(MAX_RATE_SEARCHES))
 
 
 # -- the fixed design -------------------------------------------------------------------------------
@@ -52,8 +53,12 @@ def arms(budget: Budget) -> list[Arm]:
     design += [
         # a described measurement, not a claim (the report's DropConnect section): two seeds suffice for a figure
         Arm("dropconnect", {"kind": "mlp", "n_train": large, **dropout, "dropconnect": True}, max_replicates=2),
-        Arm("rate-tuned", {"kind": "mlp", "n_train": large}),
     ]
+    # DO-RATE: independent searches of the retain rates; each search's best setting is trained once more on a
+    # fresh seed (its test error is in the notes, beside the customary rates')
+    design += [Arm(f"{searches.PREFIX}{i}", {"kind": "mlp", "n_train": large, "sampler": "random", "search": i},
+                   max_replicates=1)
+               for i in range(budget["rate_searches"])]
     # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest;
     # at most cnn_replicates seeds, so the MLP claims' later looks do not buy CNN seeds at a minute and a half each)
     cnn = budget["cnn_replicates"]
@@ -61,10 +66,6 @@ def arms(budget: Budget) -> list[Arm]:
                Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}, max_replicates=cnn),
                Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]}, max_replicates=cnn)]
     return design
-
-
-def rate_space(trial) -> dict[str, float]:
-    return {"p_input": trial.suggest_float("p_input", 0.5, 1.0), "p_hidden": trial.suggest_float("p_hidden", 0.2, 1.0)}
 
 
 # -- claims ---------------------------------------------------------------------------------------
@@ -139,11 +140,14 @@ CLAIMS = (
                "information is directly lost when input nodes are ignored."),
         article=ARTICLE, section="Regularization methods › Empirical › Dropout", source=SRIVASTAVA,
         source_numbers="Retain 0.5 for hidden units and 0.8 for inputs throughout; Fig. 9 sweeps p (best 0.4–0.8).",
-        measure=(f"Test error of the customary (0.8, 0.5) setting against the TPE-tuned retain probabilities, both "
-                 f"replicated on fresh seeds and {PLATEAU}; 'as good as' = within ±{SIMILAR_MARGIN}."),
-        test=Similar("test_error", "dropout", "rate-tuned", margin=SIMILAR_MARGIN),
-        checks=(*TRAINED_AND_CONVERGED, TunedAlike(reason="the claim compares the conventional rates with tuned "
-                                                          "ones: tuning one arm is the comparison")),
+        measure=(f"The sentence states a convention, so we test what tuning finds: independent random searches of the "
+                 f"input and hidden retain probabilities (both drawn from {searches.RANGE[0]:g}–{searches.RANGE[1]:g}, so "
+                 f"that a flat objective favours neither), every trial {PLATEAU}, scored on the validation split; "
+                 "per search, the best trial's rates. Claimed: the tuned input rate is higher than the tuned hidden "
+                 "one. Where the tuned hidden rate falls, and the tuned settings' test error against the customary "
+                 "(0.8, 0.5), are in the notes."),
+        test=searches.InputAboveHidden(),
+        checks=(searches.OnSearches(inner=TRAINED), searches.OnSearches(inner=CONVERGED)),
         notes=notes.rate_note,
     ),
     Claim(
@@ -184,7 +188,7 @@ def check_budget(budget: Budget) -> None:
     if len(sizes) < 1 or list(sizes) != sorted(set(sizes)) or set(caps) != set(sizes):
         raise StudyDeclarationError(f"dropout budget: sizes must be increasing, each with a max_epochs entry; got "
                                     f"sizes={sizes}, max_epochs for {sorted(caps)}")
-    for what, n in (("the largest size", sizes[-1]), ("tune_n", budget["tune_n"]), ("cnn_n", budget["cnn_n"])):
+    for what, n in (("the largest size", sizes[-1]), ("cnn_n", budget["cnn_n"])):
         if n + budget["n_val"] > 60_000:
             raise StudyDeclarationError(f"dropout budget: {what} ({n}) + n_val ({budget['n_val']}) exceeds the 60000 "
                                         "Fashion-MNIST training images")
@@ -196,6 +200,10 @@ def check_budget(budget: Budget) -> None:
     if budget["cnn_replicates"] < 2:
         raise StudyDeclarationError(f"dropout budget: cnn_replicates must be >= 2 (DO-CONV's paired test), "
                                     f"got {budget['cnn_replicates']}")
+    if not 2 <= budget["rate_searches"] <= MAX_RATE_SEARCHES or budget.tuning_trials < 2:
+        raise StudyDeclarationError(f"dropout budget: DO-RATE's test over searches needs 2 to {MAX_RATE_SEARCHES} "
+                                    f"rate_searches (Tuning names that many) of at least 2 tuning_trials each; got "
+                                    f"{budget['rate_searches']} searches of {budget.tuning_trials}")
     if 50 not in budget["mc_samples"]:
         raise StudyDeclarationError("DO-SCALING tests k = 50: mc_samples must include 50")
     if not budget["max_norms"] or min(budget["max_norms"]) <= 0:
@@ -211,27 +219,27 @@ STUDY = register(Study(
     run_trial=trials.run_trial,
     figures=figures.figures,
     datasets=(trials.DATASET,),
-    tuning=Tuning(arms=("rate-tuned",), space=rate_space, metric="val_error"),
+    tuning=Tuning(arms=RATE_SEARCHES, space=searches.rate_space, metric="val_error"),
     sections=notes.sections,
     root_seed=2014,
     check=check_budget,
     budgets={
         "smoke": Budget(replicates=2, tuning_trials=2, settings=Settings(
-            sizes=(200, 1000), max_epochs={200: 3, 1000: 3}, n_test=500, n_val=300, tune_n=500, tune_epochs=1,
+            sizes=(200, 1000), max_epochs={200: 3, 1000: 3}, n_test=500, n_val=300, rate_searches=2,
             cnn_n=500, cnn_max_epochs=3, cnn_replicates=2, max_norms=(1.0,), mc_samples=(1, 2, 50), patience=1,
             common_epochs=2)),
         # each arm to its own validation plateau; n = 5000 (not 10000) keeps the tier near its time budget (README);
         # sequential: 3 seeds, then 8 for the MLP claims still open (the CNN arms stop at 3)
-        "quick": Budget(replicates=8, looks=(3, 8), tuning_trials=10, settings=Settings(
-            sizes=(500, 5000), max_epochs={500: 300, 5000: 150}, n_test=5000, n_val=5000, tune_n=5000,
-            tune_epochs=8, cnn_n=4000, cnn_max_epochs=100, cnn_replicates=3, max_norms=(1.0, 1.25),
+        "quick": Budget(replicates=8, looks=(3, 8), tuning_trials=6, settings=Settings(
+            sizes=(500, 5000), max_epochs={500: 300, 5000: 150}, n_test=5000, n_val=5000, rate_searches=4,
+            cnn_n=4000, cnn_max_epochs=100, cnn_replicates=3, max_norms=(1.0, 1.25),
             mc_samples=(1, 2, 5, 10, 20, 30, 50, 75, 100))),
         # the catalog's sizes: 100 and 500 (Fig. 10's small-data case), 1000, 10000 and the whole training set
         # (50000 + the 10000 validation images that stop it)
-        "full": Budget(replicates=10, looks=(5, 10), tuning_trials=40, settings=Settings(
+        "full": Budget(replicates=10, looks=(5, 10), tuning_trials=20, settings=Settings(
             sizes=(100, 500, 1000, 10_000, 50_000),
             max_epochs={100: 1000, 500: 500, 1000: 400, 10_000: 300, 50_000: 200}, n_test=10_000, n_val=10_000,
-            tune_n=20_000, tune_epochs=20, cnn_n=50_000, cnn_max_epochs=200, cnn_replicates=10,
+            rate_searches=8, cnn_n=50_000, cnn_max_epochs=200, cnn_replicates=10,
             max_norms=(0.75, 1.0, 1.5, 2.0),
             mc_samples=(1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200))),
     },

@@ -1,6 +1,7 @@
 """The dropout study's figures, drawn from the tracking store alone."""
 from __future__ import annotations
 
+from studies.dropout import searches
 from studies.dropout.settings import Settings
 
 
@@ -38,28 +39,32 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "mc_vs_scaling.png", "Test error of Monte-Carlo model averaging over k sampled "
                             "dropout networks against the weight-scaling approximation (Srivastava et al. Fig. 11)."))
 
-    # 3. retain-probability landscape and optimization history (from the tuning runs)
-    tune = fig_ctx.tracker.runs("dropout", fig_ctx.budget)
-    tune = tune[(tune["phase"] == "tune") & (tune["status"] == "FINISHED")] if not tune.empty else tune
-    if not tune.empty and "params.hp.p_input" in tune:
+    # 3. DO-RATE's searches: every trial's rates and validation error, each search's pick (from the tuning runs)
+    tune = fig_ctx.tuning_runs
+    tune = tune[tune["status"] == "FINISHED"] if tune is not None and not tune.empty else None
+    if tune is not None and "params.hp.p_input" in tune:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        p_in, p_h = tune["params.hp.p_input"].astype(float), tune["params.hp.p_hidden"].astype(float)
-        error = tune["metrics.val_error"].astype(float)
-        points = axes[0].scatter(p_h, p_in, c=error, cmap="viridis_r", s=40)
+        points = axes[0].scatter(tune["params.hp.p_hidden"].astype(float), tune["params.hp.p_input"].astype(float),
+                                 c=tune["metrics.val_error"].astype(float), cmap="viridis_r", s=30)
+        picks = searches.tuned_rates(tune)
+        axes[0].scatter(picks["p_hidden"], picks["p_input"], marker="*", s=160, facecolor="none", edgecolor="k",
+                        label="each search's best")
         axes[0].scatter([Settings.p_hidden], [Settings.p_input], marker="x", color="r", s=60,
                         label=f"customary ({Settings.p_hidden}, {Settings.p_input})")
+        axes[0].plot(searches.RANGE, searches.RANGE, color="0.5", lw=0.8, ls=":", label="input = hidden")
         fig.colorbar(points, ax=axes[0], label="validation error")
         axes[0].set_xlabel("hidden retain p"), axes[0].set_ylabel("input retain p"), axes[0].legend(fontsize=7)
-        order = tune.sort_values("start_time")["metrics.val_error"].astype(float).to_numpy()
-        axes[1].plot(range(1, len(order) + 1), order, "o", label="trial")
-        axes[1].plot(range(1, len(order) + 1), np.minimum.accumulate(order), "-", label="best so far")
-        axes[1].set_xlabel("TPE trial"), axes[1].set_ylabel("validation error"), axes[1].legend(fontsize=7)
-        out.append(fig_ctx.save(fig, "retain_rates.png", "Optuna TPE over (input, hidden) retain probabilities: "
-                                "the landscape (left) and the optimization history (right)."))
+        for arm, group in tune.groupby("arm"):
+            order = group.sort_values("replicate")["metrics.val_error"].astype(float).to_numpy()
+            axes[1].plot(range(1, len(order) + 1), np.minimum.accumulate(order), "o-", ms=3, label=arm)
+        axes[1].set_xlabel("trial"), axes[1].set_ylabel("best validation error so far"), axes[1].legend(fontsize=7)
+        out.append(fig_ctx.save(fig, "retain_rates.png", "DO-RATE's random searches over (input, hidden) retain "
+                                "probabilities, every trial trained to its validation plateau: each trial (left, by "
+                                "validation error) with each search's pick, and each search's best so far (right)."))
 
     # 4. conv vs fc dropout, DropConnect, max-norm
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    groups = ["cnn", "cnn-conv-dropout", "cnn-fc-dropout", "none", "dropout", "dropconnect", "rate-tuned"]
+    groups = ["cnn", "cnn-conv-dropout", "cnn-fc-dropout", "none", "dropout", "dropconnect"]
     present = [g for g in groups if (runs["arm"] == g).any()]
     for i, arm in enumerate(present):
         values = runs[runs["arm"] == arm]["metrics.test_error"]
@@ -76,6 +81,5 @@ def figures(fig_ctx) -> list:
             axes[1].axhline(base.mean(), color="k", ls="--", label="dropout alone")
     axes[1].set_xlabel("max-norm bound c"), axes[1].set_ylabel("test error"), axes[1].legend(fontsize=7)
     out.append(fig_ctx.save(fig, "variants.png", "Left: test error by arm (CNN with dropout on conv layers or on the "
-                            "fully connected head; MLP without dropout, with dropout, with DropConnect, with TPE-tuned "
-                            "rates). Right: dropout with a max-norm constraint, by bound c."))
+                            "fully connected head; MLP without dropout, with dropout, with DropConnect). Right: dropout with a max-norm constraint, by bound c."))
     return out

@@ -15,8 +15,8 @@ class Settings:
     max_epochs: dict[int, int]           # a cap on the epochs at each size: every run stops on validation before it
     n_test: int                          # test images (the fixed test subset)
     n_val: int                           # validation images carved from the training pool (stopping and tuning)
-    tune_n: int                          # training images per tuning trial
-    tune_epochs: int                     # epochs per tuning trial
+    rate_searches: int                   # DO-RATE: independent random searches of the retain rates (each of the
+                                         # budget's tuning_trials trials trained like a replicate, on the largest size)
     cnn_n: int                           # training images of the CNN arms
     cnn_max_epochs: int
     cnn_replicates: int                  # seeds of each CNN arm (DO-CONV), at most the tier's replicates

@@ -156,16 +156,16 @@ def _mlp_trial(ctx) -> dict[str, float]:
     from harness.models import MODELS
 
     cfg, budget = ctx.config, ctx.budget
-    n_train = budget["tune_n"] if ctx.tuning else cfg["n_train"]
+    n_train = cfg["n_train"]
     data = _data(ctx, n_train)
     model = engine.build_model(lambda: MODELS.get("dropout-mlp")(
         hidden=budget["hidden"], p_input=cfg.get("p_input", 1.0), p_hidden=cfg.get("p_hidden", 1.0),
         dropconnect=cfg.get("dropconnect", False)), ctx)
     max_norm = cfg.get("max_norm")
-    if ctx.tuning:  # the search's protocol: a fixed short run, scored on the validation split
-        result = _train(ctx, model, data, budget["tune_epochs"], max_norm, stop=False)
-        return {"val_error": result.curve("epoch_val_error")[-1]}
     result = _train(ctx, model, data, budget["max_epochs"][n_train], max_norm)
+    if ctx.tuning:  # a search trial trains like a replicate; scored at its best validation epoch (weights restored)
+        return {"val_error": _error(model, data[2], data[3]), "best_epoch": float(result.best_point or len(result.points)),
+                "epochs_trained": float(len(result.points))}
     metrics = _measured(ctx, model, data, result)
     norms = _hidden_rows(model, budget["hidden"])
     # the largest L2 norm of a hidden unit's incoming weights, and the share of rows a bound would clamp
