@@ -956,6 +956,9 @@ class Importance(ClaimTest):
     """Hyperparameter importance (Optuna's fANOVA or PED-ANOVA, normalised to
     sum 1) per repeated search, from the tuning runs of the arms whose name
     starts with ``prefix``; one-sample t-tests over searches, as ``Bound``.
+    ``of_total``: fANOVA's fractions of the objective's total variance instead
+    (``importance.importances``), whose noise floor falls with the number of
+    trials where the normalised shares' does not.
 
     ``what="top"``: the summed importance of the two most important
     hyperparameters exceeds ``bound``. ``what=(names…)``: each named
@@ -970,16 +973,24 @@ class Importance(ClaimTest):
     direction: str = "maximize"
     prefix: str = "hp-"
     control_seed: int = 0  # the noise control: the same searches with their objective shuffled (this seed)
+    of_total: bool = False
     phase = "tune"
 
     def arms(self) -> set[str]:
         return set()  # the search arms are found by prefix, whatever the budget's number of searches
 
+    def with_evaluator(self, evaluator: str) -> "Importance":
+        """The same test read by another evaluator (for the notes): PED-ANOVA has no fraction of the total
+        variance, so it is always normalised."""
+        return dataclasses.replace(self, evaluator=evaluator, of_total=self.of_total and evaluator == "fanova")
+
     def describe(self) -> str:
         scope = ("the summed importance of the two most important hyperparameters" if self.what == "top"
                  else f"the importance of {' and of '.join(self.what)}")
         side = "above" if self.what == "top" else "below"
-        return (f"{self.evaluator} importance (Optuna, normalised to sum 1) of {self.metric} per repeated search; "
+        kind = ("each hyperparameter's main-effect variance as a fraction of the total variance" if self.of_total
+                else "normalised to sum 1")
+        return (f"{self.evaluator} importance (Optuna, {kind}) of {self.metric} per repeated search; "
                 f"one-sample t-test over searches that {scope} is {side} {self.bound:g}"
                 + ("" if self.what == "top" else " (every named one: p = the largest)"))
 
@@ -992,7 +1003,8 @@ class Importance(ClaimTest):
         if rows.empty:
             return {}
         return importance.per_search(rows, importance.search_space(self.space), self.metric, self.direction,
-                                     self.evaluator, shuffle_seed=self.control_seed if shuffled else None)
+                                     self.evaluator, shuffle_seed=self.control_seed if shuffled else None,
+                                     of_total=self.of_total)
 
     def tested_values(self, vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
         """What the test reads from each search's importances: the top-2 share, or the named ones'."""

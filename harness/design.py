@@ -49,6 +49,8 @@ class Arm:
     MLflow params. ``seed_group`` gives the arm its own init/noise seeds (see
     ``harness.seeding``); empty means paired with every other arm.
     ``max_replicates`` lets an arm that feeds only a figure run fewer seeds.
+    A tuned arm's config may set ``tuning_trials``: its search's trials, in
+    place of the budget's (a search whose trials are cheap can afford more).
     """
 
     name: str
@@ -60,9 +62,16 @@ class Arm:
         check_name("arm", self.name)
         if self.max_replicates is not None and self.max_replicates < 1:
             raise StudyDeclarationError(f"arm {self.name!r}: max_replicates must be >= 1")
+        trials = self.config.get("tuning_trials")
+        if trials is not None and (not isinstance(trials, int) or trials < 1):
+            raise StudyDeclarationError(f"arm {self.name!r}: config tuning_trials must be an int >= 1, got {trials!r}")
 
     def replicates(self, budget: "Budget") -> int:
         return min(budget.replicates, self.max_replicates or budget.replicates)
+
+    def tuning_trials(self, budget: "Budget") -> int:
+        """The trials of this arm's search, when the study tunes it and the budget tunes at all."""
+        return int(self.config.get("tuning_trials", budget.tuning_trials))
 
     def replicates_at(self, budget: "Budget", look: int) -> int:
         """The arm's replicates once look ``look`` (0-based) of the budget's schedule has run."""
@@ -84,8 +93,9 @@ class Budget:
     ``ctx.budget["name"]``: a typed (frozen) dataclass instance, one class per
     study with every field documented, or a plain mapping. Every setting is
     logged as an MLflow param ``settings.<name>`` on each trial's run and is
-    part of the design fingerprint. ``tuning_trials`` is the number of TPE
-    trials per tuned arm (0 skips tuning).
+    part of the design fingerprint. ``tuning_trials`` is the number of search
+    trials per tuned arm (0 skips tuning; an arm's config may ask for another
+    number, ``Arm.tuning_trials``).
     """
 
     replicates: int

@@ -11,6 +11,7 @@ search; the CI of the mean importance is a percentile bootstrap over searches.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -62,16 +63,26 @@ def rebuild(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: str,
     return study
 
 
-def importances(study, evaluator: str, seed: int = 0) -> dict[str, float]:
-    """Normalised importances (they sum to 1) of every hyperparameter."""
+def importances(study, evaluator: str, seed: int = 0, of_total: bool = False) -> dict[str, float]:
+    """Importance of every hyperparameter, normalised to sum 1 over them; or,
+    with ``of_total`` (fANOVA only), each one's main-effect variance as a
+    fraction of the total variance of the objective (Hutter et al. 2014's
+    definition: interactions stay in the denominator, so the shares need not
+    sum to 1). Normalising rescales what the forest fits to noise as well: on
+    an objective that nothing explains, fANOVA's normalised shares still sum
+    to 1, so its top shares stay high however many trials there are."""
     import optuna
     from optuna.importance import FanovaImportanceEvaluator, PedAnovaImportanceEvaluator
 
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown importance evaluator {evaluator!r}; known: {', '.join(EVALUATORS)}")
+    if of_total and evaluator != "fanova":
+        raise ValueError(f"{evaluator} has no fraction of the total variance: only fanova can give of_total shares")
     judge = FanovaImportanceEvaluator(seed=seed) if evaluator == "fanova" else PedAnovaImportanceEvaluator()
     names = list(study.trials[0].distributions) if study.trials else []
-    result = optuna.importance.get_param_importances(study, evaluator=judge, normalize=True)
+    with warnings.catch_warnings():  # Optuna flags `normalize` experimental; it has been there since 3.0
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        result = optuna.importance.get_param_importances(study, evaluator=judge, normalize=not of_total)
     return {name: float(result.get(name, 0.0)) for name in names}
 
 
@@ -79,7 +90,8 @@ _CACHE: dict[tuple, dict[str, dict[str, float]]] = {}
 
 
 def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: str, direction: str,
-               evaluator: str, min_trials: int = 4, shuffle_seed: int | None = None) -> dict[str, dict[str, float]]:
+               evaluator: str, min_trials: int = 4, shuffle_seed: int | None = None,
+               of_total: bool = False) -> dict[str, dict[str, float]]:
     """Importances per search (one search = one tuned arm), for searches with
     at least ``min_trials`` finished trials. Cached on the runs used, because
     the claim tests, the notes and the figures all ask for the same numbers.
@@ -87,8 +99,8 @@ def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: s
     ``shuffle_seed``: the noise control -- each search's objective values
     permuted among its trials (with this seed), so no hyperparameter matters
     and whatever importance the evaluator still finds is its bias on so few
-    trials."""
-    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed)
+    trials. ``of_total``: as ``importances``."""
+    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed, of_total)
     if key not in _CACHE:
         out = {}
         rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
@@ -99,7 +111,7 @@ def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: s
                 rows[column] = rng.permutation(rows[column].to_numpy())
             study = rebuild(rows, distributions, metric, direction)
             if len(study.trials) >= min_trials:
-                out[arm] = importances(study, evaluator)
+                out[arm] = importances(study, evaluator, of_total=of_total)
         _CACHE[key] = out
     return _CACHE[key]
 

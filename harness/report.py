@@ -237,9 +237,14 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
                   "checked against one commit. Re-run from a clean checkout for pre-registered verdicts.", ""]
     budget = study.budget(doc["budget"])
     settings = ", ".join(f"{k}={v}" for k, v in budget.values.items())
+    tuning = ""
+    if budget.tuning_trials and study.tuning:
+        own = {a.name: a.tuning_trials(budget) for a in study.design(doc["budget"])
+               if a.name in study.tuning.arms and a.tuning_trials(budget) != budget.tuning_trials}
+        tuning = f", {budget.tuning_trials} tuning trials per tuned arm" + (
+            f" ({', '.join(f'`{name}` {n}' for name, n in own.items())})" if own else "")
     lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
-              f"{f', {budget.tuning_trials} tuning trials per tuned arm' if budget.tuning_trials else ''}; "
-              f"settings: {settings}.", ""]
+              f"{tuning}; settings: {settings}.", ""]
     stages = doc.get("stages")
     if stages:
         state = ("every claim stopped" if stages["complete"]

@@ -111,7 +111,7 @@ class Runner(TrialQueue):
         design, never resumed into the old one). Settings: ``check_design``."""
         tuned = bool(self.study.tuning) and arm.name in self.study.tuning.arms
         design = {"config": dict(arm.config), "seed_group": arm.seed_group, "root_seed": self.study.root_seed,
-                  "tuning_trials": self.budget.tuning_trials if tuned else None,
+                  "tuning_trials": arm.tuning_trials(self.budget) if tuned else None,
                   "trial_source": self.trial_source}
         if self.budget.sequential:  # the looks decide which runs a verdict reads (a fixed design's print is unchanged)
             design["looks"] = list(self.budget.schedule)
@@ -239,16 +239,17 @@ class Runner(TrialQueue):
         return best
 
     def _search(self, ostudy: optuna.Study, arm: Arm) -> dict[str, Any]:
-        """Run an arm's search to ``tuning_trials`` complete trials; its result
+        """Run an arm's search to its ``tuning_trials`` complete trials; its result
         as recorded: the best trial's hyperparameters and number."""
         tuning = self.study.tuning
         self.fail_orphans(ostudy)
+        wanted = arm.tuning_trials(self.budget)
         done = len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        bar = tqdm(total=self.budget.tuning_trials, initial=done, desc=f"tuning {arm.name}", unit="trial",
+        bar = tqdm(total=wanted, initial=done, desc=f"tuning {arm.name}", unit="trial",
                    disable=not self.options.show_progress, dynamic_ncols=True)
         attempts = 0  # failures are re-tried, but a search space that always fails must not loop forever
-        while (len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < self.budget.tuning_trials
-               and attempts < 2 * self.budget.tuning_trials + 2):
+        while (len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < wanted
+               and attempts < 2 * wanted + 2):
             attempts += 1
             with warnings.catch_warnings():  # our Heartbeat does for asked trials what optimize() would
                 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")

@@ -923,6 +923,18 @@ def test_importance_noise_control_shuffles_the_objective_within_each_search():
     failed = check(top, "noise-control")
     assert not failed.passed and "top-2 share 1.000" in failed.detail
     assert decide([top])[0].verdict == "inconclusive"
+    # as fractions of the total variance the two shares of noise leave room for the interaction, but with two
+    # hyperparameters not much (tests/test_importance.py: six hyperparameters on noise)
+    of_total = Importance("acc", "top", 0.5, space, of_total=True)
+    shuffled = of_total.tested_values(of_total.vectors(runs, shuffled=True))["top-2 share"]
+    assert np.mean(shuffled) < 0.999 and "fraction of the total variance" in of_total.describe()
+
+
+def test_importance_read_by_ped_anova_is_normalised_whatever_the_test_reads():
+    test = Importance("acc", "top", 0.5, space, of_total=True)
+    assert test.with_evaluator("ped-anova").of_total is False
+    assert test.with_evaluator("fanova") == test
+    assert Importance("acc", "top", 0.5, space).with_evaluator("fanova").of_total is False
 
 
 # -- decide, end to end --------------------------------------------------------------------------------

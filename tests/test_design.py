@@ -40,3 +40,14 @@ def test_settings_must_be_a_dataclass_or_a_mapping():
         Budget(replicates=1, settings=[("epochs", 3)])
     with pytest.raises(StudyDeclarationError, match="dataclass instance or a mapping"):
         Budget(replicates=1, settings=Settings)   # the class, not an instance
+
+
+def test_an_arm_may_ask_for_its_own_number_of_tuning_trials():
+    from harness.design import Arm
+
+    budget = Budget(replicates=2, settings=Settings(epochs=3), tuning_trials=20)
+    assert Arm("a").tuning_trials(budget) == 20
+    assert Arm("b", {"tuning_trials": 80}).tuning_trials(budget) == 80
+    for bad in (0, 2.5, "80"):
+        with pytest.raises(StudyDeclarationError, match="tuning_trials must be an int >= 1"):
+            Arm("c", {"tuning_trials": bad})

@@ -58,12 +58,48 @@ def test_the_hyperparameter_the_objective_depends_on_gets_the_importance():
         importance.importances(study, "shap")
 
 
+@pytest.mark.slow  # fANOVA's random forest
+def test_fanova_of_total_shares_leave_room_for_what_no_main_effect_explains():
+    study = importance.rebuild(runs_frame(30), importance.search_space(space), "val_error", "minimize")
+    normalised = importance.importances(study, "fanova")
+    of_total = importance.importances(study, "fanova", of_total=True)
+    assert max(of_total, key=of_total.get) == "lr" and of_total["lr"] > 0.5
+    assert sum(of_total.values()) <= 1 + 1e-9
+    for name in of_total:                                           # normalising only rescales them up
+        assert of_total[name] <= normalised[name] + 1e-9
+    with pytest.raises(ValueError, match="only fanova"):
+        importance.importances(study, "ped-anova", of_total=True)
+
+
+@pytest.mark.slow  # fANOVA's random forest on 8 noise searches
+def test_on_pure_noise_the_normalised_top_shares_stay_high_and_the_of_total_ones_do_not():
+    """Why HP-TUNABILITY reads fractions of the total variance: with 80 trials of an objective no hyperparameter
+    moves, the normalised shares still sum to 1 (their top two carry more than half), the total's do not."""
+    import optuna
+
+    from studies.seeds import hp_space
+
+    tops = {False: [], True: []}
+    for search in range(8):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=search))
+        rng = np.random.default_rng(search)
+        for _ in range(80):
+            trial = study.ask()
+            hp_space(trial)
+            study.tell(trial, float(rng.normal()))
+        for of_total in tops:
+            shares = importance.importances(study, "fanova", of_total=of_total)
+            tops[of_total].append(sum(sorted(shares.values())[-2:]))
+    assert np.mean(tops[False]) > 0.5 > 0.45 > np.mean(tops[True])
+
+
 def test_per_search_groups_by_arm_skips_small_searches_and_caches():
     frame = pd.concat([runs_frame(12, "a", 1), runs_frame(12, "b", 2), runs_frame(3, "small", 3)], ignore_index=True)
     distributions = importance.search_space(space)
     out = importance.per_search(frame, distributions, "val_error", "minimize", "fanova")
     assert set(out) == {"a", "b"}                                   # 3 trials < min_trials = 4
     assert importance.per_search(frame, distributions, "val_error", "minimize", "fanova") is out
+    assert importance.per_search(frame, distributions, "val_error", "minimize", "fanova", of_total=True) is not out
 
 
 def test_bootstrap_mean_over_searches():

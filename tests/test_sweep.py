@@ -201,6 +201,23 @@ def test_tuning_phase_feeds_the_replicates(home):
     assert "params.hp.lr" not in runs[runs["arm"] == "narrow"].dropna(axis=1)
 
 
+def test_an_arm_with_its_own_tuning_trials_searches_that_long(home, monkeypatch):
+    import dataclasses
+
+    from harness.discovery import STUDIES, get_study
+    from harness.study import Arm
+
+    tiny = get_study("tiny")
+    longer = dataclasses.replace(tiny, arms=lambda budget: [Arm("narrow", {"width": 2}),
+                                                            Arm("wide", {"width": 32, "tuning_trials": 3})])
+    monkeypatch.setitem(STUDIES._entries, "tiny", longer)
+    run_study(RunRequest("tiny", "quick", progress=False))   # the budget says 2 per tuned arm
+    tuning = optuna.load_study(study_name="tiny.quick.tune.wide", storage=open_storage(None))
+    assert len(tuning.get_trials(states=(TrialState.COMPLETE,))) == 3
+    report = (home / "reports" / "tiny" / "report.md").read_text()
+    assert "2 tuning trials per tuned arm (`wide` 3)" in report
+
+
 def test_two_workers_share_the_design(home, monkeypatch):
     # `--workers 2`: two `harness worker` processes, started by run_study in this process as `harness run`
     # would (a `python -m harness` parent as well would add only its imports); they find the tiny study

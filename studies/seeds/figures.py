@@ -3,7 +3,6 @@ need from the declaration (arm groups, claims' tests) comes as keyword
 arguments, bound in ``studies/seeds/__init__.py``."""
 from __future__ import annotations
 
-import dataclasses
 
 from harness.claims import finished_rows
 from harness.claimtests import Importance, VarianceShares
@@ -79,7 +78,7 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], f
     fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.4
     for i, evaluator in enumerate(importance.EVALUATORS):
-        vectors = dataclasses.replace(tunability, evaluator=evaluator).vectors(tuning)
+        vectors = tunability.with_evaluator(evaluator).vectors(tuning)
         summary = importance.bootstrap_mean(list(vectors.values()))
         if not summary:
             continue
@@ -96,7 +95,9 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], f
     ax.set_ylabel("importance (bootstrap 95% CI)")
     ax.legend(fontsize=7)
     out.append(fig_ctx.save(fig, "importance.png", "HP-TUNABILITY: hyperparameter importance of validation accuracy, "
-                                                   "mean over repeated searches."))
+                                                   "mean over repeated searches (fANOVA: the share of the total "
+                                                   "variance each main effect explains; PED-ANOVA: normalised to "
+                                                   "sum 1)."))
     # error vs batch size
     grid = batch_grid(runs)
     picks = picked_by_validation(runs)

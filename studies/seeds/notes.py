@@ -6,7 +6,6 @@ claim's test) it gets as keyword arguments, bound in
 ``studies/seeds/__init__.py``."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from harness.claimtests import Better, Importance, Similar, VarianceShares
@@ -128,7 +127,7 @@ def importance_note(runs, *, test: Importance) -> list[str]:
 
     lines = []
     for evaluator in importance.EVALUATORS:
-        vectors = dataclasses.replace(test, evaluator=evaluator).vectors(runs)
+        vectors = test.with_evaluator(evaluator).vectors(runs)
         summary = importance.bootstrap_mean(list(vectors.values()))
         ranked = sorted(summary.items(), key=lambda kv: -kv[1][0])
         text = ", ".join(f"{name} {m:.2f} [{lo:.2f}, {hi:.2f}]" for name, (m, lo, hi) in ranked)

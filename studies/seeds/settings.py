@@ -23,6 +23,8 @@ class Settings:
     grid_steps: int                      # HP-BATCH: every m trains at least this many steps (large m: more epochs)
     grid_max_epochs: int                 # HP-BATCH: training stops here if the picks have not plateaued
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
+    hp_trials: int                       # trials of each MLP search (HP-TUNABILITY); the LSTM searches take the
+                                         # budget's tuning_trials (their trials cost ~100 times as much)
     searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
     lstm_searches: int                   # repeated LSTM searches per sampler (lstm-random-i, lstm-tpe-i), at most 5
     lstm_epochs: int                     # epochs of every LSTM run, search trials included
