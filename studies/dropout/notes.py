@@ -134,9 +134,11 @@ def rate_note(tune_runs) -> list[str]:
     if len(picks) >= 2:
         parts = []
         for name in ("p_hidden", "p_input"):
-            low, high = stats.t_interval(picks[name].to_numpy(float), 0.95)
-            parts.append(f"{'hidden' if name == 'p_hidden' else 'input'} {picks[name].mean():.2f} (95% t-interval "
-                         f"[{low:.2f}, {high:.2f}])")
+            values = picks[name].to_numpy(float)
+            low, high = stats.t_interval(values, 0.95)
+            parts.append(f"{'hidden' if name == 'p_hidden' else 'input'} {values.mean():.2f} (picks "
+                         f"{values.min():.2f}–{values.max():.2f}; 95% t-interval [{low:.2f}, {high:.2f}], which "
+                         "can run past the range the rates are drawn from)")
         lines.append(f"Tuned retain probabilities over {len(picks)} searches: {', '.join(parts)}; the customary "
                      f"values are {Settings.p_hidden} (hidden) and {Settings.p_input} (input).")
     done = tune_runs[tune_runs["arm"].str.startswith(searches.PREFIX) & (tune_runs["status"] == "FINISHED")]
