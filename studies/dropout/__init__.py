@@ -55,7 +55,7 @@ def arms(budget: Budget) -> list[Arm]:
         Arm("dropconnect", {"kind": "mlp", "n_train": large, **dropout, "dropconnect": True}, max_replicates=2),
     ]
     # DO-RATE: independent searches of the retain rates; each search's best setting is trained once more on a
-    # fresh seed (its test error is in the notes, beside the customary rates')
+    # fresh seed (its test error is in the report's DO-RATE section, beside the customary rates')
     design += [Arm(f"{searches.PREFIX}{i}", {"kind": "mlp", "n_train": large, "sampler": "random", "search": i},
                    max_replicates=1)
                for i in range(budget["rate_searches"])]
@@ -145,8 +145,8 @@ CLAIMS = (
                  f"that a flat objective favours neither). Every search trial trains like a replicate, to its own "
                  "validation plateau (patience, one tenfold step-size decay, patience again), and is scored by its "
                  "validation error at its best epoch; per search, the best trial's rates. Claimed: the tuned input "
-                 "rate is higher than the tuned hidden one. Where the tuned hidden rate falls, and the tuned "
-                 "settings' test error against the customary (0.8, 0.5), are in the notes."),
+                 "rate is higher than the tuned hidden one. Where the tuned hidden rate falls is in the notes; the "
+                 "tuned settings' test error against the customary (0.8, 0.5) in its own section after the claims."),
         test=searches.InputAboveHidden(),
         checks=(searches.OnSearches(inner=TRAINED), searches.OnSearches(inner=CONVERGED)),
         notes=notes.rate_note,
