@@ -53,7 +53,7 @@ def plateau(budget):
                          restore_best=True)
 
 
-def _train(ctx, model, data, epochs: int, max_norm: float | None = None, stop: bool = True):
+def _train(ctx, model, data, epochs: int, max_norm: float | None = None):
     """SGD with momentum through the harness's training loop; per epoch: train_loss (the epoch's mean, with
     dropout noise), clean_train_loss and train_error (first rows, no noise), val_error, test_error (not while
     tuning), each as ``epoch_<name>``, and epoch_seconds (training only); max-norm after every step."""
@@ -78,7 +78,7 @@ def _train(ctx, model, data, epochs: int, max_norm: float | None = None, stop: b
 
     result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx, evaluate=evaluate,
                           after_step=(lambda: apply_max_norm(model, max_norm)) if max_norm else None,
-                          early_stopping=plateau(budget) if stop else None)
+                          early_stopping=plateau(budget))
     return result
 
 
