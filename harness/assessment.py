@@ -44,5 +44,6 @@ def assess(study: "Study", runs: "pd.DataFrame", history: History,
     tuned = frozenset(study.tuning.arms) if study.tuning else frozenset()
     contexts = {phase: CheckContext(by_phase[phase], history, by_phase["tune"], tuned) for phase in by_phase}
     evidence = [claim.test.evaluate(by_phase[claim.test.phase]) for claim in claims]
-    checks = [run_checks(claim.all_checks, contexts[claim.test.phase], sorted(claim.test.arms())) for claim in claims]
+    checks = [run_checks(claim.all_checks, contexts[claim.test.phase], claim.test.read_arms(by_phase[claim.test.phase]))
+              for claim in claims]
     return evidence, checks

@@ -77,10 +77,14 @@ class CheckContext:
 
 
 class Check:
-    """A validity check; ``arms`` empty means the arms the claim's test reads."""
+    """A validity check; ``arms`` empty means the arms the claim's test reads.
+    ``per_arm``: it checks the arms it is given, so with none to check it fails
+    (a check that passes on nothing could not fail); a check that finds its
+    runs itself (e.g. a grid's validation picks) sets it False."""
 
     name = "check"
     arms: tuple[str, ...] = ()
+    per_arm = True
 
     def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
         raise NotImplementedError
@@ -299,8 +303,12 @@ def _names(arms: list[str]) -> str:
 
 
 def run_checks(checks: tuple[Check, ...], ctx: CheckContext, test_arms: list[str]) -> list[CheckResult]:
-    """Every declared check on its arms (the test's arms by default), in order."""
+    """Every declared check on its arms (the arms the test reads by default), in order."""
     results = []
     for check in checks:
-        results += check.run(ctx, list(check.arms) or test_arms)
+        arms = list(check.arms) or test_arms
+        if check.per_arm and not arms:
+            results.append(CheckResult(check.name, "all", False, "no arm the test reads has runs: nothing to check"))
+            continue
+        results += check.run(ctx, arms)
     return results

@@ -103,6 +103,14 @@ class ClaimTest:
         names from ``arms`` override it, or the claim would never get more seeds."""
         return arm in self.arms()
 
+    def read_arms(self, runs: "pd.DataFrame") -> list[str]:
+        """The arms whose runs the test reads: the declared ones (a declared arm
+        without runs is still checked, and fails as such) and every arm in
+        ``runs`` that ``reads`` names. The claim's validity checks run on these,
+        so a test that finds its arms by pattern gets them checked too."""
+        found = {a for a in runs["arm"].unique() if self.reads(a)} if len(runs) else set()
+        return sorted(set(self.arms()) | found)
+
     def describe(self) -> str:
         raise NotImplementedError
 

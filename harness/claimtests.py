@@ -979,6 +979,9 @@ class Importance(ClaimTest):
     def arms(self) -> set[str]:
         return set()  # the search arms are found by prefix, whatever the budget's number of searches
 
+    def reads(self, arm: str) -> bool:
+        return arm.startswith(self.prefix)
+
     def with_evaluator(self, evaluator: str) -> "Importance":
         """The same test read by another evaluator (for the notes): PED-ANOVA has no fraction of the total
         variance, so it is always normalised."""

@@ -287,3 +287,17 @@ def test_run_checks_uses_a_checks_own_arms_when_given():
     assert [(r.name, r.arm, r.passed) for r in results] == [
         ("trained", "a", True), ("trained", "b", False), ("trained", "c", True), ("tuned-alike", "all", True)]
     assert run_checks((), ctx_for(runs), ["a"]) == []
+
+
+def test_run_checks_fails_a_per_arm_check_with_no_arm_to_check_but_not_one_that_finds_its_runs():
+    class FindsItsOwnRuns(AboveChance):
+        per_arm = False
+
+        def run(self, ctx, arms):
+            return [CheckResult("own", "all", True, "read the runs itself")]
+
+    runs = make_runs({"a": 1}, **{"metrics.test_acc": {"a": [0.9]}})
+    [empty] = run_checks((AboveChance(),), ctx_for(runs), [])
+    assert (empty.name, empty.passed) == ("trained", False) and "nothing to check" in empty.detail
+    [own] = run_checks((FindsItsOwnRuns(),), ctx_for(runs), [])
+    assert own.passed

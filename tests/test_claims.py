@@ -213,3 +213,15 @@ def test_arm_mean_uses_finished_runs_with_the_metric_only():
     assert arm_mean(runs, "b", METRIC) == pytest.approx(5.0)
     assert math.isnan(arm_mean(runs, "missing", METRIC))
     assert math.isnan(arm_mean(runs, "a", "no_such_metric"))
+
+
+def test_read_arms_are_the_declared_arms_and_those_the_test_finds_by_pattern():
+    runs = pd.DataFrame({"arm": ["a", "b", "grid-1", "grid-2", "other"], "status": ["FINISHED"] * 5})
+    assert Better("test_error", "a", "missing").read_arms(runs) == ["a", "missing"]  # a declared arm without runs stays
+
+    class ByPrefix(Better):
+        def reads(self, arm):
+            return arm == self.arm or arm.startswith("grid-")
+
+    assert ByPrefix("test_error", "a", "b").read_arms(runs) == ["a", "b", "grid-1", "grid-2"]
+    assert ByPrefix("test_error", "a", "b").read_arms(runs.iloc[0:0]) == ["a", "b"]

@@ -10,11 +10,11 @@ import math
 import pandas as pd
 import pytest
 
-from harness.checks import CheckContext, Trained
+from harness.checks import CheckContext, Trained, run_checks
 from harness.study import StudyDeclarationError
 from studies.dropout import STUDY, check_budget
-from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm, maxnorm_grid
-from studies.dropout.searches import InputAboveHidden, OnSearches, rate_space, tuned_rates
+from studies.dropout.grids import Binds, MaxNormVsDropout, maxnorm_arm, maxnorm_grid
+from studies.dropout.searches import InputAboveHidden, rate_space, tuned_rates
 
 
 # -- DO-MAXNORM ----------------------------------------------------------------------------------------
@@ -58,17 +58,22 @@ def test_maxnorm_test_compares_the_chosen_bound_with_dropout_alone():
 
 def test_binds_fails_an_arm_with_a_run_whose_bound_never_bound():
     ctx = CheckContext(_sweep_runs(), lambda run_id, key: [])
-    results = {r.arm: r for r in Binds().run(ctx, [])}
+    results = {r.arm: r for r in Binds().run(ctx, ["dropout", "maxnorm-c1", "maxnorm-c1p5"])}
+    assert set(results) == {"maxnorm-c1", "maxnorm-c1p5"}  # dropout alone has no bound to bind
     assert results["maxnorm-c1"].passed
     assert not results["maxnorm-c1p5"].passed and "never binds" in results["maxnorm-c1p5"].detail
+    [none] = Binds().run(ctx, ["dropout"])
+    assert not none.passed
 
 
-def test_on_sweep_runs_its_check_on_dropout_and_every_swept_arm():
+def test_do_maxnorm_checks_run_on_dropout_and_every_swept_arm():
+    claim = next(c for c in STUDY.claims if c.id == "DO-MAXNORM")
+    arms = claim.test.read_arms(_sweep_runs())   # what the assessment hands the checks
+    assert arms == ["dropout", "maxnorm-c1", "maxnorm-c1p5"]
     curves = {("a0", "l"): [2, 1], ("b0", "l"): [2, 1], ("d0", "l"): [2, 2]}
     ctx = CheckContext(_sweep_runs(), lambda run_id, key: list(enumerate(curves.get((run_id, key), [2, 1]))))
-    results = OnSweep(inner=Trained("l", fell_by=0.1)).run(ctx, [])
-    assert [r.arm for r in results] == ["dropout", "maxnorm-c1", "maxnorm-c1p5"]
-    assert not results[0].passed and results[1].passed
+    results = run_checks((Trained("l", fell_by=0.1),), ctx, arms)
+    assert [(r.arm, r.passed) for r in results] == [("dropout", False), ("maxnorm-c1", True), ("maxnorm-c1p5", True)]
 
 
 # -- DO-RATE ----------------------------------------------------------------------------------------------
@@ -117,13 +122,16 @@ def test_do_rate_reads_the_searches_and_both_rates_share_one_range():
     assert (p_in.low, p_in.high) == (p_h.low, p_h.high)  # a flat objective favours neither rate
 
 
-def test_on_searches_checks_every_search_and_fails_when_there_is_none():
+def test_do_rate_checks_every_search_and_fail_when_there_is_none():
     runs = _search_runs([(0.9, 0.4, 0.1), (0.8, 0.5, 0.1)])
+    arms = InputAboveHidden().read_arms(runs)
+    assert arms == ["rate-search-0", "rate-search-1"]
     ctx = CheckContext(runs, lambda run_id, key: list(enumerate([2, 2] if run_id == "s1t0" else [2, 1])))
-    results = OnSearches(inner=Trained("l", fell_by=0.1)).run(ctx, [])
+    results = run_checks((Trained("l", fell_by=0.1),), ctx, arms)
     assert [(r.arm, r.passed) for r in results] == [("rate-search-0", True), ("rate-search-1", False)]
-    [none] = OnSearches(inner=Trained("l")).run(CheckContext(runs[runs["arm"] == "x"], lambda *_: []), [])
-    assert not none.passed
+    empty = runs[runs["arm"] == "x"]
+    [none] = run_checks((Trained("l"),), CheckContext(empty, lambda *_: []), InputAboveHidden().read_arms(empty))
+    assert not none.passed and "nothing to check" in none.detail
 
 
 # -- the budget check -----------------------------------------------------------------------------------

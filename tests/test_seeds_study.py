@@ -151,6 +151,25 @@ def test_a_factorial_cell_takes_each_sources_seed_from_its_level_alone():
     assert all(other_block[s] != seeds[0][s] for s in SOURCES)  # blocks are independent draws
 
 
+def test_every_factorial_block_and_every_seed_spread_arm_must_have_trained():
+    from harness.checks import run_checks
+
+    design = {a.name for a in STUDY.design("quick")}
+    runs = _runs([{"run_id": f"{arm}-0", "arm": arm, "replicate": 0} for arm in sorted(design)])
+    claims = {c.id: c for c in STUDY.claims}
+    blocks = claims["SEED-SOURCES"].test.read_arms(runs)
+    assert blocks and blocks == sorted(a for a in design if a.startswith("src-f"))
+    curves = {"src-f0-0": [2.0, 2.0]}   # one block's run never moved
+    ctx = CheckContext(runs, lambda run_id, key: list(enumerate(curves.get(run_id, [2.0, 1.0]))))
+    results = run_checks(claims["SEED-SOURCES"].all_checks, ctx, blocks)
+    assert {r.arm for r in results if not r.passed} == {"src-f0"} and len(results) == len(blocks)
+    for claim in ("SEED-SENS", "SEED-FEW"):
+        assert {r.name for r in claims[claim].all_checks} >= {"trained"}
+    # the searches' arms are found by prefix too (their checks and importance read every search the tier runs)
+    assert claims["HP-TUNABILITY"].test.read_arms(runs) == sorted(design & set(MLP_SEARCHES))
+    assert claims["HP-MOMENTUM-BATCH"].test.read_arms(runs) == sorted(design & set(LSTM_SEARCHES))
+
+
 # -- HP-MOMENTUM-BATCH: the LSTM and its search ----------------------------------------------------------
 def test_the_lstm_searches_have_their_own_space_and_the_mlp_ones_theirs():
     tuning = STUDY.tuning

@@ -29,7 +29,7 @@ from harness.claims import Claim
 from harness.discovery import register
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 from studies.dropout import figures, notes, searches, trials
-from studies.dropout.grids import Binds, MaxNormVsDropout, OnSweep, maxnorm_arm
+from studies.dropout.grids import Binds, MaxNormVsDropout, maxnorm_arm
 from studies.dropout.settings import Settings
 
 SCALING_MARGIN = 0.005  # DO-SCALING: weight scaling within half a point of 50-sample MC averaging
@@ -148,7 +148,7 @@ CLAIMS = (
                  "rate is higher than the tuned hidden one. Where the tuned hidden rate falls is in the notes; the "
                  "tuned settings' test error against the customary (0.8, 0.5) in its own section after the claims."),
         test=searches.InputAboveHidden(),
-        checks=(searches.OnSearches(inner=TRAINED), searches.OnSearches(inner=CONVERGED)),
+        checks=TRAINED_AND_CONVERGED,  # on every trial of every search the test reads
         notes=notes.rate_note,
     ),
     Claim(
@@ -177,7 +177,7 @@ CLAIMS = (
                  f"an 'improvement' under ±{MAXNORM_MARGIN} is none. Whether the typical c = 3–4 would bind at all "
                  "is in the notes."),
         test=MaxNormVsDropout(margin=MAXNORM_MARGIN),
-        checks=(OnSweep(inner=TRAINED), OnSweep(inner=CONVERGED), Binds()),
+        checks=(*TRAINED_AND_CONVERGED, Binds()),  # on dropout alone and every arm of the sweep
         notes=notes.maxnorm_note,
     ),
 )

@@ -18,16 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.checks import STATUS_FINISHED, Check, CheckContext, CheckResult
+from harness.checks import STATUS_FINISHED
 from harness.claims import ClaimTest, Evidence, no_evidence
 from harness.claimtests import bound_evidence
 
 PREFIX = "rate-search-"
 RANGE = (0.2, 1.0)   # the retain probabilities both rates are drawn from (the same range: no built-in difference)
-
-
-def search_arms(runs) -> list[str]:
-    return sorted(a for a in set(runs["arm"]) if a.startswith(PREFIX)) if len(runs) else []
 
 
 def rate_space(trial) -> dict[str, float]:
@@ -51,24 +47,6 @@ def tuned_rates(runs):
         rows.append((arm, float(best["params.hp.p_input"]), float(best["params.hp.p_hidden"]), float(best["v"]),
                      len(group), best["run_id"]))
     return pd.DataFrame(rows, columns=columns)
-
-
-@dataclass(frozen=True)
-class OnSearches(Check):
-    """Run ``inner`` on every trial of every search (the tuning runs of the ``rate-search-`` arms, however many
-    the tier runs): a search whose trials stopped while still improving would pick its rates by training length."""
-
-    inner: Check = None  # type: ignore[assignment]
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.inner.name
-
-    def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
-        found = search_arms(ctx.runs)
-        if not found:
-            return [CheckResult(self.name, "all", False, "no search of the retain rates has a finished trial")]
-        return self.inner.run(ctx, found)
 
 
 @dataclass(frozen=True)

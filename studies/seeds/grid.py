@@ -102,6 +102,7 @@ class PicksConverged(Check):
 
     tolerance: float = PLATEAU_TOLERANCE
     name = "converged"
+    per_arm = False  # it reads the grid's validation picks, whichever arms they are in
 
     def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
         picks = picked_by_validation(ctx.runs)
