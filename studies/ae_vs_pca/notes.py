@@ -43,9 +43,13 @@ def eigengap_note(runs) -> list[str]:
     for arm in SUBSPACE_ARMS:
         rows = _finished(runs, [arm])
         if not rows.empty and "metrics.eigengap_p" in rows:
-            lines.append(f"`{arm}`: largest principal angle {rows['metrics.max_angle_deg'].mean():.3g}°, "
-                         f"eigengap λp−λp+1 = {rows['metrics.eigengap_p'].mean():.3g}, AE/PCA test error ratio "
-                         f"{rows['metrics.sse_ratio_to_pca'].mean():.4f}")
+            als = "params.config.solver" in rows and (rows["params.config.solver"] == "als").any()
+            lines.append(f"`{arm}` ({'alternating least squares' if als else 'Adam'}): largest principal angle "
+                         f"{rows['metrics.max_angle_deg'].mean():.3g}°, eigengap λp−λp+1 = "
+                         f"{rows['metrics.eigengap_p'].mean():.3g} (relative "
+                         f"{rows['metrics.relative_eigengap_p'].mean():.3g}), training error above PCA's "
+                         f"{rows['metrics.optimality_gap'].max():.2g} (relative, the largest), AE/PCA test error "
+                         f"ratio {rows['metrics.sse_ratio_to_pca'].mean():.4f}")
     return lines
 
 

@@ -100,14 +100,19 @@ def _subspace_trial(ctx) -> dict[str, float]:
     # Weight decay: Kunin et al.'s penalty lambda (||W1||^2 + ||W2||^2) on the per-example summed error is Adam's
     # coupled weight_decay 2 lambda / d on this mean-over-pixels loss (same stationary points).
     lam = budget["l2_fraction"] * float(ev[p - 1]) if cfg.get("l2") else 0.0
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget["subspace_lr"], weight_decay=2 * lam / x.shape[1])
-    # Annealed to 0 (cosine): a constant step size leaves full-batch Adam circling the optimum it reached
-    annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    schedule = engine.Schedule(batch_size=x.shape[0], epochs=steps, eval_every=max(1, steps // budget["subspace_evals"]),
-                               shuffle=False)
-    start = _gradient_norm(model, x, optimizer)
-    engine.train(model, x, x, torch.nn.functional.mse_loss, optimizer, schedule, ctx, after_step=annealing.step)
-    ctx.log_metric("grad_norm_ratio", _gradient_norm(model, x, optimizer) / start)  # the Stationary check reads it
+    decay = 2 * lam / x.shape[1]
+    start = _gradient_norm(model, x, decay)
+    if cfg.get("solver") == "als":
+        sweeps = budget["als_sweeps"]
+        _alternating_least_squares(model, x, sweeps, max(1, sweeps // budget["subspace_evals"]), ctx)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=budget["subspace_lr"], weight_decay=decay)
+        # Annealed to 0 (cosine): a constant step size leaves full-batch Adam circling the optimum it reached
+        annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        schedule = engine.Schedule(batch_size=x.shape[0], epochs=steps,
+                                   eval_every=max(1, steps // budget["subspace_evals"]), shuffle=False)
+        engine.train(model, x, x, torch.nn.functional.mse_loss, optimizer, schedule, ctx, after_step=annealing.step)
+    ctx.log_metric("grad_norm_ratio", _gradient_norm(model, x, decay) / start)  # the Stationary check reads it
     if lam:
         ctx.log_param("l2_lambda", lam)
     model.eval()
@@ -146,7 +151,46 @@ def _subspace_trial(ctx) -> dict[str, float]:
     return metrics
 
 
-def _gradient_norm(model, x, optimizer) -> float:
+def _alternating_least_squares(model, x, sweeps: int, every: int, ctx) -> None:
+    """Train a linear single-layer AE (no weight decay) by alternating least
+    squares, from its own initial weights: each sweep sets the encoder to the
+    best one given the decoder (its pseudo-inverse) and then the decoder to the
+    best one given the encoder (the least-squares fit of the data to the code).
+    Both minimise the AE's own squared error exactly over one layer, so the
+    error never rises; float64; the biases 0, optimal on centred data. Logs
+    ``train_loss`` (the Adam runs' mean squared error) at sweep 0 and every
+    ``every`` sweeps, so the ``trained`` check reads it alike."""
+    import numpy as np
+    import torch
+
+    encoder, decoder = (m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    data = x.double().cpu().numpy()
+    gram = data.T @ data
+
+    def log(sweep: int, enc: np.ndarray, dec: np.ndarray) -> None:
+        ctx.log_metric("train_loss", float(((data - data @ enc @ dec) ** 2).mean()), sweep)
+
+    def best_encoder(dec: np.ndarray) -> np.ndarray:  # the pseudo-inverse of a full-rank (p, d) decoder
+        return np.linalg.solve(dec @ dec.T, dec).T
+
+    enc = encoder.weight.detach().double().cpu().numpy().T    # (d, p): code = x @ enc
+    dec = decoder.weight.detach().double().cpu().numpy().T    # (p, d): reconstruction = code @ dec
+    log(0, enc, dec)
+    for sweep in range(1, sweeps + 1):
+        enc = best_encoder(dec)
+        projected = gram @ enc                                 # X^T X enc: the code's covariance with the data
+        dec = np.linalg.solve(enc.T @ projected, projected.T)
+        if sweep % every == 0 or sweep == sweeps:
+            log(sweep, best_encoder(dec), dec)
+    enc = best_encoder(dec)
+    with torch.no_grad():
+        for layer, weight in ((encoder, enc.T), (decoder, dec.T)):
+            layer.weight.copy_(torch.as_tensor(weight, dtype=layer.weight.dtype))
+            if layer.bias is not None:
+                layer.bias.zero_()
+
+
+def _gradient_norm(model, x, weight_decay: float = 0.0) -> float:
     """Norm of the full-batch gradient of the training objective, weight decay
     included (Adam's coupled decay adds wd * w to each gradient)."""
     import torch
@@ -154,9 +198,8 @@ def _gradient_norm(model, x, optimizer) -> float:
     model.zero_grad(set_to_none=True)
     torch.nn.functional.mse_loss(model(x), x).backward()
     total = 0.0
-    for group in optimizer.param_groups:
-        for w in group["params"]:
-            if w.grad is not None:
-                total += float((w.grad + group["weight_decay"] * w.detach()).double().pow(2).sum())
+    for w in model.parameters():
+        if w.grad is not None:
+            total += float((w.grad + weight_decay * w.detach()).double().pow(2).sum())
     model.zero_grad(set_to_none=True)
     return total ** 0.5
