@@ -3,13 +3,16 @@ least squares that brings Fashion-MNIST's p = 30 linear AE to its optimum, and
 which arms use it. No data set is loaded; the data are synthetic."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from scipy.linalg import subspace_angles
 
+from harness.design import StudyDeclarationError
 from harness.models import MODELS
-from studies.ae_vs_pca import STUDY
+from studies.ae_vs_pca import STUDY, check_budget
 from studies.ae_vs_pca.trials import _alternating_least_squares, _gradient_norm
 
 
@@ -61,3 +64,17 @@ def test_only_fashion_mnist_at_p30_is_trained_by_least_squares():
     assert solved == {"linear-fashion-p30"} and design["linear-fashion-p30"]["code"] == 30
     claim = next(c for c in STUDY.claims if c.id == "AE-LIN-SUBSPACE")
     assert "linear-fashion-p30" in claim.test.arms()
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"als_arms": ("l2-fashion-p10",)}, "als_arms must name plain linear AEs"),   # it would drop the weight decay
+    ({"als_arms": ("no-such-arm",)}, "als_arms must name plain linear AEs"),
+    ({"als_sweeps": 0}, "als_sweeps must be >= 1"),
+    ({"subspace_n_fashion": 70_000}, "Fashion-MNIST has 60000"),
+])
+def test_budget_check_names_the_bad_setting(changes, words):
+    check_budget(STUDY.budgets["quick"])
+    budget = STUDY.budgets["quick"]
+    bad = dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes))
+    with pytest.raises(StudyDeclarationError, match=words):
+        check_budget(bad)

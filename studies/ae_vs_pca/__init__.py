@@ -244,10 +244,17 @@ CLAIMS = (
 
 # -- budgets -------------------------------------------------------------------------------------
 def check_budget(budget: Budget) -> None:
-    """Fashion-MNIST has 60,000 training images: tuning draws n_train + n_val of them."""
+    """Fashion-MNIST has 60,000 training images: tuning draws n_train + n_val of them. Alternating least squares
+    solves a plain linear AE only: an arm it names must be one of ``subspace_arms`` (no weight decay, linear code)."""
     if budget["n_train"] + budget["n_val"] > 60_000 or budget["subspace_n_fashion"] > 60_000:
         raise StudyDeclarationError(
-            f"budget asks for {budget['n_train']} + {budget['n_val']} training images; Fashion-MNIST has 60000")
+            f"budget asks for {budget['n_train']} + {budget['n_val']} training images and {budget['subspace_n_fashion']} "
+            "for the Fashion-MNIST linear AEs; Fashion-MNIST has 60000")
+    plain = [name for name, _, _ in budget["subspace_arms"]]
+    if not set(budget["als_arms"]) <= set(plain) or budget["als_sweeps"] < 1:
+        raise StudyDeclarationError(
+            f"als_arms must name plain linear AEs among subspace_arms ({', '.join(plain)}) and als_sweeps must be "
+            f">= 1; got als_arms={budget['als_arms']}, als_sweeps={budget['als_sweeps']}")
 
 
 STUDY = register(Study(
