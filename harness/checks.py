@@ -246,8 +246,11 @@ class TunedAlike(Check):
     name = "tuned-alike"
 
     def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
-        tuned = [a for a in arms if a in ctx.tuned_arms]
-        untuned = [a for a in arms if a not in ctx.tuned_arms]
+        tune = ctx.tuning_runs
+        # an arm is tuned when search trials ran for it: a tunable arm at a tier without tuning is not
+        trials = {a: int((tune["arm"] == a).sum()) if tune is not None and len(tune) else 0 for a in arms}
+        tuned = [a for a in arms if a in ctx.tuned_arms and trials[a]]
+        untuned = [a for a in arms if a not in tuned]
         if tuned and untuned:
             if self.reason:
                 return [CheckResult(self.name, "all", True, f"{_names(tuned)} tuned, {_names(untuned)} not: "
@@ -256,8 +259,7 @@ class TunedAlike(Check):
                                                         "claim gives no reason: the comparison favours the tuned arm")]
         if not tuned:
             return [CheckResult(self.name, "all", True, f"no arm tuned: {_names(arms)} use their declared settings")]
-        tune = ctx.tuning_runs
-        counts = {a: int((tune["arm"] == a).sum()) if tune is not None and len(tune) else 0 for a in tuned}
+        counts = {a: trials[a] for a in tuned}
         alike = len(set(counts.values())) == 1
         summary = ", ".join(f"`{a}` {c}" for a, c in counts.items())
         return [CheckResult(self.name, "all", alike,

@@ -68,6 +68,7 @@ class Evidence:
     checks: tuple[CheckResult, ...] = ()  # what the test checked on its own values
     tolerance_passed: bool | None = None  # tolerance checks only: within tolerance in every run
     effect_note: str = ""             # e.g. "ratio of mean steps ≥ 10.7x (censored)"
+    lower_bounds: tuple[str, ...] = ()  # keys of ``measured`` that average capped values: bounds, not numbers
 
     @property
     def tested(self) -> bool:
@@ -83,6 +84,12 @@ class Verdict:
     ci: tuple[float, float] | None = None  # the test's interval at 1 - alpha; None: not shown (invalid, untested)
     settle: str = ""          # inconclusive: what would settle it
     checks: tuple[CheckResult, ...] = ()
+    ci_alpha: float = math.nan  # the interval's two-sided level when it is not alpha: 2 alpha for an equivalence
+                                # verdict (TOST at alpha holds exactly when the 1 - 2 alpha interval is in the margin)
+
+    @property
+    def interval_alpha(self) -> float:
+        return self.alpha if math.isnan(self.ci_alpha) else self.ci_alpha
 
 
 class ClaimTest:
@@ -242,8 +249,12 @@ def decide(evidence: Sequence[Evidence], checks: Sequence[Sequence[CheckResult]]
             verdicts.append(Verdict(verdict, p_holm, f"significant {side}: Holm-adjusted p = {p_holm:.3g} < {alpha} "
                                     f"(each direction at {alpha / 2:g})", level, ci, checks=cs))
         elif not math.isnan(equivalent[i]) and equivalent[i] < alpha:
+            # TOST at level a holds exactly when the two-sided 1 - 2a interval lies inside the margin: shown
+            margins = sum(not math.isnan(q) for q in equivalent)
+            tost = alpha * e.p_equivalence / equivalent[i] if equivalent[i] > 0 else alpha / margins  # Holm's level
             verdicts.append(Verdict("not reproduced", equivalent[i], "equivalence test: the effect lies within the "
-                                    f"margin (Holm p = {equivalent[i]:.3g} < {alpha})", level, ci, checks=cs))
+                                    f"margin (Holm p = {equivalent[i]:.3g} < {alpha})", tost,
+                                    e.interval(2 * tost) if e.interval else None, checks=cs, ci_alpha=2 * tost))
         else:
             verdicts.append(Verdict("inconclusive", p_holm, f"no direction significant after Holm (p = {p_holm:.3g}, "
                                     f"needs < {alpha})", level, ci, settle_line(e, step_level[i] / 2, against), cs))

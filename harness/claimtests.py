@@ -99,7 +99,8 @@ def difference_evidence(x: np.ndarray, y: np.ndarray, *, lower_is_better: bool, 
     elif stats.is_constant(d, scale):
         checks.append(CheckResult("not-degenerate", "all", True,
                                   f"the {d.size} paired differences are all {d[0]:.4g} (zero spread): exact "
-                                  f"sign-flip test, whose p cannot go below 2^-{d.size} = {0.5 ** d.size:.3g}"))
+                                  f"sign-flip test, whose directional p (twice the smaller one-sided p) cannot go "
+                                  f"below 2 × 2^-{d.size} = {2 * 0.5 ** d.size:.3g}"))
     else:
         checks.append(CheckResult("not-degenerate", "all", True, "the paired differences vary"))
     support, against = test(x, y, alternative=claimed), test(x, y, alternative=opposite)
@@ -249,8 +250,8 @@ class Similar(ClaimTest):
         checks = (*_censored_check(runs, self.arms(), self.metric),
                   _spread_check({self.arm: x, self.baseline: y}))
         return Evidence(self.describe(), float(d.mean()), len(d), tost.p_value, beyond, math.nan, ids, measured,
-                        lambda a: stats.t_interval(d, 1.0 - a), T_INTERVAL_DIFF + " (inside ±margin: equivalent)",
-                        0.0, settle, checks)
+                        lambda a: stats.t_interval(d, 1.0 - a),
+                        T_INTERVAL_DIFF + " (equivalent when it lies inside ±margin)", 0.0, settle, checks)
 
 
 def _one_sample_arms(runs: "pd.DataFrame", arms: tuple[str, ...], metric: str):
@@ -348,7 +349,8 @@ class Within(ClaimTest):
 
         return Evidence(self.describe(), float(d.mean()), n, support, beyond, math.nan, ids, measured,
                         lambda a: stats.t_interval(d, 1.0 - a),
-                        f"t-interval of the deciding arm's mean − {self.target:g} (inside ±{self.margin:g}: equivalent)",
+                        f"t-interval of the deciding arm's mean − {self.target:g} (equivalent when it lies inside "
+                        f"±{self.margin:g})",
                         0.0, settle, (*_censored_check(runs, self.arms(), self.metric), *_degenerate_groups(arrays)))
 
 
@@ -579,16 +581,19 @@ class Faster(ClaimTest):
         cx = values_by_replicate(runs, self.arm, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
         cy = values_by_replicate(runs, self.baseline, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
         return censored_time_evidence(x, cx, y, cy, f"`{self.arm}`", f"`{self.baseline}`", self.metric,
-                                      self.describe(), ids, measured)
+                                      self.describe(), ids, measured, (self.arm, self.baseline))
 
 
 def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray, arm: str, baseline: str,
-                           metric: str, describe: str, ids: tuple[str, ...], measured: dict[str, float]) -> Evidence:
+                           metric: str, describe: str, ids: tuple[str, ...], measured: dict[str, float],
+                           mean_keys: tuple[str, str]) -> Evidence:
     """The core of ``Faster`` and ``FasterAtBest``: times ``x`` against ``y``
     paired by position, ``cx``/``cy`` True where a time is capped. Per pair:
     faster, slower or tied (both capped, or equal); an exact sign test each way
     on the untied pairs; effect = the share of untied pairs in which ``arm``
-    was faster, with the Clopper–Pearson interval that inverts the test."""
+    was faster, with the Clopper–Pearson interval that inverts the test.
+    ``mean_keys`` name the two sides' means in ``measured``: a side with a
+    capped run has a mean that is a lower bound, and is reported as one."""
     wins = int(np.sum((~cx & cy) | (~cx & ~cy & (x < y))))
     losses = int(np.sum((cx & ~cy) | (~cx & ~cy & (x > y))))
     untied, n = wins + losses, len(x)
@@ -600,11 +605,13 @@ def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.
                                                                    "no evidence either way"))
     else:
         checks.append(CheckResult("not-degenerate", "all", True,
-                                  f"{untied} untied pairs; the exact sign test's p cannot go below "
-                                  f"2^-{untied} = {0.5 ** untied:.3g}"))
+                                  f"{untied} untied pairs; the directional p (twice the smaller one-sided "
+                                  f"sign-test p) cannot go below 2 × 2^-{untied} = {2 * 0.5 ** untied:.3g}"))
     ratio = float(np.mean(y) / np.mean(x))
-    if cx.any():
-        note = f"ratio of mean {metric} {baseline}/{arm}: undetermined ({arm} was capped too)"
+    if cx.any() and cy.any():
+        note = f"ratio of mean {metric} {baseline}/{arm}: undetermined (both sides have capped runs)"
+    elif cx.any():  # only the arm's mean is a lower bound: the ratio can only be smaller
+        note = f"ratio of mean {metric} {baseline}/{arm} ≤ {ratio:.3g}x ({arm} censored at the cap)"
     elif cy.any():
         note = f"ratio of mean {metric} {baseline}/{arm} ≥ {ratio:.3g}x (censored at the cap)"
     else:
@@ -620,7 +627,7 @@ def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.
                     stats.sign_test(wins, losses, "less"), math.nan, ids, measured,
                     lambda a: stats.clopper_pearson(wins, untied, 1.0 - a),
                     "Clopper–Pearson interval of the share of untied pairs (inverts the sign test)", 0.5, settle,
-                    tuple(checks), None, note)
+                    tuple(checks), None, note, tuple(key for key, capped in zip(mean_keys, (cx, cy)) if capped.any()))
 
 
 @dataclass(frozen=True)
@@ -686,7 +693,8 @@ class FasterAtBest(ClaimTest):
             return no_evidence(self.describe(), len(common), ids, measured)
         return censored_time_evidence(x.loc[common].to_numpy(), cx.loc[common].to_numpy(), y.loc[common].to_numpy(),
                                       cy.loc[common].to_numpy(), self.label, self.baseline_label, self.metric,
-                                      self.describe(), ids, measured)
+                                      self.describe(), ids, measured,
+                                      (f"{self.label} best", f"{self.baseline_label} best"))
 
 
 @dataclass(frozen=True)

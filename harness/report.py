@@ -141,11 +141,12 @@ def claim_record(study: Study, claim, evidence: Evidence, verdict: Verdict, budg
         "checks": [c.as_dict() for c in verdict.checks],
         "effect": evidence.effect, "effect_note": evidence.effect_note, "null": evidence.null,
         "ci": list(verdict.ci) if verdict.ci is not None else None, "ci_method": evidence.ci_method,
-        "ci_level": 1 - verdict.alpha if verdict.ci is not None else None,
+        "ci_level": 1 - verdict.interval_alpha if verdict.ci is not None else None,
         "alpha": verdict.alpha, "p_value": verdict.p_value,
         "p_raw": {"support": evidence.p_support, "opposite": evidence.p_opposite,
                   "equivalence": evidence.p_equivalence},
-        "n": evidence.n, "measured": evidence.measured, "settle": verdict.settle,
+        "n": evidence.n, "measured": evidence.measured, "lower_bounds": list(evidence.lower_bounds),
+        "settle": verdict.settle,
         "preregistered": preregistered, "budget": budget, "runs": list(evidence.runs),
     }
 
@@ -298,10 +299,12 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
     verdict = c["verdict"] + (" (smoke budget: not a result)" if smoke else "")
     if not c.get("preregistered", True):
         verdict += " (exploratory)"
-    measured = "; ".join(f"`{arm}` {_fmt(v)}" for arm, v in c["measured"].items())
+    bounds = set(c.get("lower_bounds") or ())  # means over capped runs: at least this much
+    measured = "; ".join(f"`{arm}` {'≥ ' if arm in bounds else ''}{_fmt(v)}" for arm, v in c["measured"].items())
     if c.get("ci") is not None:
-        adjusted = ("directional p × α / the claim's level at its look, below α exactly when decided" if c.get("stage")
-                    else "directional, Holm-adjusted within the study")
+        which = "equivalence (TOST)" if c["verdict"] == "not reproduced" else "directional"
+        adjusted = (f"{which} p × α / the claim's level at its look, below α exactly when decided" if c.get("stage")
+                    else f"{which}, Holm-adjusted within the study")
         result = (f"effect {_fmt(c['effect'])} (no effect: {_fmt(c['null'])}), {_interval(c)} "
                   f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} ({adjusted}; "
                   f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")

@@ -206,8 +206,10 @@ class SequentialRule:
         self.stops: list[Stop | None] = [None] * n
         self.spent = [[] for _ in range(n)]      # per claim, its share of alpha at each look
         self.tested: set[int] = set()            # in the Holm family: valid and n >= 2 when last tested
+        self.with_margin: set[int] = set()       # the equivalence family: tested, with an equivalence p
         self.rejected: set[int] = set()          # directional verdicts so far
         self.equivalent: set[int] = set()        # equivalence verdicts so far
+        self.level: dict[int, float] = {}        # per decided claim: the Holm level it was decided at
 
     def info(self, i: int, k: int) -> float:
         """Information fraction of claim i at look k: its arms' largest replicate count over its maximum."""
@@ -286,6 +288,8 @@ class SequentialRule:
                                           "possible", checks=everything), MAXIMUM, "")
             else:
                 self.tested.add(i)
+                if not math.isnan(e.p_equivalence):
+                    self.with_margin.add(i)
                 candidates.append(i)
         self.step_down(candidates, share, k, stopped)
         for i, (verdict, why, detail) in stopped.items():
@@ -306,32 +310,40 @@ class SequentialRule:
                 self.stops[i] = Stop(k + 1, self.K, self._replicates(i, counts), RUNNING, "continues")
         self.open = [i for i in self.open if i not in stopped]
 
-    def _threshold(self, share: float, rejected: set[int]) -> float:
-        return share / max(1, len(self.tested) - len(rejected))
+    def _threshold(self, share: float, rejected: set[int], family: set[int] | None = None) -> float:
+        """Holm's level now: the claim's share of alpha over the claims of its
+        family (default: every tested claim) not yet decided in it."""
+        size = len(self.tested if family is None else family)
+        return share / max(1, size - len(rejected))
 
     def step_down(self, candidates: list[int], share: dict[int, float], k: int,
                   stopped: dict[int, tuple[Verdict, str, str]]) -> None:
         """Holm's sequentially rejective step at this look, directional then
-        equivalence, each in its own family; the claims it decides, and the
-        undecided ones at their maximum, go into ``stopped``."""
-        for family, p_of in ((self.rejected, directional_p), (self.equivalent, lambda e: e.p_equivalence)):
+        equivalence, each in its own family (the equivalence family: the
+        claims with a margin, as in ``claims.decide``); the claims it decides,
+        and the undecided ones at their maximum, go into ``stopped``. A decided
+        claim keeps the level it was decided at: its share over the claims of
+        its family left before it (later rejections do not loosen it)."""
+        for decided, family, p_of in ((self.rejected, self.tested, directional_p),
+                                      (self.equivalent, self.with_margin, lambda e: e.p_equivalence)):
             changed = True
             while changed:
                 changed = False
-                for i in candidates:
-                    if i in self.rejected or i in self.equivalent:
-                        continue
-                    p = p_of(self.evidence[i])
-                    if not math.isnan(p) and p < self._threshold(share[i], family):
-                        family.add(i)
+                open_ = [i for i in candidates if i in family and i not in self.rejected | self.equivalent
+                         and not math.isnan(p_of(self.evidence[i])) and share[i] > 0]
+                # strongest first (p over its share), so that each claim's recorded level is its Holm rank's
+                for i in sorted(open_, key=lambda i: (p_of(self.evidence[i]) / share[i], i)):
+                    p, level = p_of(self.evidence[i]), self._threshold(share[i], decided, family)
+                    if p < level:
+                        decided.add(i)
+                        self.level[i] = level
                         changed = True
         for i in candidates:
             e = self.evidence[i]
             everything = tuple(self.checks[i]) + e.checks
             p = directional_p(e)
             if i in self.rejected:
-                # the level it was rejected at: its share over the family left before it
-                level = self._threshold(share[i], self.rejected - {i})
+                level = self.level[i]
                 against = e.p_opposite < e.p_support
                 side = "opposite to the claim" if against else "in the claimed direction"
                 stopped[i] = (Verdict("contradicted" if against else "reproduced", min(1.0, p * self.alpha / level),
@@ -340,11 +352,13 @@ class SequentialRule:
                                       level, e.interval(level) if e.interval else None, checks=everything),
                               DECIDED, "")
             elif i in self.equivalent:
-                level = self._threshold(share[i], self.equivalent - {i})
+                level = self.level[i]
+                # TOST at `level` holds exactly when the two-sided 1 - 2 level interval lies inside the margin
                 stopped[i] = (Verdict("not reproduced", min(1.0, e.p_equivalence * self.alpha / level),
                                       f"equivalence test at look {k + 1} of {self.K}: the effect lies within the "
                                       f"margin (p = {e.p_equivalence:.3g} < {level:.3g})", level,
-                                      e.interval(level) if e.interval else None, checks=everything), DECIDED, "")
+                                      e.interval(2 * level) if e.interval else None, checks=everything,
+                                      ci_alpha=2 * level), DECIDED, "")
             elif self.info(i, k) >= 1.0:
                 level = self._threshold(share[i], self.rejected)
                 against = e.p_opposite < e.p_support

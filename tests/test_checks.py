@@ -242,10 +242,17 @@ def test_all_tuned_needs_equal_tuning_budgets():
     assert r.passed and "`a` 8, `b` 8" in r.detail and "unequal" not in r.detail
 
 
-def test_all_tuned_without_tuning_runs_counts_zero():
+def test_tunable_arms_at_a_tier_without_tuning_are_not_tuned():
     runs = make_runs({"a": 2, "b": 2})
     [r] = TunedAlike().run(ctx_for(runs, tuning_runs=None, tuned_arms=frozenset({"a", "b"})), ["a", "b"])
-    assert r.passed and "`a` 0, `b` 0" in r.detail
+    assert r.passed and "no arm tuned" in r.detail
+
+
+def test_a_tunable_arm_whose_search_ran_no_trial_is_untuned_beside_a_tuned_one():
+    runs = make_runs({"a": 2, "b": 2})
+    tune = pd.DataFrame({"arm": ["a"] * 3})
+    [r] = TunedAlike().run(ctx_for(runs, tuning_runs=tune, tuned_arms=frozenset({"a", "b"})), ["a", "b"])
+    assert not r.passed and "`a` tuned, `b` not" in r.detail
 
 
 def test_none_tuned_passes():

@@ -441,6 +441,16 @@ def test_faster_uncensored_note_is_an_equality():
     assert "= 2x" in e.effect_note and e.p_support == 0.125
 
 
+@pytest.mark.parametrize("arm_cap, base_cap, note, bounds", [
+    ([0, 0, 0, 1], [0, 0, 0, 0], "≤", ("fast",)),      # only the arm's mean is a lower bound: the ratio is at most
+    ([0, 0, 0, 0], [1, 0, 1, 0], "≥", ("slow",)),      # only the baseline's: at least
+    ([0, 0, 0, 1], [0, 1, 0, 0], "undetermined", ("fast", "slow"))])
+def test_faster_reports_a_capped_sides_mean_as_a_bound(arm_cap, base_cap, note, bounds):
+    e = Faster("steps", "fast", "slow").evaluate(faster_runs([10, 20, 30, 500], [20, 500, 500, 60], arm_cap, base_cap))
+    assert note in e.effect_note and e.lower_bounds == bounds
+    assert "2 × 2^-" in check(e, "not-degenerate").detail   # the floor of the directional p the verdict reads
+
+
 def test_faster_every_pair_tied_fails_not_degenerate():
     e = Faster("steps", "fast", "slow").evaluate(faster_runs([500, 500, 500], [500, 500, 500], [1] * 3, [1] * 3))
     c = check(e, "not-degenerate")

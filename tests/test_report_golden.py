@@ -63,7 +63,7 @@ DOC = {
               notes=["The narrow arm is 2 units wide | by design."]),
         claim(id="G-SAME", quote="Width does not matter.", verdict="inconclusive",
               reason="invalid: `narrow`: still improving 6.7% over its last 3 evaluations of test_error",
-              effect=-0.1, ci=None, ci_level=None, p_value=None, n=3, runs=["r1"],
+              effect=-0.1, ci=None, ci_level=None, p_value=None, n=3, runs=["r1"], lower_bounds=["narrow"],
               checks=[{"name": "converged", "arm": "narrow", "passed": False,
                        "detail": "`narrow`: still improving 6.7% over its last 3 evaluations of test_error"}]),
     ],
@@ -92,5 +92,6 @@ def test_the_golden_file_says_what_a_reader_needs():
     assert "| [G-SAME](#g-same) | **inconclusive** | -0.1 | — | n/a | 3 | 0/1 passed |" in text
     assert "- ✗ `converged` — `narrow`: still improving 6.7%" in text
     assert "no interval shown: the comparison is invalid" in text
+    assert "Means per arm: `wide` 0.1; `narrow` ≥ 0.2." in text     # a mean over capped runs is a bound
     assert "TrialDiverged: training loss became nan \\| in epoch 2 at step 7" in text   # one table row
     assert "Pre-registered: every run came from commit abc123 (clean)" in text

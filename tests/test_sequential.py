@@ -227,3 +227,34 @@ def test_two_workers_share_the_looks_and_queue_each_key_once(home):
     report = run_cli(home, "report", "tiny-seq", "--budget", "smoke")
     assert report.returncode == 0, report.stderr
     assert '"complete": true' in (home / "reports" / "tiny-seq" / "verdicts.json").read_text()
+
+
+def _evidence(p_support: float, p_equivalence: float = math.nan):
+    """Evidence of a one-sided test in the claimed direction whose interval records the level asked for."""
+    from harness.claims import Evidence
+
+    return Evidence("hand-made", effect=-1.0, n=5, p_support=p_support, p_opposite=1 - p_support,
+                    p_equivalence=p_equivalence, interval=lambda level: (level, level))
+
+
+def test_one_look_of_the_rule_is_decide_level_by_level_and_equivalence_is_its_own_family():
+    # four claims in one look: three directional at Holm's three step levels (listed weakest first, so a rule
+    # that recorded the level after its last rejection, or in list order, would show the wrong one), and one
+    # whose only decision is equivalence: in decide's family of the claims with a margin (here 1 of 4), not of all
+    evidence = [_evidence(0.9 * ALPHA / 2 / 2), _evidence(0.9 * ALPHA / 3 / 2), _evidence(1e-6),  # p_dir: 2x
+                _evidence(0.4, p_equivalence=0.8 * ALPHA)]
+    expected = decide(evidence)
+    rule = sequential.SequentialRule([frozenset({"a"})] * 4, [{"a": 5}], (5,))
+    outcome = rule.run(lambda counts: True, lambda counts, indices: ([evidence[i] for i in indices],
+                                                                      [[] for _ in indices]))
+    assert [v.verdict for v in outcome.verdicts] == [v.verdict for v in expected] == \
+           ["reproduced", "reproduced", "reproduced", "not reproduced"]
+    assert [v.alpha for v in outcome.verdicts[:3]] == pytest.approx([ALPHA / 2, ALPHA / 3, ALPHA / 4])
+    assert [v.alpha for v in outcome.verdicts[:3]] == pytest.approx([v.alpha for v in expected[:3]])
+    assert [v.p_value for v in outcome.verdicts] == pytest.approx([v.p_value for v in expected])
+    # TOST at level a is the two-sided 1 - 2a interval inside the margin: that is the interval shown
+    equivalence = outcome.verdicts[3]
+    assert equivalence.alpha == pytest.approx(ALPHA) and equivalence.interval_alpha == pytest.approx(2 * ALPHA)
+    assert equivalence.ci[0] == pytest.approx(2 * ALPHA)
+    assert (expected[3].alpha, expected[3].ci_alpha, expected[3].ci) == \
+           (equivalence.alpha, equivalence.ci_alpha, equivalence.ci)
