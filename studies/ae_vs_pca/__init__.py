@@ -226,7 +226,7 @@ CLAIMS = (
                  f"smallest deep AE without a bottleneck, {PROTOCOL}, same data."),
         test=Better("test_sse", "deep-ae-small", "linear-ae-30", margin=DEPTH_MARGIN),
         checks=(*AE_CHECKS("deep-ae-small", "linear-ae-30"), TUNED_ALIKE),
-        notes=notes.plateau_note("deep-ae-small", "linear-ae-30"),
+        notes=lambda runs: notes.plateau_note("deep-ae-small", "linear-ae-30")(runs) + notes.depth_linear_note(runs),
     ),
     Claim(
         id="AE-DEPTH-SHRINKS",

@@ -19,6 +19,20 @@ def ratio_note(runs) -> list[str]:
             "784-1000-500-250-30, logistic units)."]
 
 
+def depth_linear_note(runs) -> list[str]:
+    """Beside AE-DEPTH-LINEAR's test (the smallest deep AE): the largest deep
+    AE against the same linear AE, and what the small one's widths are."""
+    deep, small, linear = (_finished(runs, [arm]) for arm in ("deep-ae-30", "deep-ae-small", "linear-ae-30"))
+    if deep.empty or linear.empty or small.empty:
+        return []
+    return [f"Not the test, beside it: the largest deep AE (`deep-ae-30`, 784-512-256-128-30, 1.14M parameters, the "
+            f"same 30-d code) reaches {deep['metrics.test_sse'].mean():.2f} against the linear AE's "
+            f"{linear['metrics.test_sse'].mean():.2f} ({len(deep)} and {len(linear)} runs). The tested deep AE is the "
+            f"smallest of its depth and taper without a bottleneck: its last hidden layer has 30 ReLU units, as "
+            f"wide as the code and no wider, and it reaches {small['metrics.test_sse'].mean():.2f}; the verdict is "
+            "about that size."]
+
+
 def plateau_note(*arms: str):
     """A report line per AE arm: how long it trained and where validation
     chose its weights, so a reader sees that each arm reached its plateau."""

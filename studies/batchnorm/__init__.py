@@ -124,8 +124,8 @@ CLAIMS = (
                  f"{', '.join(f'{lr:g}' for lr in Settings.stability_lrs)} (5x, 20x, 80x the BN-FASTER MLP's): per "
                  "seed, whether the run diverged or ended above its initial loss (ln 10), no BN minus BN, and its "
                  "slope on log2 of the rate; 'more stable' = no BN's excess instability grows with the rate. "
-                 "(At one rate, 20x, both arms had 0% unstable runs: no evidence either way.) The seed-to-seed SD "
-                 "of the final accuracy per rate, the second measure, is in the notes."),
+                 "The share of unstable runs and the seed-to-seed SD of the final accuracy (the second measure) "
+                 "per rate are in the notes."),
         test=Trend("unstable", {stability_arm("mlp", lr): lr for lr in Settings.stability_lrs}, direction="increasing",
                    baselines={stability_arm("mlp", lr): stability_arm("mlp-bn", lr) for lr in Settings.stability_lrs}),
         notes=notes.stability_note,
@@ -250,7 +250,9 @@ CLAIMS = (
                  "counts as chance). Pre-registered: 'untrainable' means the deep net's best accuracy closes less than "
                  f"{Settings.untrainable_share:g} of the shallow net's gap above chance (0.1): per seed, "
                  "(deep − 0.1) / (shallow − 0.1), tested below the share. Shallow nets that do not train (within 0.1 "
-                 "of chance at the ladder's middle rate) invalidate the reference."),
+                 "of chance at the ladder's middle rate) invalidate the reference. Depth: the primary source's nets "
+                 "fail from about 50 layers; this follows the catalog's protocol at BN-EXPLODE's depth, 40, so the "
+                 "verdict speaks for 40 layers, not for deeper ones."),
         test=ShareOfReference("test_acc", tuple(depth_arm("deep", lr) for lr in Settings.deep_lrs),
                               tuple(depth_arm("shallow", lr) for lr in Settings.deep_lrs), floor=0.1,
                               bound=Settings.untrainable_share, side="below"),

@@ -74,13 +74,17 @@ def speed_note(runs) -> list[str]:
         flags = values_by_replicate(runs, arm, f"{metric}_censored")
         return f"{(flags == 0).mean():.0%}" if len(flags) else "n/a"
 
+    def mean(arm: str, metric: str) -> str:  # a mean over capped runs is a lower bound
+        capped = (values_by_replicate(runs, arm, f"{metric}_censored") == 1).any()
+        return f"{'≥ ' if capped else ''}{arm_mean(runs, arm, metric):.3g}"
+
     return [
         f"Epochs to a training cross-entropy of {Settings.loss_target} as evaluated (no dropout noise): "
-        f"{arm_mean(runs, 'none', 'epochs_to_clean_loss_target'):.3g} without dropout vs "
-        f"{arm_mean(runs, 'dropout', 'epochs_to_clean_loss_target'):.3g} with (runs reaching it: "
+        f"{mean('none', 'epochs_to_clean_loss_target')} without dropout vs "
+        f"{mean('dropout', 'epochs_to_clean_loss_target')} with (runs reaching it: "
         f"{reached('none', 'epochs_to_clean_loss_target')} vs {reached('dropout', 'epochs_to_clean_loss_target')}; a run "
         "that never did counts its epochs as a bound). As trained (the epoch's mean loss, with the noise): "
-        f"{arm_mean(runs, 'none', 'epochs_to_loss_target'):.3g} vs {arm_mean(runs, 'dropout', 'epochs_to_loss_target'):.3g} "
+        f"{mean('none', 'epochs_to_loss_target')} vs {mean('dropout', 'epochs_to_loss_target')} "
         f"(reaching it: {reached('none', 'epochs_to_loss_target')} vs {reached('dropout', 'epochs_to_loss_target')}).",
         f"Epochs to the best validation error: {arm_mean(runs, 'none', 'best_epoch'):.3g} without dropout vs "
         f"{arm_mean(runs, 'dropout', 'best_epoch'):.3g} with. Seconds per epoch: see \"Wall-clock time\".",
