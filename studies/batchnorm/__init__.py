@@ -162,9 +162,29 @@ CLAIMS = (
         article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
         source_numbers="Fig. 5: cos(G, G′) is lower, and ‖G − G′‖ higher, with BN, for VGG and for a 25-layer DLN.",
         measure=("Median over training of cos(G, G′) averaged over layers 2–4 (Def. 2.1: G′ after the earlier layers' "
-                 "SGD update on the same batch), sigmoid MLP without vs with BN."),
+                 "SGD update on the same batch), sigmoid MLP without vs with BN. A third network beside the "
+                 "sentence's subjects (VGG: BN-ICS-VGG; the DLN: BN-ICS-DLN), probed every "
+                 "probe_every steps, so at equal steps, not equal loss: the MLP without BN spends its first probes "
+                 "near chance (loss_curves.png)."),
         test=Better("ics_cos_median", "mlp", "mlp-bn", lower_is_better=False),
         checks=(Trained("train_loss", fell_by=0.1),),
+    ),
+    Claim(
+        id="BN-ICS-VGG",
+        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
+               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
+               "are not reducing internal covariate shift."),
+        article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
+        source_numbers="Fig. 5 (VGG on CIFAR-10): cos(G, G′) lower, and ‖G − G′‖ higher, with BN.",
+        measure=("cos(G, G′) (Def. 2.1) averaged over layers 2–6 (4 conv layers and the linear head) of BN-SMOOTH's "
+                 "VGG-style CNN, without vs with BN, at matched training loss: on the same fixed batch, when the "
+                 f"training loss first reaches {', '.join(f'{f:g}' for f in Settings.smooth_levels)} of chance; the "
+                 "claim's value is the mean over those levels, paired by seed, standard higher at every rate "
+                 f"({', '.join(f'{lr:g}' for lr in Settings.smooth_lrs)}). ‖G − G′‖/‖G‖ is in the notes."),
+        test=BetterEverywhere("ics_cos_matched", {smooth_arm("none", lr): smooth_arm("bn", lr)
+                                                  for lr in Settings.smooth_lrs}, lower_is_better=False),
+        checks=(Trained("train_loss", fell_by=0.1),),
+        notes=notes.vgg_ics_note,
     ),
     Claim(
         id="BN-ICS-DLN",

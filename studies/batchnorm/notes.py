@@ -127,6 +127,16 @@ def dln_note(runs) -> list[str]:
         + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]
 
 
+def vgg_ics_note(runs) -> list[str]:
+    """Both of Santurkar's ICS measures for the VGG-style CNN, per rate, at matched loss."""
+    cells = [f"lr {lr:g}: " + ", ".join(
+        f"{'BN' if norm == 'bn' else 'no BN'} cos(G, G′) {arm_mean(runs, smooth_arm(norm, lr), 'ics_cos_matched'):.4f}, "
+        f"‖G − G′‖/‖G‖ {arm_mean(runs, smooth_arm(norm, lr), 'ics_relative_matched'):.3g}" for norm in ("none", "bn"))
+        for lr in Settings.smooth_lrs]
+    return ["Mean over the matched-loss levels (mean over layers 2–6) — " + "; ".join(cells)
+            + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]
+
+
 def noisy_note(runs) -> list[str]:
     """The noise sweep: per scale, noisy BN − BN with its 90% interval (the
     TOST at α = 0.05 each side: equivalent when inside ±margin), and the

@@ -153,12 +153,17 @@ def _smooth_trial(ctx) -> dict[str, float]:
     its chance plateau from being compared with one that is learning.
     ``beta_sf_matched`` is the mean of log10 of the scale-free β over the
     levels; a run that never reached every level is censored (it logs
-    ``beta_sf_matched_censored`` = 1), since its value misses the later levels."""
+    ``beta_sf_matched_censored`` = 1), since its value misses the later levels.
+    At the same points, Santurkar's ICS (Def. 2.1) of layers 2 on (the first
+    has G′ = G): ``ics_cos_matched`` is the mean over the levels of the mean
+    cos(G, G′), censored alike. Every probe restores the weights, buffers and
+    RNG it found, so probing leaves training as it was."""
     import numpy as np
     import torch
 
     from harness import engine, probes
     from harness.models import MODELS
+    from harness.nets import weight_layers
 
     cfg, budget = ctx.config, ctx.budget
     x, y, _, _ = _data(ctx, budget["smooth_n"])
@@ -175,9 +180,13 @@ def _smooth_trial(ctx) -> dict[str, float]:
         while len(found) < len(levels) and loss <= levels[len(found)]:  # a level passed between looks: same point
             free = probes.scale_free_landscape(model, loss_fn, probe_x, probe_y, budget["smooth_rhos"])
             raw = probes.landscape(model, loss_fn, probe_x, probe_y, etas)
+            shifts = probes.internal_covariate_shift(model, weight_layers(model), loss_fn, probe_x, probe_y,
+                                                     cfg["lr"])[1:]
             found.append({"beta_sf": free.beta, "grad_change_sf": free.grad_change, "loss_range_sf": free.loss_range,
                           "weight_norm": free.weight_norm, "beta_raw": raw.beta_smoothness,
                           "grad_predictiveness_raw": raw.grad_predictiveness, "loss_range_raw": raw.loss_range,
+                          "ics_cos": float(np.mean([t.cosine for t in shifts])),
+                          "ics_relative": float(np.mean([t.ics / t.grad_norm if t.grad_norm else math.nan for t in shifts])),
                           "step": float(step)})
             ctx.log_metrics({f"{k}_L{len(found) - 1}": v for k, v in found[-1].items()}, step)
 
@@ -189,9 +198,12 @@ def _smooth_trial(ctx) -> dict[str, float]:
     metrics["levels_reached"] = float(len(found))
     metrics["beta_sf_matched_censored"] = float(len(found) < len(levels))
     metrics["beta_raw_matched_censored"] = metrics["beta_sf_matched_censored"]
+    metrics["ics_cos_matched_censored"] = metrics["beta_sf_matched_censored"]
     if found:  # over the levels reached (all of them unless censored)
         metrics["beta_sf_matched"] = float(np.mean([math.log10(r["beta_sf"]) for r in found]))
         metrics["beta_raw_matched"] = float(np.mean([math.log10(r["beta_raw"]) for r in found]))
+        metrics["ics_cos_matched"] = float(np.mean([r["ics_cos"] for r in found]))
+        metrics["ics_relative_matched"] = float(np.mean([r["ics_relative"] for r in found]))
     return metrics
 
 
