@@ -67,6 +67,10 @@ def arms(budget: Budget) -> list[Arm]:
 ARTICLE = "Batch normalization"
 IOFFE = "Ioffe & Szegedy 2015, \"Batch normalization: accelerating deep network training by reducing internal covariate shift\", ICML"
 SANTURKAR = "Santurkar, Tsipras, Ilyas & Madry 2018, \"How does batch normalization help optimization?\", NeurIPS"
+# BN-ICS-MLP, -VGG and -DLN test one sentence: on a third network, and on each of its two subjects
+ICS_QUOTE = ("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
+             "gradients compared with their counterparts, indicating that the additional batch normalization layers "
+             "are not reducing internal covariate shift.")
 YANG = ("Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, \"A mean field theory of batch normalization\", "
         "ICLR")
 LEAD_QUOTE = ("Batch normalization (also known as batch norm) is a method used to make training of artificial neural "
@@ -156,9 +160,7 @@ CLAIMS = (
     ),
     Claim(
         id="BN-ICS-MLP",
-        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
-               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
-               "are not reducing internal covariate shift."),
+        quote=ICS_QUOTE,
         article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
         source_numbers="Fig. 5: cos(G, G′) is lower, and ‖G − G′‖ higher, with BN, for VGG and for a 25-layer DLN.",
         measure=("Median over training of cos(G, G′) averaged over layers 2–4 (Def. 2.1: G′ after the earlier layers' "
@@ -171,9 +173,7 @@ CLAIMS = (
     ),
     Claim(
         id="BN-ICS-VGG",
-        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
-               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
-               "are not reducing internal covariate shift."),
+        quote=ICS_QUOTE,
         article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
         source_numbers="Fig. 5 (VGG on CIFAR-10): cos(G, G′) lower, and ‖G − G′‖ higher, with BN.",
         measure=("cos(G, G′) (Def. 2.1) averaged over layers 2–6 (4 conv layers and the linear head) of BN-SMOOTH's "
@@ -188,9 +188,7 @@ CLAIMS = (
     ),
     Claim(
         id="BN-ICS-DLN",
-        quote=("Interestingly, it is shown that the standard VGG and DLN models both have higher correlations of "
-               "gradients compared with their counterparts, indicating that the additional batch normalization layers "
-               "are not reducing internal covariate shift."),
+        quote=ICS_QUOTE,
         article=ARTICLE, section="Theory › Measure", source=SANTURKAR,
         source_numbers="Fig. 5: the 25-layer deep linear network, trained with full-batch gradient descent.",
         measure=("Median over training of the mean cos(G, G′) over layers 2–25 of a 25-layer linear network, "
