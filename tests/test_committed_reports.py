@@ -31,6 +31,14 @@ def _equivalence_margin(study: str, claim_id: str) -> float | None:
     return test.margin if isinstance(test, (Similar, Within)) else None
 
 
+def _declared_margin(study: str, claim_id: str) -> float:
+    """The 'not reproduced' margin a directional test declares (e.g. ``Better(margin=...)``)."""
+    from harness.discovery import get_study
+
+    test = next(c.test for c in get_study(study).claims if c.id == claim_id)
+    return test.margin
+
+
 def test_there_are_committed_reports():
     assert DOCUMENTS, "reports/*/verdicts.json: the quick-tier reports are committed"
 
@@ -52,6 +60,11 @@ def test_committed_claim_keeps_the_rules(doc, claim):
         expected = "reproduced" if inside else "contradicted" if beyond else "inconclusive"
         assert claim["verdict"] == expected, f"interval [{lo:g}, {hi:g}] against ±{margin:g}: {expected}"
         assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - claim["alpha"])
+        return
+    if claim["verdict"] == "not reproduced":  # a directional test's TOST: its 1 - 2 alpha interval inside the margin
+        margin = _declared_margin(doc["study"], claim["id"])
+        assert claim["null"] - margin < lo and hi < claim["null"] + margin, f"[{lo:g}, {hi:g}] not inside ±{margin:g}"
+        assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - 2 * claim["alpha"])
         return
     excludes = not (lo <= claim["null"] <= hi)
     if claim["verdict"] == "inconclusive":
