@@ -22,21 +22,18 @@ def _claims():
             yield pytest.param(doc, claim, id=f"{doc['study']}/{claim['id']}")
 
 
+def _test_of(study: str, claim_id: str):
+    from harness.discovery import get_study
+
+    return next(c.test for c in get_study(study).claims if c.id == claim_id)
+
+
 def _equivalence_margin(study: str, claim_id: str) -> float | None:
     """The margin of a claim declared as an equivalence test (``Similar``, ``Within``), else None."""
     from harness.claimtests import Similar, Within
-    from harness.discovery import get_study
 
-    test = next(c.test for c in get_study(study).claims if c.id == claim_id)
+    test = _test_of(study, claim_id)
     return test.margin if isinstance(test, (Similar, Within)) else None
-
-
-def _declared_margin(study: str, claim_id: str) -> float:
-    """The 'not reproduced' margin a directional test declares (e.g. ``Better(margin=...)``)."""
-    from harness.discovery import get_study
-
-    test = next(c.test for c in get_study(study).claims if c.id == claim_id)
-    return test.margin
 
 
 def test_there_are_committed_reports():
@@ -62,7 +59,7 @@ def test_committed_claim_keeps_the_rules(doc, claim):
         assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - claim["alpha"])
         return
     if claim["verdict"] == "not reproduced":  # a directional test's TOST: its 1 - 2 alpha interval inside the margin
-        margin = _declared_margin(doc["study"], claim["id"])
+        margin = _test_of(doc["study"], claim["id"]).margin   # the directional test's declared 'not reproduced' band
         assert claim["null"] - margin < lo and hi < claim["null"] + margin, f"[{lo:g}, {hi:g}] not inside ±{margin:g}"
         assert 0 < claim["alpha"] <= 0.05 and claim["ci_level"] == pytest.approx(1 - 2 * claim["alpha"])
         return
