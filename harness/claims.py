@@ -118,6 +118,13 @@ class ClaimTest:
         found = {a for a in runs["arm"].unique() if self.reads(a)} if len(runs) else set()
         return sorted(set(self.arms()) | found)
 
+    def p_floor(self, n: int) -> float:
+        """The smallest directional p the test can give on ``n`` replicates: 0
+        for a continuous statistic, a power of 2 for an exact sign test. A
+        design whose floor lies above Holm's first-step level could decide
+        the claim only after others (``sequential.undecidable`` rejects it)."""
+        return 0.0
+
     def describe(self) -> str:
         raise NotImplementedError
 

@@ -566,6 +566,9 @@ class Faster(ClaimTest):
     def censored_metric(self) -> str:
         return f"{self.metric}_censored"
 
+    def p_floor(self, n: int) -> float:
+        return sign_test_floor(n)
+
     def describe(self) -> str:
         return (f"exact sign test each way on replicate pairs, censoring-aware: does `{self.arm}` reach the target "
                 f"in fewer {self.metric} than `{self.baseline}` (a run that never reached it is capped: it ties "
@@ -582,6 +585,12 @@ class Faster(ClaimTest):
         cy = values_by_replicate(runs, self.baseline, self.censored_metric).reindex(common).fillna(0).to_numpy() == 1
         return censored_time_evidence(x, cx, y, cy, f"`{self.arm}`", f"`{self.baseline}`", self.metric,
                                       self.describe(), ids, measured, (self.arm, self.baseline))
+
+
+def sign_test_floor(untied: int) -> float:
+    """The directional p of an exact sign test (twice the smaller one-sided p)
+    when every one of ``untied`` pairs goes one way: its floor."""
+    return 2 * 0.5 ** untied
 
 
 def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.ndarray, arm: str, baseline: str,
@@ -606,7 +615,7 @@ def censored_time_evidence(x: np.ndarray, cx: np.ndarray, y: np.ndarray, cy: np.
     else:
         checks.append(CheckResult("not-degenerate", "all", True,
                                   f"{untied} untied pairs; the directional p (twice the smaller one-sided "
-                                  f"sign-test p) cannot go below 2 × 2^-{untied} = {2 * 0.5 ** untied:.3g}"))
+                                  f"sign-test p) cannot go below 2 × 2^-{untied} = {sign_test_floor(untied):.3g}"))
     ratio = float(np.mean(y) / np.mean(x))
     if cx.any() and cy.any():
         note = f"ratio of mean {metric} {baseline}/{arm}: undetermined (both sides have capped runs)"
@@ -653,6 +662,9 @@ class FasterAtBest(ClaimTest):
 
     def arms(self) -> set[str]:
         return set(self.arms_ladder) | set(self.baselines_ladder)
+
+    def p_floor(self, n: int) -> float:
+        return sign_test_floor(n)
 
     def describe(self) -> str:
         def names(ladder):

@@ -62,6 +62,7 @@ from harness.claims import ALPHA, Evidence, Verdict, decide, directional_p, sett
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from harness.design import Arm, Budget
     from harness.study import Study
     from harness.tracking import Tracker
 
@@ -171,6 +172,38 @@ def evaluate_store(study: "Study", budget: str, tracker: "Tracker", history: His
 
     runs = latest_per_trial(tracker.runs(study.name, budget))
     return evaluate(study, budget, runs, history or cached_history(tracker))
+
+
+def undecidable(study: "Study", plan: "Budget", arms: "list[Arm]", alpha: float = ALPHA) -> list[str]:
+    """Claims the design cannot decide on their own evidence: a test with a
+    floor on its p (an exact sign test: 2 × 2^-n) whose floor at the claim's
+    largest replicate count is not below Holm's first-step level there (its
+    share of alpha at its last look over every claim of the study). Such a
+    claim is decided only if enough other claims are rejected before it, so
+    its verdict would hang on theirs. One message per claim, naming the
+    replicates that would do; ``Study.design`` raises on them."""
+    names = [a.name for a in arms]
+    reads = [frozenset(n for n in names if c.test.reads(n)) if c.test.phase == "replicate" else None
+             for c in study.claims]
+    at = [{a.name: a.replicates_at(plan, k) for a in arms} for k in range(len(plan.schedule))]
+    rule = SequentialRule(reads, at, plan.schedule, alpha)
+    problems = []
+    for i, claim in enumerate(study.claims):
+        if reads[i] is None or not reads[i]:
+            continue
+        n = min(at[-1][a] for a in reads[i])   # pairs: the arm with the fewest replicates bounds them
+        last = next(k for k in range(len(at)) if rule.info(i, k) >= 1.0)
+        share = alpha - (spent(rule.info(i, last - 1), alpha) if last else 0.0)
+        level, floor = share / len(study.claims), claim.test.p_floor(n)
+        if floor >= level:
+            needed = n
+            while claim.test.p_floor(needed) >= level:
+                needed += 1
+            problems.append(f"{claim.id}: with {n} replicates its test's p cannot go below {floor:.3g}, above "
+                            f"Holm's first-step level at its last look, {share:.3g}/{len(study.claims)} claims = "
+                            f"{level:.3g}; give the arms it reads ({', '.join(sorted(reads[i]))}) at least "
+                            f"{needed} replicates")
+    return problems
 
 
 def _fixed(study, runs, history, counts: dict[str, int], looks: tuple[int, ...], complete: bool,

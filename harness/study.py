@@ -110,5 +110,13 @@ class Study:
                     f"study {self.name!r} at budget {budget!r}: claims {blind} read none of the design's arms, so "
                     "their later looks would add no seeds; a test that finds its arms by pattern must override "
                     "ClaimTest.reads to say which")
+        if budget != "smoke":  # smoke checks the machinery on 2 replicates: its verdicts are never results
+            from harness.sequential import undecidable  # its statistics import numpy: not at listing time
+
+            problems = undecidable(self, self.budget(budget), arms)
+            if problems:
+                raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r} has claims it could decide "
+                                            "only after others (their verdicts would hang on the others'):\n  "
+                                            + "\n  ".join(problems))
         return arms
 

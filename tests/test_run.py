@@ -8,7 +8,7 @@ import pytest
 from harness.claimtests import Better
 from harness.claims import Claim
 from harness.run import InputError, RunRequest, check_tuning_space, prepare
-from harness.discovery import get_study
+from harness.discovery import get_study, load_studies
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 from harness.tracking import study_runs
 
@@ -66,10 +66,17 @@ def test_bad_search_range_fails_before_compute():
     check_tuning_space(good)  # no error
 
 
-def test_ae_vs_pca_budgets_are_possible_and_a_too_large_one_is_not():
-    study = get_study("ae-vs-pca")
+@pytest.mark.parametrize("name", load_studies().names())
+def test_every_studys_tiers_are_possible_and_can_decide_each_claim_on_its_own(name):
+    # design() checks the budget (data sizes, ladders) and, above smoke, that no claim's p has a floor above
+    # Holm's first step (sequential.undecidable): batchnorm's speed MLPs at 10 seeds, dropout's MLPs at 9
+    study = get_study(name)
     for budget in ("smoke", "quick", "full"):
         assert study.design(budget)
+
+
+def test_a_too_large_ae_vs_pca_budget_fails_at_declaration():
+    study = get_study("ae-vs-pca")
     huge = dataclasses.replace(study.budgets["quick"], settings={**study.budgets["quick"].values, "n_train": 59_000})
     broken = dataclasses.replace(study, budgets={**study.budgets, "quick": huge})
     with pytest.raises(StudyDeclarationError, match="Fashion-MNIST has 60000"):

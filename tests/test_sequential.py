@@ -13,7 +13,7 @@ import pytest
 from harness import sequential
 from harness.checks import Trained
 from harness.claims import ALPHA, decide
-from harness.claimtests import Better
+from harness.claimtests import Better, Faster, sign_test_floor
 from harness.design import Budget, StudyDeclarationError
 from harness.sequential import DECIDED, INVALID, MAXIMUM, RUNNING, evaluate, spent
 from tiny_study import SEQUENTIAL_STUDY as STUDY
@@ -102,6 +102,22 @@ def test_a_sequential_claim_that_reads_no_arm_fails_at_declaration():
     with pytest.raises(StudyDeclarationError, match=r"\['SEQ-NULL'\] read none of the design's arms.*ClaimTest.reads"):
         study.design("quick")
     assert [a.name for a in study.design("full")] == ["base", "large", "null"]  # a fixed design grows nothing
+
+
+def test_a_sign_test_that_could_be_decided_only_after_other_claims_fails_at_declaration():
+    # SEQ-NULL as an exact sign test: at 6 pairs its p cannot go below 2 x 2^-6 = 0.031, above Holm's first step at
+    # its last look, (0.05 - spent(1/2)) / 2 claims = 0.022: decidable only once SEQ-LARGE is rejected
+    claims = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], test=Faster("score", "null", "base")))
+    study = dataclasses.replace(STUDY, claims=claims)
+    first_step = (ALPHA - spent(0.5)) / 2
+    assert sign_test_floor(6) > first_step > sign_test_floor(7)
+    with pytest.raises(StudyDeclarationError, match=r"SEQ-NULL: with 6 replicates its test's p cannot go below "
+                                                    r"0\.0312.* = 0\.0222; give the arms it reads \(base, null\) at "
+                                                    r"least 7 replicates"):
+        study.design("quick")
+    assert [a.name for a in study.design("smoke")] == ["base", "large", "null"]  # smoke checks the machinery only
+    wider = dataclasses.replace(study, budgets={**study.budgets, "quick": Budget(replicates=7, looks=(3, 7))})
+    assert sequential.undecidable(wider, wider.budget("quick"), wider.design("quick")) == []
 
 
 def test_a_decided_claims_interval_excludes_the_null_at_its_level():
