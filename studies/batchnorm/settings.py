@@ -35,6 +35,9 @@ class Settings:
     noniid_batches: tuple[int, ...]      # BN-NONIID's batch sizes (its trend reads noniid_levels)
     noniid_n: int                        # training images of the BN-NONIID MLP
     noniid_epochs: int
+    # replicates of every arm but the speed MLPs (BN-FASTER's ladders): their tests decide at this many, while the
+    # budget's replicates are what the exact sign tests need (p >= 2 x 2^-n: harness.sequential.undecidable)
+    other_replicates: int
     # -- the protocol: the same in every tier
     # BN-FASTER / BN-SMOOTH / BN-ICS-MLP: Ioffe & Szegedy's MNIST check, 784-100-100-100-10 sigmoid, batch 60, SGD
     mlp_hidden: tuple[int, ...] = (100, 100, 100)
