@@ -189,7 +189,8 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
         "parent_run": tracker.find_parent(study.name, budget),
         "trials": {"finished": int((replicates["status"] == "FINISHED").sum()),
                    "failed": int((replicates["status"] != "FINISHED").sum()),
-                   "tuning": int((runs["phase"] == "tune").sum())},
+                   "tuning": int((runs["phase"] == "tune").sum()),
+                   "tuning_failed": int(((runs["phase"] == "tune") & (runs["status"] != "FINISHED")).sum())},
         "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"]) | {"notes": n}
                    | ({"stage": stop.as_dict(), "alpha_spent": spent} if staged else {})
                    for c, e, v, n, stop, spent in zip(study.claims, evidence, verdicts, notes, outcome.stops,
@@ -240,10 +241,13 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
     settings = ", ".join(f"{k}={v}" for k, v in budget.values.items())
     tuning = ""
     if budget.tuning_trials and study.tuning:
-        own = {a.name: a.tuning_trials(budget) for a in study.design(doc["budget"])
-               if a.name in study.tuning.arms and a.tuning_trials(budget) != budget.tuning_trials}
-        tuning = f", {budget.tuning_trials} tuning trials per tuned arm" + (
-            f" ({', '.join(f'`{name}` {n}' for name, n in own.items())})" if own else "")
+        tuned = {a.name: a.tuning_trials(budget) for a in study.design(doc["budget"]) if a.name in study.tuning.arms}
+        if len(set(tuned.values())) == 1:  # one count for every tuned arm, the budget's or the arms' own
+            tuning = f", {next(iter(tuned.values()))} tuning trials per tuned arm"
+        else:
+            own = {name: n for name, n in tuned.items() if n != budget.tuning_trials}
+            tuning = (f", {budget.tuning_trials} tuning trials per tuned arm except "
+                      f"{', '.join(f'`{name}` {n}' for name, n in own.items())}")
     lines += [study.summary.strip(), "", f"Budget `{doc['budget']}`: up to {budget.replicates} replicates per arm"
               f"{tuning}; settings: {settings}.", ""]
     stages = doc.get("stages")
@@ -267,8 +271,11 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
                      f"{'' if c.get('preregistered', True) else ' (exploratory)'} | {_fmt(c['effect'])} | "
                      f"{_interval(c)} | {_fmt(c['p_value'], 3)} | {c['n']} | {checks} |{stopped}")
     trials = doc["trials"]
-    lines += ["", f"Trials: {trials['finished']} finished, {trials['failed']} failed"
-              f"{', ' + str(trials['tuning']) + ' tuning trials' if trials['tuning'] else ''}. "
+    tuning = ""
+    if trials["tuning"]:
+        failed = trials["tuning_failed"]  # a failed tuning trial (an error, a NaN) is recorded, not dropped
+        tuning = f"; {trials['tuning']} tuning trials" + (f", {failed} of them failed" if failed else "")
+    lines += ["", f"Trials: {trials['finished']} replicate trials finished, {trials['failed']} failed{tuning}. "
               f"MLflow experiment `{study.name}` (id {experiment}), parent run `{doc['parent_run']}`; "
               f"open them with `make ui`.", ""]
     for c in doc["claims"]:

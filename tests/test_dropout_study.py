@@ -214,3 +214,17 @@ def test_do_maxnorm_reads_the_sweep_and_dropout_alone_so_later_looks_give_them_s
     claim = next(c for c in STUDY.claims if c.id == "DO-MAXNORM")
     read = {arm.name for arm in STUDY.design("quick") if claim.test.reads(arm.name)}
     assert read == {"dropout", maxnorm_arm(1.0), maxnorm_arm(1.25)}
+
+
+# -- DropConnect (a described measurement) -----------------------------------------------------------------
+def test_dropconnect_section_compares_it_with_dropout_on_the_same_seeds():
+    from studies.dropout.notes import dropconnect_section
+
+    rows = [{"run_id": f"d{r}", "arm": "dropout", "replicate": r, "metrics.test_error": e, "metrics.best_epoch": 30}
+            for r, e in enumerate([0.10, 0.12, 0.20])]
+    rows += [{"run_id": f"c{r}", "arm": "dropconnect", "replicate": r, "metrics.test_error": e,
+              "metrics.best_epoch": 20} for r, e in enumerate([0.13, 0.15])]
+    text = "\n".join(dropconnect_section(_runs(rows)))
+    # the paired difference reads seeds 0 and 1 only: dropout's mean there is 0.11, not its 0.14 over three
+    assert "DropConnect 0.1400, dropout 0.1100 on the same 2 seeds (0.1400 over all its seeds)" in text
+    assert "DropConnect − dropout +0.0300" in text

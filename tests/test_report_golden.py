@@ -52,7 +52,7 @@ DOC = {
     "parent_run": "parent0", "tracking_uri": "sqlite:////store/mlflow.db",
     "provenance": {"preregistered": True, "why": "every run came from commit abc123 (clean)",
                    "study_source": ["f00d"]},
-    "trials": {"finished": 6, "failed": 1, "tuning": 0},
+    "trials": {"finished": 6, "failed": 1, "tuning": 4, "tuning_failed": 1},
     "environment": {"torch": "2.13.0", "device": "cpu"},
     "claims": [
         claim(id="G-WIDE", verdict="reproduced", reason="significant in the claimed direction",

@@ -76,7 +76,7 @@ def test_failures_are_recorded_and_rerun_on_resume(home, monkeypatch):
     runs = child_runs()
     assert sorted(runs[runs["status"] == "FAILED"]["tags.harness.fail_reason"].str[:12]) == \
         ["RuntimeError", "TrialDiverge"]
-    assert document["trials"] == {"finished": 2, "failed": 2, "tuning": 0}
+    assert document["trials"] == {"finished": 2, "failed": 2, "tuning": 0, "tuning_failed": 0}
     report = (home / "reports" / "tiny" / "report.md").read_text()
     assert "## Failed trials" in report and "injected failure" in report
     # resume: only the two failed keys run again, and each key is now complete once
@@ -209,13 +209,16 @@ def test_an_arm_with_its_own_tuning_trials_searches_that_long(home, monkeypatch)
 
     tiny = get_study("tiny")
     longer = dataclasses.replace(tiny, arms=lambda budget: [Arm("narrow", {"width": 2}),
-                                                            Arm("wide", {"width": 32, "tuning_trials": 3})])
+                                                            Arm("wide", {"width": 32, "tuning_trials": 3})],
+                                 tuning=dataclasses.replace(tiny.tuning, arms=("narrow", "wide")))
     monkeypatch.setitem(STUDIES._entries, "tiny", longer)
     run_study(RunRequest("tiny", "quick", progress=False))   # the budget says 2 per tuned arm
-    tuning = optuna.load_study(study_name="tiny.quick.tune.wide", storage=open_storage(None))
-    assert len(tuning.get_trials(states=(TrialState.COMPLETE,))) == 3
+    for arm, trials in (("narrow", 2), ("wide", 3)):
+        tuning = optuna.load_study(study_name=f"tiny.quick.tune.{arm}", storage=open_storage(None))
+        assert len(tuning.get_trials(states=(TrialState.COMPLETE,))) == trials
     report = (home / "reports" / "tiny" / "report.md").read_text()
-    assert "2 tuning trials per tuned arm (`wide` 3)" in report
+    assert "2 tuning trials per tuned arm except `wide` 3;" in report
+    assert "; 5 tuning trials. " in report   # none failed: no count of failures
 
 
 def test_two_workers_share_the_design(home, monkeypatch):

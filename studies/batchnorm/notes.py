@@ -118,23 +118,29 @@ def noniid_note(runs) -> list[str]:
     return ["Test accuracy by batch size — " + "; ".join(parts) + "."]
 
 
+# BN-ICS-DLN and BN-ICS-VGG show both of Santurkar's measures; this says which one decides
+READS_COSINE = "The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."
+
+
 def dln_note(runs) -> list[str]:
     """Both of Santurkar's ICS measures for both deep linear networks."""
     cells = {arm: (arm_mean(runs, arm, "ics_cos_median"), arm_mean(runs, arm, "ics_median"),
                    arm_mean(runs, arm, "ics_relative_median")) for arm in ("dln", "dln-bn")}
     return ["Median over training (mean over layers 2–25): " + "; ".join(
         f"`{arm}` cos(G, G′) {c:.4f}, ‖G − G′‖ {n:.3g}, ‖G − G′‖/‖G‖ {r:.3g}" for arm, (c, n, r) in cells.items())
-        + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]
+        + ". " + READS_COSINE]
 
 
 def vgg_ics_note(runs) -> list[str]:
     """Both of Santurkar's ICS measures for the VGG-style CNN, per rate, at matched loss."""
-    cells = [f"lr {lr:g}: " + ", ".join(
-        f"{'BN' if norm == 'bn' else 'no BN'} cos(G, G′) {arm_mean(runs, smooth_arm(norm, lr), 'ics_cos_matched'):.4f}, "
-        f"‖G − G′‖/‖G‖ {arm_mean(runs, smooth_arm(norm, lr), 'ics_relative_matched'):.3g}" for norm in ("none", "bn"))
-        for lr in Settings.smooth_lrs]
+    def cell(norm: str, lr: float) -> str:
+        arm = smooth_arm(norm, lr)
+        return (f"{'BN' if norm == 'bn' else 'no BN'} cos(G, G′) {arm_mean(runs, arm, 'ics_cos_matched'):.4f}, "
+                f"‖G − G′‖/‖G‖ {arm_mean(runs, arm, 'ics_relative_matched'):.3g}")
+
+    cells = [f"lr {lr:g}: " + ", ".join(cell(norm, lr) for norm in ("none", "bn")) for lr in Settings.smooth_lrs]
     return ["Mean over the matched-loss levels (mean over layers 2–6) — " + "; ".join(cells)
-            + ". The verdict reads the cosine, the quantity of the sentence ('correlations of gradients')."]
+            + ". " + READS_COSINE]
 
 
 def noisy_note(runs) -> list[str]:

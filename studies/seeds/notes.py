@@ -171,7 +171,8 @@ def batch_note(runs, *, small: int) -> list[str]:
                      f"({means.min():.4f}){spread}; mean slope {np.mean(slopes):+.4f} per doubling of m.")
     picks = picked_by_validation(runs)
     for m, rows in grid.groupby("m"):
-        stable = sorted(rows.dropna(subset=["test_error"])["base_lr"].unique())
+        # stable: no seed's run at that η̃ diverged (a diverged run has no test error)
+        stable = sorted(lr for lr, errors in rows.groupby("base_lr")["test_error"] if errors.notna().all())
         picked = picks[picks["level"] == m]
         where = (f"validation picked η̃ {', '.join(f'{x:.2g}' for x in picked['base_lr'])} (per seed), best "
                  f"validation epochs {', '.join(str(int(e)) for e in picked['best_epoch'])} of "
@@ -182,7 +183,8 @@ def batch_note(runs, *, small: int) -> list[str]:
         edges = (grid["base_lr"].min(), grid["base_lr"].max())
         if len(picked) and picked["base_lr"].isin(edges).any():
             where += " (**a pick at the edge of the grid**: the best learning rate may lie outside it)"
-        lines.append(f"m = {m}: {where}; stable η̃ ({len(stable)} of {rows['base_lr'].nunique()}): "
+        lines.append(f"m = {m}: {where}; η̃ at which no seed diverged "
+                     f"({len(stable)} of {rows['base_lr'].nunique()}): "
                      f"{', '.join(f'{x:.2g}' for x in stable) or 'none'}.")
     return lines
 
