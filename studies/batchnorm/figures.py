@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
-                                        smooth_arm)
+                                        noniid_arm, smooth_arm)
 
 
 def figures(fig_ctx) -> list:
@@ -112,11 +112,26 @@ def figures(fig_ctx) -> list:
     axes[2].set_xscale("log", base=2), axes[2].set_yscale("log")
     axes[2].set_xlabel("batch size"), axes[2].set_ylabel("mean |train-mode − eval-mode| output")
     out.append(fig_ctx.save(fig, "noise_batch_inference.png", "Left: the three noise regimes (CNN). Middle: BN and "
-                            "no BN as the batch shrinks, same examples seen. Right: train-mode vs eval-mode BN output "
+                            "no BN as the batch shrinks, each at its validation plateau. Right: train-mode vs eval-mode BN output "
                             "gap by batch size."))
     out += _smoothness(fig_ctx, plt)
     out += _noise_and_depth(fig_ctx, plt, np)
+    out += _noniid_curves(fig_ctx, plt)
     return out
+
+
+def _noniid_curves(fig_ctx, plt) -> list:
+    """BN-NONIID: every run's validation curve to its plateau, one panel per batch size (what `converged` reads)."""
+    fig, axes = plt.subplots(1, len(Settings.noniid_levels), figsize=(12, 3), sharey=True)
+    for ax, m in zip(axes, Settings.noniid_levels):
+        for i, (norm, label) in enumerate((("none", "no BN"), ("bn", "BN"))):
+            for j, curve in enumerate(fig_ctx.histories(noniid_arm(norm, m), "val_acc")):
+                ax.plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
+                        label=label if j == 0 else None)
+        ax.set_title(f"m = {m}", fontsize=9), ax.set_xlabel("step")
+    axes[0].set_ylabel("validation accuracy"), axes[0].legend(fontsize=7)
+    return [fig_ctx.save(fig, "noniid_curves.png", "BN-NONIID: each run's validation accuracy, look by look, until its "
+                         "plateau stopped it (the curves the converged check reads), per batch size m.")]
 
 
 def _smoothness(fig_ctx, plt) -> list:

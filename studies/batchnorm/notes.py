@@ -114,8 +114,10 @@ def noniid_note(runs) -> list[str]:
         none, bn = noniid_arm("none", m), noniid_arm("bn", m)
         parts.append(f"m = {m}: no BN {arm_mean(runs, none, 'test_acc'):.3f}, BN {arm_mean(runs, bn, 'test_acc'):.3f} "
                      f"(with the test batch's own statistics {arm_mean(runs, bn, 'batch_stat_acc'):.3f}; training "
-                     f"accuracy {arm_mean(runs, none, 'train_acc'):.3f} and {arm_mean(runs, bn, 'train_acc'):.3f})")
-    return ["Test accuracy by batch size — " + "; ".join(parts) + "."]
+                     f"accuracy {arm_mean(runs, none, 'train_acc'):.3f} and {arm_mean(runs, bn, 'train_acc'):.3f}; "
+                     f"steps trained {arm_mean(runs, none, 'steps_trained'):.0f} and "
+                     f"{arm_mean(runs, bn, 'steps_trained'):.0f})")
+    return ["Test accuracy by batch size, each arm at its validation plateau — " + "; ".join(parts) + "."]
 
 
 # BN-ICS-DLN and BN-ICS-VGG show both of Santurkar's measures; this says which one decides

@@ -34,7 +34,8 @@ class Settings:
     inference_batches: int               # batches BatchNorm's running statistics see (BN-INFERENCE)
     noniid_batches: tuple[int, ...]      # BN-NONIID's batch sizes (its trend reads noniid_levels)
     noniid_n: int                        # training images of the BN-NONIID MLP
-    noniid_epochs: int
+    noniid_val: int                      # its validation images, from the same pool (they stop it)
+    noniid_steps: int                    # its cap in SGD steps: each run stops at its validation plateau
     # replicates of every arm but the speed MLPs (BN-FASTER's ladders): their tests decide at this many, while the
     # budget's replicates are what the exact sign tests need (p >= 2 x 2^-n: harness.sequential.undecidable)
     other_replicates: int
@@ -96,6 +97,9 @@ class Settings:
     noniid_act: str = "relu"
     noniid_lr: float = 0.01              # at batch size noniid_lr_batch
     noniid_lr_batch: int = 2
+    noniid_eval_every: int = 200         # steps between validation looks, at every m
+    noniid_patience: int = 3             # to its validation plateau as the CNN: patience, a tenfold decay, patience
+    noniid_min_gain: float = 0.002
     noniid_levels: tuple[int, ...] = (2, 8, 32, 128)  # the batch sizes BN-NONIID's trend reads (every tier has them)
 
 

@@ -393,19 +393,35 @@ def _inference_trial(ctx) -> dict[str, float]:
 
 # -- BN-NONIID --------------------------------------------------------------------------------------
 def _noniid_trial(ctx) -> dict[str, float]:
-    """BN against no BN as the batch shrinks, for a fixed number of examples seen."""
+    """BN against no BN at one batch size m, each trained to its validation
+    plateau (patience, one tenfold step-size decay, then patience again; the
+    best validation epoch's weights are tested), so a difference across m is
+    what each network reaches, not how far a fixed number of examples took it."""
+    import torch
+
     from harness import engine
+    from harness.engine import EarlyStopping
     from harness.models import MODELS
 
     budget, cfg = ctx.budget, ctx.config
-    x, y, xt, yt = _data(ctx, budget["noniid_n"])
+    arrays = ctx.data_split_with_validation(DATASET, budget["noniid_n"], budget["noniid_val"], n_test=budget["n_test"])
+    x, y, xv, yv, xt, yt = (engine.as_tensor(a, ctx.device) for a in arrays)
     model = engine.build_model(lambda: MODELS.get("norm-mlp")(hidden=budget["noniid_hidden"], act=budget["noniid_act"],
                                                               norm=cfg["norm"]), ctx)
-    steps = budget["noniid_epochs"] * (x.shape[0] // cfg["batch"])
     # square-root scaling keeps the gradient noise comparable across m
     lr = budget["noniid_lr"] * math.sqrt(cfg["batch"] / budget["noniid_lr_batch"])
-    accuracies = _train_classifier(ctx, model, x, y, steps, cfg["batch"], lr, eval_every=steps, x_test=xt, y_test=yt)
-    metrics = {"test_acc": accuracies[-1], "train_acc": _accuracy(model, x, y)}
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    # a validation look at least every epoch and at least every noniid_eval_every steps, whichever is longer:
+    # per epoch alone, a large batch (31 steps an epoch at m = 128) meets its patience long before its plateau;
+    # per 200 steps alone, a small batch's noisy curve (400 examples a look at m = 2) does
+    every = max(budget["noniid_eval_every"], x.shape[0] // cfg["batch"])
+    schedule = engine.Schedule(batch_size=cfg["batch"], steps=budget["noniid_steps"], drop_last=True, eval_every=every)
+    plateau = EarlyStopping("val_acc", patience=budget["noniid_patience"], lower_is_better=False,
+                            min_delta=budget["noniid_min_gain"], decays=1, factor=0.1, restore_best=True)
+    result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
+                          evaluate=lambda epoch: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
+    metrics = {"test_acc": _accuracy(model, xt, yt), "train_acc": _accuracy(model, x, y),
+               "val_acc": max(result.curve("val_acc")), "steps_trained": float(result.points[-1])}
     if cfg["norm"] == "bn":
         # what the batch statistics of m examples do at test time: each test batch of m normalised by itself
         metrics["batch_stat_acc"] = _batch_statistics_accuracy(model, xt, yt, cfg["batch"])
