@@ -122,7 +122,7 @@ class ClaimTest:
         """The smallest directional p the test can give on ``n`` replicates: 0
         for a continuous statistic, a power of 2 for an exact sign test. A
         design whose floor lies above Holm's first-step level could decide
-        the claim only after others (``sequential.undecidable`` rejects it)."""
+        the claim only after others (``spending.undecidable`` rejects it)."""
         return 0.0
 
     def describe(self) -> str:

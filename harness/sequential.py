@@ -52,17 +52,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from harness.assessment import History, assess, cached_history
 from harness.checks import CheckResult
 from harness.claims import ALPHA, Evidence, Verdict, decide, directional_p, settle_line
+from harness.spending import information, spent
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from harness.design import Arm, Budget
     from harness.study import Study
     from harness.tracking import Tracker
 
@@ -72,17 +71,6 @@ CURABLE_CHECKS = frozenset({"enough-runs"})
 
 DECIDED, INVALID, MAXIMUM, TOLERANCE, FIXED, RUNNING = (
     "decided", "checks failed", "maximum reached", "tolerance check", "fixed design", "in progress")
-
-
-def spent(t: float, alpha: float = ALPHA) -> float:
-    """Cumulative two-sided alpha spent at information fraction ``t``
-    (Lan & DeMets 1983, the O'Brien–Fleming-type function)."""
-    if t <= 0:
-        return 0.0
-    if t >= 1:
-        return alpha
-    normal = NormalDist()
-    return 2.0 * (1.0 - normal.cdf(normal.inv_cdf(1.0 - alpha / 2.0) / math.sqrt(t)))
 
 
 @dataclass(frozen=True)
@@ -174,38 +162,6 @@ def evaluate_store(study: "Study", budget: str, tracker: "Tracker", history: His
     return evaluate(study, budget, runs, history or cached_history(tracker))
 
 
-def undecidable(study: "Study", plan: "Budget", arms: "list[Arm]", alpha: float = ALPHA) -> list[str]:
-    """Claims the design cannot decide on their own evidence: a test with a
-    floor on its p (an exact sign test: 2 × 2^-n) whose floor at the claim's
-    largest replicate count is not below Holm's first-step level there (its
-    share of alpha at its last look over every claim of the study). Such a
-    claim is decided only if enough other claims are rejected before it, so
-    its verdict would hang on theirs. One message per claim, naming the
-    replicates that would do; ``Study.design`` raises on them."""
-    names = [a.name for a in arms]
-    reads = [frozenset(n for n in names if c.test.reads(n)) if c.test.phase == "replicate" else None
-             for c in study.claims]
-    at = [{a.name: a.replicates_at(plan, k) for a in arms} for k in range(len(plan.schedule))]
-    rule = SequentialRule(reads, at, plan.schedule, alpha)
-    problems = []
-    for i, claim in enumerate(study.claims):
-        if reads[i] is None or not reads[i]:
-            continue
-        n = min(at[-1][a] for a in reads[i])   # pairs: the arm with the fewest replicates bounds them
-        last = next(k for k in range(len(at)) if rule.info(i, k) >= 1.0)
-        share = alpha - (spent(rule.info(i, last - 1), alpha) if last else 0.0)
-        level, floor = share / len(study.claims), claim.test.p_floor(n)
-        if floor >= level:
-            needed = n
-            while claim.test.p_floor(needed) >= level:
-                needed += 1
-            problems.append(f"{claim.id}: with {n} replicates its test's p cannot go below {floor:.3g}, above "
-                            f"Holm's first-step level at its last look, {share:.3g}/{len(study.claims)} claims = "
-                            f"{level:.3g}; give the arms it reads ({', '.join(sorted(reads[i]))}) at least "
-                            f"{needed} replicates")
-    return problems
-
-
 def _fixed(study, runs, history, counts: dict[str, int], looks: tuple[int, ...], complete: bool,
            alpha: float) -> Outcome:
     """One look: the fixed design's rule (``claims.decide``), unchanged."""
@@ -245,13 +201,8 @@ class SequentialRule:
         self.level: dict[int, float] = {}        # per decided claim: the Holm level it was decided at
 
     def info(self, i: int, k: int) -> float:
-        """Information fraction of claim i at look k: its arms' largest replicate count over its maximum."""
-        if self.reads[i] is None:
-            return 1.0
-        arms = [a for a in self.reads[i] if a in self.at[0]]
-        n_k = max((self.at[k][a] for a in arms), default=1)
-        n_max = max((self.at[-1][a] for a in arms), default=1)
-        return min(1.0, n_k / n_max)
+        """Information fraction of claim i at look k (``spending.information``)."""
+        return information(self.reads[i], self.at, k)
 
     def counts(self, k: int, previous: dict[str, int]) -> dict[str, int]:
         """Replicates per arm at look k: an arm grows while an open claim reads it."""

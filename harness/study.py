@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from harness.design import (BUDGET_NAMES, NAME_PATTERN, Arm, Budget, Ensemble, StudyDeclarationError,  # noqa: F401
                             Tuning, check_name)
+from harness.spending import undecidable
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from harness.claims import Claim
@@ -111,9 +112,7 @@ class Study:
                     "their later looks would add no seeds; a test that finds its arms by pattern must override "
                     "ClaimTest.reads to say which")
         if budget != "smoke":  # smoke checks the machinery on 2 replicates: its verdicts are never results
-            from harness.sequential import undecidable  # its statistics import numpy: not at listing time
-
-            problems = undecidable(self, self.budget(budget), arms)
+            problems = undecidable(self.claims, self.budget(budget), arms)
             if problems:
                 raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r} has claims it could decide "
                                             "only after others (their verdicts would hang on the others'):\n  "

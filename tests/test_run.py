@@ -69,7 +69,7 @@ def test_bad_search_range_fails_before_compute():
 @pytest.mark.parametrize("name", load_studies().names())
 def test_every_studys_tiers_are_possible_and_can_decide_each_claim_on_its_own(name):
     # design() checks the budget (data sizes, ladders) and, above smoke, that no claim's p has a floor above
-    # Holm's first step (sequential.undecidable): batchnorm's speed MLPs at 10 seeds, dropout's MLPs at 9
+    # Holm's first step (spending.undecidable): batchnorm's speed MLPs at 10 seeds, dropout's MLPs at 9
     study = get_study(name)
     for budget in ("smoke", "quick", "full"):
         assert study.design(budget)

@@ -16,6 +16,7 @@ from harness.claims import ALPHA, decide
 from harness.claimtests import Better, Faster, sign_test_floor
 from harness.design import Budget, StudyDeclarationError
 from harness.sequential import DECIDED, INVALID, MAXIMUM, RUNNING, evaluate, spent
+from harness.spending import undecidable
 from tiny_study import SEQUENTIAL_STUDY as STUDY
 
 SHIFT = {"base": 0.0, "large": -100.0, "null": 0.0}
@@ -117,7 +118,7 @@ def test_a_sign_test_that_could_be_decided_only_after_other_claims_fails_at_decl
         study.design("quick")
     assert [a.name for a in study.design("smoke")] == ["base", "large", "null"]  # smoke checks the machinery only
     wider = dataclasses.replace(study, budgets={**study.budgets, "quick": Budget(replicates=7, looks=(3, 7))})
-    assert sequential.undecidable(wider, wider.budget("quick"), wider.design("quick")) == []
+    assert undecidable(wider.claims, wider.budget("quick"), wider.design("quick")) == []
 
 
 def test_a_decided_claims_interval_excludes_the_null_at_its_level():

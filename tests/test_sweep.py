@@ -318,7 +318,7 @@ def test_same_shaped_trials_train_as_one_ensemble_each_its_own_trial_and_run(hom
     failed = runs[runs["status"] != "FINISHED"]
     assert list(zip(failed["arm"], failed["replicate"])) == [("fast", 1)]
     assert "TrialDiverged" in failed["tags.harness.fail_reason"].iloc[0]
-    assert document["trials"] == {"finished": 8, "failed": 1, "tuning": 0}
+    assert document["trials"] == {"finished": 8, "failed": 1, "tuning": 0, "tuning_failed": 0}
     by_trial = {t.user_attrs["key"]: t for t in trials}
     assert by_trial["fast/r1"].state == TrialState.FAIL and by_trial["slow/r1"].state == TrialState.COMPLETE
     together = ensemble_metrics(runs)

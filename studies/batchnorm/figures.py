@@ -112,8 +112,8 @@ def figures(fig_ctx) -> list:
     axes[2].set_xscale("log", base=2), axes[2].set_yscale("log")
     axes[2].set_xlabel("batch size"), axes[2].set_ylabel("mean |train-mode − eval-mode| output")
     out.append(fig_ctx.save(fig, "noise_batch_inference.png", "Left: the three noise regimes (CNN). Middle: BN and "
-                            "no BN as the batch shrinks, each at its validation plateau. Right: train-mode vs eval-mode BN output "
-                            "gap by batch size."))
+                            "no BN as the batch shrinks, each at its validation plateau. Right: train-mode vs "
+                            "eval-mode BN output gap by batch size."))
     out += _smoothness(fig_ctx, plt)
     out += _noise_and_depth(fig_ctx, plt, np)
     out += _noniid_curves(fig_ctx, plt)

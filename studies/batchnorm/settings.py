@@ -37,7 +37,7 @@ class Settings:
     noniid_val: int                      # its validation images, from the same pool (they stop it)
     noniid_steps: int                    # its cap in SGD steps: each run stops at its validation plateau
     # replicates of every arm but the speed MLPs (BN-FASTER's ladders): their tests decide at this many, while the
-    # budget's replicates are what the exact sign tests need (p >= 2 x 2^-n: harness.sequential.undecidable)
+    # budget's replicates are what the exact sign tests need (p >= 2 x 2^-n: harness.spending.undecidable)
     other_replicates: int
     # -- the protocol: the same in every tier
     # BN-FASTER / BN-SMOOTH / BN-ICS-MLP: Ioffe & Szegedy's MNIST check, 784-100-100-100-10 sigmoid, batch 60, SGD

@@ -395,7 +395,7 @@ def _inference_trial(ctx) -> dict[str, float]:
 def _noniid_trial(ctx) -> dict[str, float]:
     """BN against no BN at one batch size m, each trained to its validation
     plateau (patience, one tenfold step-size decay, then patience again; the
-    best validation epoch's weights are tested), so a difference across m is
+    best validation look's weights are tested), so a difference across m is
     what each network reaches, not how far a fixed number of examples took it."""
     import torch
 
@@ -419,7 +419,7 @@ def _noniid_trial(ctx) -> dict[str, float]:
     plateau = EarlyStopping("val_acc", patience=budget["noniid_patience"], lower_is_better=False,
                             min_delta=budget["noniid_min_gain"], decays=1, factor=0.1, restore_best=True)
     result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
-                          evaluate=lambda epoch: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
+                          evaluate=lambda step: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
     metrics = {"test_acc": _accuracy(model, xt, yt), "train_acc": _accuracy(model, x, y),
                "val_acc": max(result.curve("val_acc")), "steps_trained": float(result.points[-1])}
     if cfg["norm"] == "bn":
