@@ -181,6 +181,7 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     sections = study.sections(fig_ctx) if study.sections else []
     notes = [claim.notes(by_phase[claim.test.phase]) if claim.notes else [] for claim in study.claims]
     staged = study.budget(budget).sequential
+    is_tuning = runs["phase"] == "tune"
     document = {
         "study": study.name, "title": study.title, "budget": budget,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -189,8 +190,8 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
         "parent_run": tracker.find_parent(study.name, budget),
         "trials": {"finished": int((replicates["status"] == "FINISHED").sum()),
                    "failed": int((replicates["status"] != "FINISHED").sum()),
-                   "tuning": int((runs["phase"] == "tune").sum()),
-                   "tuning_failed": int(((runs["phase"] == "tune") & (runs["status"] != "FINISHED")).sum())},
+                   "tuning": int(is_tuning.sum()),
+                   "tuning_failed": int((is_tuning & (runs["status"] != "FINISHED")).sum())},
         "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"]) | {"notes": n}
                    | ({"stage": stop.as_dict(), "alpha_spent": spent} if staged else {})
                    for c, e, v, n, stop, spent in zip(study.claims, evidence, verdicts, notes, outcome.stops,
@@ -271,11 +272,11 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
                      f"{'' if c.get('preregistered', True) else ' (exploratory)'} | {_fmt(c['effect'])} | "
                      f"{_interval(c)} | {_fmt(c['p_value'], 3)} | {c['n']} | {checks} |{stopped}")
     trials = doc["trials"]
-    tuning = ""
+    searched = ""
     if trials["tuning"]:
         failed = trials["tuning_failed"]  # a failed tuning trial (an error, a NaN) is recorded, not dropped
-        tuning = f"; {trials['tuning']} tuning trials" + (f", {failed} of them failed" if failed else "")
-    lines += ["", f"Trials: {trials['finished']} replicate trials finished, {trials['failed']} failed{tuning}. "
+        searched = f"; {trials['tuning']} tuning trials" + (f", {failed} of them failed" if failed else "")
+    lines += ["", f"Trials: {trials['finished']} replicate trials finished, {trials['failed']} failed{searched}. "
               f"MLflow experiment `{study.name}` (id {experiment}), parent run `{doc['parent_run']}`; "
               f"open them with `make ui`.", ""]
     for c in doc["claims"]:

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from harness.assessment import History, assess, cached_history
 from harness.checks import CheckResult
 from harness.claims import ALPHA, Evidence, Verdict, decide, directional_p, settle_line
-from harness.spending import information, spent
+from harness.spending import arms_read, information, replicates_by_look, spent
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -142,15 +142,14 @@ def evaluate(study: "Study", budget: str, runs: "pd.DataFrame", history: History
     arms = study.design(budget)
     settled = settled_by_runs(runs)
     looks = plan.schedule
-    at = [{a.name: a.replicates_at(plan, k) for a in arms} for k in range(len(looks))]
+    at = replicates_by_look(plan, arms)
     if len(looks) == 1:
         return _fixed(study, runs, history, at[0], looks, settled(at[0]), alpha)
 
     def judge(counts: Mapping[str, int], indices: list[int]):
         return assess(study, look_runs(runs, counts), history, [study.claims[i] for i in indices])
 
-    reads = [frozenset(a.name for a in arms if c.test.reads(a.name)) if c.test.phase == "replicate" else None
-             for c in study.claims]
+    reads = [arms_read(c, [a.name for a in arms]) for c in study.claims]
     return SequentialRule(reads, at, looks, alpha).run(settled, judge)
 
 

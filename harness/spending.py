@@ -28,6 +28,17 @@ def spent(t: float, alpha: float = ALPHA) -> float:
     return 2.0 * (1.0 - normal.cdf(normal.inv_cdf(1.0 - alpha / 2.0) / math.sqrt(t)))
 
 
+def replicates_by_look(plan: "Budget", arms: "Sequence[Arm]") -> list[dict[str, int]]:
+    """Per look of the budget's schedule, each arm's replicates once that look has run."""
+    return [{a.name: a.replicates_at(plan, k) for a in arms} for k in range(len(plan.schedule))]
+
+
+def arms_read(claim: "Claim", names: Sequence[str]) -> frozenset[str] | None:
+    """The arms of ``names`` whose replicates the claim reads; None for a claim
+    that reads the tuning searches instead (complete at the first look)."""
+    return frozenset(n for n in names if claim.test.reads(n)) if claim.test.phase == "replicate" else None
+
+
 def information(reads: frozenset[str] | None, at: Sequence[Mapping[str, int]], k: int) -> float:
     """Information fraction at look k of a claim that reads the arms ``reads``
     (None: no replicates, e.g. the tuning searches: complete at once), with
@@ -50,13 +61,11 @@ def undecidable(claims: "Sequence[Claim]", plan: "Budget", arms: "Sequence[Arm]"
     its verdict would hang on theirs. One message per claim, naming the
     replicates that would do."""
     names = [a.name for a in arms]
-    at = [{a.name: a.replicates_at(plan, k) for a in arms} for k in range(len(plan.schedule))]
+    at = replicates_by_look(plan, arms)
     problems = []
     for claim in claims:
-        if claim.test.phase != "replicate":
-            continue
-        reads = frozenset(n for n in names if claim.test.reads(n))
-        if not reads:
+        reads = arms_read(claim, names)
+        if not reads:   # the tuning searches' claims, or none of these arms
             continue
         n = min(at[-1][a] for a in reads)   # pairs: the arm with the fewest replicates bounds them
         last = next(k for k in range(len(at)) if information(reads, at, k) >= 1.0)
