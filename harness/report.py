@@ -215,7 +215,16 @@ def _interval(c: dict[str, Any]) -> str:
     if c.get("ci") is None:
         return "—"
     lo, hi = (("−∞" if v is None and i == 0 else "∞" if v is None else _fmt(v)) for i, v in enumerate(c["ci"]))
-    return f"[{lo}, {hi}] ({_fmt(100 * c['ci_level'], 3)}%)"
+    return f"[{lo}, {hi}] ({_percent(c['ci_level'])})"
+
+
+def _percent(level: float) -> str:
+    """A coverage as a percentage to 3 significant digits, with more where
+    those would round a level below 1 up to "100%" (99.965% is not 100%)."""
+    digits = 3
+    while level < 1 and f"{100 * level:.{digits}g}" == "100" and digits < 9:
+        digits += 1
+    return f"{_fmt(100 * level, digits)}%"
 
 
 def _cell(text: Any) -> str:
