@@ -53,8 +53,10 @@ def figures(fig_ctx) -> list:
     axes[1].set_xlabel("step"), axes[1].set_ylabel("mean cos(G, G′) over layers"), axes[1].set_title("25-layer linear", fontsize=9)
     for ax in axes:
         ax.legend(fontsize=7)
-    out.append(fig_ctx.save(fig, "ics.png", "Internal covariate shift (Santurkar et al. Def. 2.1): cosine between a "
-                            "layer's gradient before and after the earlier layers' update; 1 = no shift."))
+    out.append(fig_ctx.save(fig, "ics.png", "Internal covariate shift as a cosine (Def. 2.1 of Santurkar et al. is "
+                            "the norm ‖G − G′‖: dln.png): between a layer's gradient before and after the earlier "
+                            "layers' update; 1 = no shift. Left: the BN-FASTER MLP at equal steps (notes only); right: "
+                            "the 25-layer linear networks (BN-ICS-DLN)."))
 
     # 3b. the deep linear networks: the loss curves the `trained` check reads, and ‖G − G′‖ beside the cosine
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))

@@ -40,7 +40,7 @@ class Settings:
     # budget's replicates are what the exact sign tests need (p >= 2 x 2^-n: harness.spending.undecidable)
     other_replicates: int
     # -- the protocol: the same in every tier
-    # BN-FASTER / BN-SMOOTH / BN-ICS-MLP: Ioffe & Szegedy's MNIST check, 784-100-100-100-10 sigmoid, batch 60, SGD
+    # BN-FASTER (its equal-step probes: notes): Ioffe & Szegedy's MNIST check, 784-100-100-100-10 sigmoid, batch 60, SGD
     mlp_hidden: tuple[int, ...] = (100, 100, 100)
     mlp_act: str = "sigmoid"
     mlp_batch: int = 60
