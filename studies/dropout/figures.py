@@ -24,10 +24,13 @@ def figures(fig_ctx) -> list:
         for arm, label, color in ((plain, "no dropout", "C0"), (dropped, "dropout", "C1")):
             band(ax, arm, "epoch_train_error", f"{label}, train", color=color, ls="--")
             band(ax, arm, "epoch_test_error", f"{label}, test", color=color)
+            for history in fig_ctx.histories(arm, "epoch_test_error"):  # the band stops at the shortest run
+                ax.plot(*zip(*history), color=color, lw=0.5, alpha=0.35)
         ax.set_title(title, fontsize=9), ax.set_xlabel("epoch"), ax.set_ylabel("error"), ax.legend(fontsize=7)
-    out.append(fig_ctx.save(fig, "error_curves.png", "Train (dashed) and test error per epoch, mean and min–max "
-                            "band over seeds, with and without dropout (retain 0.8 input, 0.5 hidden), each run "
-                            "to its validation plateau (runs end at different epochs)."))
+    out.append(fig_ctx.save(fig, "error_curves.png", "Train (dashed) and test error per epoch with and without "
+                            "dropout (retain 0.8 input, 0.5 hidden): mean and min–max band over seeds up to the "
+                            "shortest run's last epoch; thin lines: each run's test error to the end of its run (its "
+                            "validation plateau; runs end at different epochs, best epochs in DO-OVERFIT's notes)."))
 
     # 2. MC averaging against weight scaling
     fig, ax = plt.subplots(figsize=(5.5, 3.5))

@@ -1,6 +1,7 @@
 """DO-MAXNORM's sweep as data for ``harness.claimtests.BestOverGrid``, and the
-check only its arms need: its bound actually bound (a bound above every weight
-norm leaves the run identical to plain dropout: no test of the constraint).
+check only its arms need: its bound actually binds, on most hidden units (a
+bound above most weight norms leaves the run nearly plain dropout: no test of
+the constraint).
 Trained and converged run on every arm the test ``reads``, like any claim's."""
 from __future__ import annotations
 
@@ -46,10 +47,14 @@ def maxnorm_grid(runs):
 
 @dataclass(frozen=True)
 class Binds(Check):
-    """Every run of every arm of the sweep ended with some hidden unit's incoming weights at the bound c
-    (``rows_at_bound`` > 0, the share of hidden rows whose norm is within 0.1% of c)."""
+    """Every arm of the sweep ended with at least ``share`` of its hidden units' incoming weights at the bound c,
+    on average over its runs (``rows_at_bound``: the share of hidden rows whose norm is within 0.1% of c). A bound
+    that holds back a few units leaves a net that is nearly plain dropout, and "no improvement" between a
+    treatment and a near-copy of its control is built in, not measured; max-norm as Srivastava et al. use it
+    (with the large learning rates it permits) keeps most units at the bound."""
 
     name = "binds"
+    share: float = 0.5
 
     def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
         out = []
@@ -62,11 +67,14 @@ class Binds(Check):
             if len(shares) == 0:
                 out.append(CheckResult(self.name, arm, False, f"`{arm}` logged no rows_at_bound"))
                 continue
-            least = float(min(shares))
-            out.append(CheckResult(self.name, arm, least > 0,
-                                   f"`{arm}`: {100 * least:.1f}% of hidden units at the bound in its least-bound run, "
-                                   f"{100 * float(sum(shares) / len(shares)):.1f}% on average over {len(shares)} runs"
-                                   + ("" if least > 0 else ": the bound never binds, the run is plain dropout")))
+            mean = float(sum(shares) / len(shares))
+            out.append(CheckResult(self.name, arm, mean >= self.share,
+                                   f"`{arm}`: {100 * mean:.1f}% of hidden units at the bound on average over "
+                                   f"{len(shares)} runs ({100 * float(min(shares)):.1f}% in its least-bound run; "
+                                   f"need ≥ {self.share:.0%})"
+                                   + ("" if mean >= self.share else
+                                      ": the constraint holds back too few units to make the net other than plain "
+                                      "dropout")))
         return out
 
 
