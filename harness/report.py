@@ -267,7 +267,7 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
         lines += [f"Sequential design: looks at {', '.join(map(str, stages['looks']))} replicates; {stages['rule']} "
                   f"(README, \"Verdicts\"). A claim stops when it is decided or its checks fail; an arm gets more "
                   f"replicates only while an undecided claim reads it. {stages['replicate_trials']} replicate "
-                  f"trials planned so far ({state}).", ""]
+                  f"trials {'in all' if stages['complete'] else 'planned so far'} ({state}).", ""]
     lines += ["## Verdicts", "",
               "Each interval is the test's own, at the claim's level after Holm (README, \"Verdicts\").", "",
               f"| claim | verdict | effect | interval | p ({'adjusted' if stages else 'Holm'}) | n | checks |"
@@ -339,11 +339,15 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
     lines += [f"- {'✓' if k['passed'] else '✗'} `{k['name']}` — {k['detail']}" for k in c["checks"]]
     if c.get("stage"):
         stage = c["stage"]
-        per_arm = ", ".join(f"`{a}` {n}" for a, n in stage["replicates"].items()) or "none"
+        # a test that reads no replicates reads tuning trials, which all run before the first look
+        per_arm = (", ".join(f"`{a}` {n}" for a, n in stage["replicates"].items())
+                   or "none (its test reads tuning trials, all run before the first look)")
         spent = ", ".join(_fmt(a, 2) for a in c.get("alpha_spent") or []) or "none"
+        share = ("" if c["reason"].startswith("tolerance check")  # no statistics: no share of α to spend
+                 else f" Its share of α at each look evaluated: {spent}.")
         lines += ["", f"**Stopped.** Look {stage['look']} of {stage['looks']}: {stage['why']}"
-                      f"{' (' + stage['detail'] + ')' if stage['detail'] else ''}. Replicates read: {per_arm}. "
-                      f"Its share of α at each look evaluated: {spent}."]
+                      f"{' (' + stage['detail'] + ')' if stage['detail'] else ''}. Replicates read: {per_arm}."
+                      + share]
     lines += ["", f"**Result.** {result}", "", f"**Verdict: {verdict}** — {c['reason']}"
               + (f"; {c['settle']}" if c.get("settle") else "") + ".", ""]
     for note in c.get("notes") or []:
