@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness import sequential
 from harness.assessment import cached_history
 from harness.claims import ALPHA, Evidence, Verdict
+from harness.spending import replicates_by_look
 from harness.study import Study
 from harness.tracking import TAG, Tracker, latest_per_trial
 
@@ -179,8 +180,13 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     fig_ctx = FigureContext(replicates, tracker, out_dir, budget, by_phase["tune"])
     figures = study.figures(fig_ctx) if study.figures else []
     sections = study.sections(fig_ctx) if study.sections else []
-    notes = [claim.notes(by_phase[claim.test.phase]) if claim.notes else [] for claim in study.claims]
     staged = study.budget(budget).sequential
+    # a claim's notes read the design as it stood at the look that stopped the claim, the replicates its verdict
+    # read (a later look, run for other claims, would put numbers beside the verdict that it never saw)
+    at = replicates_by_look(study.budget(budget), study.design(budget)) if staged else None
+    notes = [claim.notes(sequential.look_runs(by_phase[claim.test.phase], at[stop.look - 1]) if staged
+                         else by_phase[claim.test.phase]) if claim.notes else []
+             for claim, stop in zip(study.claims, outcome.stops)]
     is_tuning = runs["phase"] == "tune"
     document = {
         "study": study.name, "title": study.title, "budget": budget,

@@ -111,7 +111,7 @@ def limit_note(runs) -> list[str]:
     return [f"Norm or square? The same fit on the squared gradient norm gives λ∞ = {squared.effect:.4f} "
             f"[{sq_ci[0]:.4f}, {sq_ci[1]:.4f}] (95%, {within(squared)} ±0.1 of {RELU_LIMIT:.4f}); on the norm "
             f"λ∞ = {norm.effect:.4f} [{norm_ci[0]:.4f}, {norm_ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. Both fits "
-            f"read every finished run of the four arms ({norm.n} points; the verdict reads its look's replicates). "
+            f"read the four arms' runs at the verdict's look ({norm.n} points). "
             + verdict[(within(norm), within(squared))]]
 
 
