@@ -269,13 +269,17 @@ class TunedAlike(Check):
 
 @dataclass(frozen=True)
 class NoBottleneck(Check):
-    """No hidden layer narrower than the code: an autoencoder whose hidden
-    widths squeeze below its own code (e.g. 60-30-15 before a 30-d code) is
-    structurally crippled, and its error says nothing about depth."""
+    """No hidden layer narrower than ``per_code`` times the code: an
+    autoencoder whose hidden widths squeeze below its own code (e.g. 60-30-15
+    before a 30-d code) is structurally crippled, and its error says nothing
+    about depth. ``per_code`` = 2 for ReLU layers: a ReLU layer passes a signed
+    d-dimensional signal only with 2d units (z = relu(z) − relu(−z)), so only
+    then does a deep ReLU AE contain the linear AE of its code."""
 
     hidden: str = "hidden"
     code: str = "code"
     arms: tuple[str, ...] = ()
+    per_code: int = 1
     name = "not-crippled"
 
     def run(self, ctx: CheckContext, arms: list[str]) -> list[CheckResult]:
@@ -288,10 +292,13 @@ class NoBottleneck(Check):
                 continue
             widths = _as_widths(rows[hidden_col].iloc[0])
             code = int(float(rows[code_col].iloc[0]))
-            narrow = [w for w in widths if w < code]
+            need = self.per_code * code
+            narrow = [w for w in widths if w < need]
+            limit = "the code" if self.per_code == 1 else f"{self.per_code} x the code ({need})"
             out.append(CheckResult(self.name, arm, not narrow,
                                    f"`{arm}`: hidden widths {'-'.join(map(str, widths))} before a {code}-d code"
-                                   + (f": {narrow} narrower than the code" if narrow else "")))
+                                   + (f": {narrow} narrower than {limit}" if narrow else
+                                      f", none narrower than {limit}" if self.per_code > 1 else "")))
         return out
 
 

@@ -286,6 +286,17 @@ def test_no_bottleneck_list_syntax_float_code_and_missing_columns():
     assert not r.passed and "[8] narrower" in r.detail
 
 
+def test_no_bottleneck_for_relu_layers_needs_two_units_per_code_dimension():
+    runs = make_runs({"small": 1, "wide": 1}, **{"params.config.hidden": {"small": ["(120, 60, 30)"],
+                                                                          "wide": ["(240, 120, 60)"]},
+                                                  "params.config.code": {"small": ["30"], "wide": ["30"]}})
+    small, wide = NoBottleneck(per_code=2).run(ctx_for(runs), ["small", "wide"])
+    assert not small.passed and "[30] narrower than 2 x the code (60)" in small.detail
+    assert wide.passed and "none narrower than 2 x the code (60)" in wide.detail
+    [plain] = NoBottleneck().run(ctx_for(runs), ["small"])
+    assert plain.passed                                               # as wide as the code: enough at per_code 1
+
+
 # -- run_checks ----------------------------------------------------------------------------------------
 def test_run_checks_uses_a_checks_own_arms_when_given():
     runs = make_runs({"a": 1, "b": 1, "c": 1}, **{"metrics.test_acc": {"a": [0.9], "b": [0.05], "c": [0.9]}})

@@ -68,7 +68,7 @@ def figures(fig_ctx) -> list:
                             "the same training subset, and the deep AE (mean ± SD over replicates)."))
 
     # 3. Depth at matched parameter counts.
-    groups = [("48k", ["linear-ae-30"]), ("~209k", ["shallow-ae-small", "deep-ae-small"]),
+    groups = [("48k", ["linear-ae-30"]), ("~454k", ["shallow-ae-small", "deep-ae-small"]),
               ("~1.14M", ["shallow-ae-1m", "deep-ae-30"])]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     position = 0

@@ -19,6 +19,11 @@ def ratio_note(runs) -> list[str]:
             "784-1000-500-250-30, logistic units)."]
 
 
+def _mean(rows, metric: str) -> str:
+    column = f"metrics.{metric}"
+    return f"{rows[column].mean():.2f}" if column in rows and rows[column].notna().any() else "n/a"
+
+
 def depth_linear_note(runs) -> list[str]:
     """Beside AE-DEPTH-LINEAR's test (the smallest deep AE): the largest deep
     AE against the same linear AE, and what the small one's widths are."""
@@ -28,9 +33,10 @@ def depth_linear_note(runs) -> list[str]:
     return [f"Not the test, beside it: the largest deep AE (`deep-ae-30`, 784-512-256-128-30, 1.14M parameters, the "
             f"same 30-d code) reaches {deep['metrics.test_sse'].mean():.2f} against the linear AE's "
             f"{linear['metrics.test_sse'].mean():.2f} ({len(deep)} and {len(linear)} runs). The tested deep AE is the "
-            f"smallest of its depth and taper without a bottleneck: its last hidden layer has 30 ReLU units, as "
-            f"wide as the code and no wider, and it reaches {small['metrics.test_sse'].mean():.2f}; the verdict is "
-            "about that size."]
+            f"smallest of its depth and taper without a bottleneck: its narrowest ReLU layer has twice the code's "
+            f"units, and it reaches {small['metrics.test_sse'].mean():.2f}; the verdict is about that size. Training "
+            f"error: deep {_mean(small, 'train_sse')}, linear {_mean(linear, 'train_sse')} (the deep AE contains the "
+            "linear one, so a higher training error would be under-optimisation, not depth)."]
 
 
 def plateau_note(*arms: str):

@@ -28,9 +28,10 @@ class Settings:
     code: int = 30                       # code size of AE-PCA-30 and AE-DEPTH (PCA-30, the 30-d AEs)
     deep_hidden: tuple[int, ...] = (512, 256, 128)  # 784-512-256-128-30: 1,140,782 parameters, mirrored decoder
     # AE-DEPTH's small size: the smallest deep AE of the same depth and taper (each layer half the one before)
-    # whose narrowest hidden layer is as wide as the code: 784-120-60-30-30, 209,194 parameters. A smaller
-    # parameter count forces a hidden layer narrower than the code, a bottleneck the shallow AE does not have.
-    small_deep_hidden: tuple[int, ...] = (120, 60, 30)
+    # whose narrowest ReLU layer is twice the code: 784-240-120-60-30, 453,574 parameters. A ReLU layer passes
+    # a signed d-dim signal only with 2d units, so narrower (120-60-30 had a 30-unit layer, and fitted its
+    # training data worse than the linear AE it should contain) is a bottleneck the shallow AE does not have.
+    small_deep_hidden: tuple[int, ...] = (240, 120, 60)
     init: str = "he"                     # He et al. 2015 for the ReLU layers: torch's default starves deep nets
     batch_size: int = 128                # Adam minibatch of the Fashion-MNIST autoencoders
     lr: float = 1e-3                     # Adam's starting step size (tuned per arm when the tier tunes)
