@@ -192,26 +192,31 @@ def batch_note(runs, *, small: int) -> list[str]:
 # -- report-only section ------------------------------------------------------------------------------
 def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[str]:
     """The other studies' claimed effects beside seed noise, read from the
-    tracking store: each claim's effect against the seed-to-seed SD of its own
-    metric within its own arms, and against SEED-SENS's accuracy SD (``study``:
-    this study's name, left out of the table)."""
+    tracking store: each claim's effect as its verdict has it (at the look
+    that stopped it, on the replicates it read) against the seed-to-seed SD of
+    its own metric within its own arms on those replicates, and, for accuracy
+    and error metrics, against the SEED-SENS SD of the same data set (matched by
+    the data digest its runs record; ``study``: this study's name, left out)."""
     from harness.discovery import load_studies
+    from harness.sequential import evaluate_store, look_runs
+    from harness.spending import replicates_by_look
     from harness.tracking import latest_per_trial
 
     sens = fig_ctx.finished[fig_ctx.finished["arm"].isin(sens_arms)]
     sens_sd = {arm: float(rows["metrics.test_accuracy"].std(ddof=1)) for arm, rows in sens.groupby("arm")} \
         if "metrics.test_accuracy" in sens else {}
+    sens_data = {arm: _digests(rows) for arm, rows in sens.groupby("arm")}
     lines = ["## Seed noise beside the other studies' effects", "",
-             f"Read from the tracking store at budget `{fig_ctx.budget}`. *Seed SD* is the seed-to-seed SD of the "
-             "claim's metric within its own arms (pooled); a claimed difference whose |effect| is below it is "
-             "smaller than seed noise for a single run, and *seeds needed* (80% power, paired; from the claim's own "
-             "test where it has one) says how many seeds detect it. Claims tested against a fixed level (a bound, "
-             "a limit) have no difference to compare. For accuracy/error metrics the last column compares the "
-             "difference with this study's SEED-SENS spread "
-             + ", ".join(f"(`{a}` SD {v:.4f})" for a, v in sens_sd.items()) + ".", "",
+             f"Read from the tracking store at budget `{fig_ctx.budget}`. *Effect* is the claim's as its verdict has "
+             "it (at the look that stopped it); *seed SD* is the seed-to-seed SD of the claim's metric within its own "
+             "arms (pooled, on the same replicates); a claimed difference whose |effect| is below it is smaller than "
+             "seed noise for a single run, and *seeds needed* (80% power, paired, one-sided at 0.025, unadjusted; "
+             "from the claim's own test where it has one) says how many seeds detect it. Claims tested against a "
+             "fixed level (a bound, a limit) have no difference to compare. For accuracy/error metrics the last "
+             "column compares the difference with this study's SEED-SENS spread on the same data set "
+             + ", ".join(f"(`{a}` SD {v:.4f})" for a, v in sens_sd.items()) + "; – where none matches.", "",
              "| study | claim | metric | effect | seed SD | abs(effect) / seed SD | seeds needed | vs SEED-SENS SD |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    reference = max(sens_sd.values()) if sens_sd else math.nan
     count = 0
     registry = load_studies()
     for other in (registry.get(name) for name in registry.names()):
@@ -221,15 +226,18 @@ def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[st
         if runs.empty:
             continue
         runs = latest_per_trial(runs)
+        outcome = evaluate_store(other, fig_ctx.budget, fig_ctx.tracker)
+        plan = other.budget(fig_ctx.budget)
+        at = replicates_by_look(plan, other.design(fig_ctx.budget)) if plan.sequential else None
         replicates = runs[runs["phase"] == "replicate"]
-        for claim in other.claims:
+        for claim, evidence, stop in zip(other.claims, outcome.evidence, outcome.stops):
             test = claim.test
             arms = sorted(test.arms())
             column = f"metrics.{getattr(test, 'metric', '')}"
             if not arms or column not in replicates or test.phase != "replicate":
                 continue
-            evidence = test.evaluate(replicates)
-            rows = replicates[replicates["arm"].isin(arms) & (replicates["status"] == "FINISHED")]
+            read = look_runs(replicates, at[stop.look - 1]) if at else replicates
+            rows = read[read["arm"].isin(arms) & (read["status"] == "FINISHED")]
             groups = [g[column].dropna().to_numpy(dtype=float) for _, g in rows.groupby("arm")]
             groups = [g for g in groups if len(g) > 1]
             if not groups or not math.isfinite(evidence.effect):
@@ -241,8 +249,10 @@ def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[st
             if difference:
                 value = abs(evidence.effect) / pooled if pooled > 0 else math.inf
                 ratio = f"{value:.2g}" + (" (**below seed noise**)" if value < 1 else "")
+                same = [a for a, data in sens_data.items() if data & _digests(rows)]
+                reference = sens_sd.get(same[0], math.nan) if same else math.nan
                 if metric in ACCURACY_METRICS and math.isfinite(reference) and reference > 0:
-                    versus = f"{abs(evidence.effect) / reference:.2g}x"
+                    versus = f"{abs(evidence.effect) / reference:.2g}x (`{same[0]}`)"
             needed = evidence.settle(0.025, CLAIMED) if evidence.settle and difference else None
             needed = needed if needed is not None else "–"
             lines.append(f"| {other.name} | {claim.id} | {metric} | {evidence.effect:.4g} | {pooled:.4g} | "
@@ -251,3 +261,11 @@ def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[st
     if not count:
         lines.append("| – | no other study has runs at this budget in this tracking store | | | | | | |")
     return lines + [""]
+
+
+def _digests(rows) -> set[str]:
+    """The data digests the runs record (each run: its subsets' and its full data set's, comma-separated)."""
+    column = "tags.harness.dataset_digest"
+    if column not in rows:
+        return set()
+    return {d for value in rows[column].dropna() for d in str(value).split(",") if d}
