@@ -233,12 +233,13 @@ CLAIMS = (
         id="AE-DEPTH-SHRINKS",
         quote=DEPTH_QUOTE, article=ARTICLE, section="Advantages of depth", source=HINTON,
         source_numbers=(f"The article's sentence has no size qualifier; its source has one: {HINTON_QUALIFIER} "
-                        "This claim tests the source's qualifier beside the sentence's two depth claims."),
+                        "This claim tests the source's qualifier beside the sentence's three depth claims."),
         measure=("The deep AE's advantage over the parameter-matched shallow AE (shallow − deep test squared error "
                  "per image) at ~454k parameters minus the same advantage at ~1.14M, per replicate; the source "
                  "predicts a positive difference."),
         test=Shrinks("test_sse", smaller=("deep-ae-small", "shallow-ae-small"), larger=("deep-ae-30", "shallow-ae-1m")),
         checks=(*AE_CHECKS("deep-ae-small", "shallow-ae-small", "deep-ae-30", "shallow-ae-1m"), TUNED_ALIKE),
+        notes=notes.shrinks_note,
     ),
 )
 

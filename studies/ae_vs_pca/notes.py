@@ -92,3 +92,21 @@ def svd_constructions_note(runs) -> list[str]:
                  "is PCA inside the learned subspace, so it holds whenever AE-LIN-SUBSPACE does and is not the "
                  "sentence's recovery from the weights.")
     return lines
+
+
+def shrinks_note(runs) -> list[str]:
+    """Where the deep AE stands at each size: the source's qualifier ("this advantage disappears") presumes an
+    advantage, so say when there is none to shrink."""
+    sizes = {"~454k": ("deep-ae-small", "shallow-ae-small"), "~1.14M": ("deep-ae-30", "shallow-ae-1m")}
+    gaps = {}
+    for label, (deep, shallow) in sizes.items():
+        d, s_ = _finished(runs, [deep]), _finished(runs, [shallow])
+        if d.empty or s_.empty:
+            return []
+        gaps[label] = s_["metrics.test_sse"].mean() - d["metrics.test_sse"].mean()
+    text = "; ".join(f"{label}: {gap:+.3f}" for label, gap in gaps.items())
+    if all(g < 0 for g in gaps.values()):
+        return [f"The deep AE's advantage (shallow − deep test squared error, mean) — {text}: the deep AE is behind "
+                "at both sizes, so there is no advantage to disappear; a positive effect would mean its deficit "
+                "shrinks, a negative one that it grows."]
+    return [f"The deep AE's advantage (shallow − deep test squared error, mean) — {text}."]
