@@ -166,6 +166,7 @@ CLAIMS = (
                  "'generally not orthogonal' is pre-registered as a mean above 0.1 in every configuration."),
         test=Bound("max_abs_cos", 0.1, side="above", over=SUBSPACE_ARMS),
         checks=SUBSPACE_CHECKS(*SUBSPACE_ARMS, optimum=True),
+        notes=notes.nonortho_note(SUBSPACE_ARMS, {"digits": 64, "fashion": trials.PIXELS}),
     ),
     Claim(
         id="AE-LIN-SVD",

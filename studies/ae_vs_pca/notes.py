@@ -110,3 +110,38 @@ def shrinks_note(runs) -> list[str]:
                 "at both sizes, so there is no advantage to disappear; a positive effect would mean its deficit "
                 "shrinks, a negative one that it grows."]
     return [f"The deep AE's advantage (shallow − deep test squared error, mean) — {text}."]
+
+
+def nonortho_note(arms: tuple[str, ...], dims: dict[str, int]):
+    """Beside AE-LIN-NONORTHOGONAL's test: per configuration, the largest |cos| the test reads, what p random
+    directions in the data's dimension give (the level a mixing with no structure reaches), and how far the
+    columns are from orthonormal (‖WᵀW − I‖/√p), the other half of 'not orthogonal'. ``dims``: data set (as the
+    arm names spell it) -> input dimension."""
+    def random_max_cos(d: int, p: int, draws: int = 200) -> float:
+        import numpy as np
+
+        rng = np.random.default_rng(0)  # fixed: the same reference in every report
+        values = []
+        for _ in range(draws):
+            w = rng.standard_normal((d, p))
+            w /= np.linalg.norm(w, axis=0)
+            cos = np.abs(w.T @ w)
+            np.fill_diagonal(cos, 0)
+            values.append(cos.max())
+        return float(np.mean(values))
+
+    def note(runs) -> list[str]:
+        cells = []
+        for arm in arms:
+            rows = _finished(runs, [arm])
+            if rows.empty or "metrics.max_abs_cos" not in rows:
+                continue
+            dataset, p = arm.split("-")[1], int(arm.rsplit("-p", 1)[1])
+            cells.append(f"`{arm}` {rows['metrics.max_abs_cos'].mean():.3f} (random directions "
+                         f"{random_max_cos(dims[dataset], p):.3f}; ‖WᵀW − I‖/√p {rows['metrics.ortho_error'].mean():.3g})")
+        return ["Largest |cos| between decoder columns (mean over runs), beside the mean largest |cos| of p random "
+                "unit vectors in the data's dimension, and the distance from orthonormal — " + "; ".join(cells)
+                + ". A value near the random one says the columns are mixed with no structure, not that they were "
+                "pushed apart or together."] if cells else []
+
+    return note
