@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from harness import sequential
 from harness.assessment import cached_history
 from harness.claims import ALPHA, Evidence, Verdict
-from harness.spending import replicates_by_look
 from harness.study import Study
 from harness.tracking import TAG, Tracker, latest_per_trial
 
@@ -183,10 +182,8 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     staged = study.budget(budget).sequential
     # a claim's notes read the design as it stood at the look that stopped the claim, the replicates its verdict
     # read (a later look, run for other claims, would put numbers beside the verdict that it never saw)
-    at = replicates_by_look(study.budget(budget), study.design(budget)) if staged else None
-    notes = [claim.notes(sequential.look_runs(by_phase[claim.test.phase], at[stop.look - 1]) if staged
-                         else by_phase[claim.test.phase]) if claim.notes else []
-             for claim, stop in zip(study.claims, outcome.stops)]
+    notes = [claim.notes(outcome.runs_at_stop(by_phase[claim.test.phase], i)) if claim.notes else []
+             for i, claim in enumerate(study.claims)]
     is_tuning = runs["phase"] == "tune"
     document = {
         "study": study.name, "title": study.title, "budget": budget,
@@ -324,6 +321,7 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
         verdict += " (exploratory)"
     bounds = set(c.get("lower_bounds") or ())  # means over capped runs: at least this much
     measured = "; ".join(f"`{arm}` {'≥ ' if arm in bounds else ''}{_fmt(v)}" for arm, v in c["measured"].items())
+    tolerance = c["reason"].startswith("tolerance check")  # an identity: no statistics, so no interval or share of α
     if c.get("ci") is not None:
         which = "equivalence (TOST)" if c["verdict"] == "not reproduced" else "directional"
         adjusted = (f"{which} p × α / the claim's level at its look, below α exactly when decided" if c.get("stage")
@@ -333,7 +331,7 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
                   f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
     else:
         why = ("the comparison is invalid" if c["reason"].startswith("invalid")
-               else "a tolerance check has no statistics" if c["reason"].startswith("tolerance check")
+               else "a tolerance check has no statistics" if tolerance
                else "no test was run")
         result = f"effect {_fmt(c['effect'])}, n = {c['n']}, budget `{c['budget']}`; no interval shown: {why}."
     if c.get("effect_note"):
@@ -349,8 +347,7 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
         per_arm = (", ".join(f"`{a}` {n}" for a, n in stage["replicates"].items())
                    or "none (its test reads tuning trials, all run before the first look)")
         spent = ", ".join(_fmt(a, 2) for a in c.get("alpha_spent") or []) or "none"
-        share = ("" if c["reason"].startswith("tolerance check")  # no statistics: no share of α to spend
-                 else f" Its share of α at each look evaluated: {spent}.")
+        share = "" if tolerance else f" Its share of α at each look evaluated: {spent}."
         lines += ["", f"**Stopped.** Look {stage['look']} of {stage['looks']}: {stage['why']}"
                       f"{' (' + stage['detail'] + ')' if stage['detail'] else ''}. Replicates read: {per_arm}."
                       + share]

@@ -103,6 +103,13 @@ class Outcome:
     counts: dict[str, int]            # replicates per arm that look needs
     looks: tuple[int, ...] = ()
     alpha_spent: list[list[float]] = field(default_factory=list)  # per claim: its share of alpha at each look
+    at: list[dict[str, int]] = field(default_factory=list)  # per look, each arm's replicates (empty: a fixed design)
+
+    def runs_at_stop(self, runs: "pd.DataFrame", i: int) -> "pd.DataFrame":
+        """The runs as they stood at the look that stopped claim i: the
+        replicates its verdict read, not later looks run for other claims (a
+        fixed design has one look: every run)."""
+        return look_runs(runs, self.at[self.stops[i].look - 1]) if self.at else runs
 
     def replicates_used(self) -> int:
         """Replicate trials the design needs so far (a key counts once)."""
@@ -226,7 +233,7 @@ class SequentialRule:
 
     def outcome(self, complete: bool, k: int, counts: dict[str, int]) -> Outcome:
         return Outcome(list(self.evidence), self.checks, list(self.verdicts), list(self.stops), complete, k,
-                       counts, self.looks, self.spent)
+                       counts, self.looks, self.spent, self.at)
 
     def in_progress(self, k: int, counts: dict[str, int]) -> None:
         """Open claims while look k runs: their test on what has finished so
