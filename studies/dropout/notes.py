@@ -142,7 +142,8 @@ def maxnorm_note(runs) -> list[str]:
             f"The typical values: after training without the constraint, the largest hidden-unit weight norm is "
             f"{arm_mean(runs, BASE, 'max_row_norm'):.3g} on average, and {100 * arm_mean(runs, BASE, 'rows_above_c3'):.1f}% "
             f"/ {100 * arm_mean(runs, BASE, 'rows_above_c4'):.1f}% of hidden units exceed c = 3 / 4: on this net and "
-            "protocol such a bound would never bind (the run would be plain dropout), so the sweep uses bounds that do. "
+            "protocol such a bound would never bind (the run would be plain dropout), so the sweep uses bounds that do, "
+            "around the initial row norm of PyTorch's default init (1/√3 ≈ 0.577 at any fan-in). "
             "Srivastava et al. pair max-norm with large learning rates (the constraint is what lets them use those), "
             "which this protocol (SGD, lr 0.05, momentum 0.9) does not."]
 

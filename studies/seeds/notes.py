@@ -198,8 +198,7 @@ def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[st
     and error metrics, against the SEED-SENS SD of the same data set (matched by
     the data digest its runs record; ``study``: this study's name, left out)."""
     from harness.discovery import load_studies
-    from harness.sequential import evaluate_store, look_runs
-    from harness.spending import replicates_by_look
+    from harness.sequential import evaluate_store
     from harness.tracking import latest_per_trial
 
     sens = fig_ctx.finished[fig_ctx.finished["arm"].isin(sens_arms)]
@@ -227,16 +226,14 @@ def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[st
             continue
         runs = latest_per_trial(runs)
         outcome = evaluate_store(other, fig_ctx.budget, fig_ctx.tracker)
-        plan = other.budget(fig_ctx.budget)
-        at = replicates_by_look(plan, other.design(fig_ctx.budget)) if plan.sequential else None
         replicates = runs[runs["phase"] == "replicate"]
-        for claim, evidence, stop in zip(other.claims, outcome.evidence, outcome.stops):
+        for i, (claim, evidence) in enumerate(zip(other.claims, outcome.evidence)):
             test = claim.test
             arms = sorted(test.arms())
             column = f"metrics.{getattr(test, 'metric', '')}"
             if not arms or column not in replicates or test.phase != "replicate":
                 continue
-            read = look_runs(replicates, at[stop.look - 1]) if at else replicates
+            read = outcome.runs_at_stop(replicates, i)
             rows = read[read["arm"].isin(arms) & (read["status"] == "FINISHED")]
             groups = [g[column].dropna().to_numpy(dtype=float) for _, g in rows.groupby("arm")]
             groups = [g for g in groups if len(g) > 1]
