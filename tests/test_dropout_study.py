@@ -230,3 +230,18 @@ def test_dropconnect_section_compares_it_with_dropout_on_the_same_seeds():
     # the paired difference reads seeds 0 and 1 only: dropout's mean there is 0.11, not its 0.14 over three
     assert "DropConnect 0.1400, dropout 0.1100 on the same 2 seeds (0.1400 over all its seeds)" in text
     assert "DropConnect − dropout +0.0300" in text
+
+
+def test_maxnorm_pilot_measures_the_share_of_units_at_the_bound():
+    """The pilot that chose DO-MAXNORM's sweep: a bound under the init's row norm (1/sqrt(3)) holds every unit
+    from the first step, one far above it none, and no bound has no share."""
+    import torch
+
+    from studies.dropout.maxnorm_pilot import pilot_run
+
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.rand(256, 784, generator=generator), torch.randint(0, 10, (256,), generator=generator)
+    tight, loose, free = (pilot_run(x, y, x[:64], y[:64], 0.05, c, max_epochs=2) for c in (0.3, 10.0, None))
+    assert tight.at_bound > 0.9 and tight.median_row_norm == pytest.approx(0.3, rel=1e-3)
+    assert loose.at_bound == 0.0 and math.isnan(free.at_bound)
+    assert not (tight.diverged or loose.diverged or free.diverged) and 1 <= free.epochs <= 2

@@ -50,8 +50,8 @@ class Binds(Check):
     """Every arm of the sweep ended with at least ``share`` of its hidden units' incoming weights at the bound c,
     on average over its runs (``rows_at_bound``: the share of hidden rows whose norm is within 0.1% of c). A bound
     that holds back a few units leaves a net that is nearly plain dropout, and "no improvement" between a
-    treatment and a near-copy of its control is built in, not measured; max-norm as Srivastava et al. use it
-    (with the large learning rates it permits) keeps most units at the bound."""
+    treatment and a near-copy of its control is built in, not measured. The half is this harness's criterion (the
+    source reports no share of units at the bound)."""
 
     name = "binds"
     share: float = 0.5
