@@ -324,11 +324,12 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
     tolerance = c["reason"].startswith("tolerance check")  # an identity: no statistics, so no interval or share of α
     if c.get("ci") is not None:
         which = "equivalence (TOST)" if c["verdict"] == "not reproduced" else "directional"
-        adjusted = (f"{which} p × α / the claim's level at its look, below α exactly when decided" if c.get("stage")
+        # α is the study's error rate throughout; the claim's own level (its share of α after Holm) is "its level"
+        adjusted = (f"{which} p × α / its level at its look, below α exactly when decided" if c.get("stage")
                     else f"{which}, Holm-adjusted within the study")
         result = (f"effect {_fmt(c['effect'])} (no effect: {_fmt(c['null'])}), {_interval(c)} "
                   f"{c['ci_method']}; p = {_fmt(c['p_value'], 3)} ({adjusted}; "
-                  f"claim level α = {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
+                  f"its level {_fmt(c['alpha'], 3)}), n = {c['n']}, budget `{c['budget']}`.")
     else:
         why = ("the comparison is invalid" if c["reason"].startswith("invalid")
                else "a tolerance check has no statistics" if tolerance
