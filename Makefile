@@ -10,7 +10,7 @@ STAMP       := $(VENV)/.installed
 # A plain `torch` requirement would pull a multi-GB CUDA build; install the CPU
 # build first. Elsewhere, e.g.: make setup TORCH_PIP="torch --index-url <the CPU wheel index>"
 TORCH_PIP   ?= torch==2.13.0
-BUDGET      ?= quick
+BUDGET      ?= standard
 WORKERS     ?= 1
 STORAGE     ?= .harness/optuna.journal
 FASHION_DIR ?= /usr/share/datasets/fashion-mnist
@@ -25,7 +25,7 @@ help:
 	@echo "make check         the fast tests only (no end-to-end runs, subprocesses or services), for everyday work"
 	@echo "make study-NAME    one study ($(or $(STUDIES),see: harness list studies))"
 	@echo "make report        regenerate reports from the tracking store, no training"
-	@echo "make verify-reports  rerun HEAD's studies (quick) in a temporary clone; exit 1 if a committed verdicts.json drifts"
+	@echo "make verify-reports  rerun HEAD's studies (standard) in a temporary clone; exit 1 if a committed verdicts.json drifts"
 	@echo "make ui            MLflow UI on http://127.0.0.1:5000"
 	@echo "make bench         benchmarks (ratios measured in one invocation) -> reports/bench.md"
 	@echo "make faults        kill, stop (SIGSTOP/SIGCONT) and race workers at the queue's step boundaries, check its invariants -> reports/faults.md"
@@ -83,7 +83,7 @@ report: setup
 	$(HARNESS) report --budget $(BUDGET)
 
 # Clones HEAD into a temporary folder, reruns every study there with a private store
-# (about half an hour at the quick budget on 2 cores) and compares each reports/<study>/verdicts.json
+# (about 80 minutes at the standard budget on 2 cores) and compares each reports/<study>/verdicts.json
 # with the committed one; the project's own store and reports/ are not touched.
 verify-reports: setup
 	$(BIN)/python -m harness.verify

@@ -198,7 +198,7 @@ def ensemble_cnn(args: argparse.Namespace) -> Result:
                    0.05, 0.9, min(args.seeds, 16), 4.0, "small-CNN")
 
 
-# The families below run at the K the quick tier would batch: one arm's replicates, read from the study's
+# The families below run at the K the standard tier would batch: one arm's replicates, read from the study's
 # declaration. Their target is only that batching pays at all (ratio > 1): whether routing those studies'
 # replicates through ensembles is worth it. Their networks are 10-100x the MLP's, so they train at most
 # QUICK_EPOCHS epochs: the ratio is one of time per step, and more epochs would only lengthen `make bench`.
@@ -206,19 +206,19 @@ QUICK_EPOCHS = 2
 
 
 
-def _quick_k(study: str, arm: str) -> int:
-    """The replicates of ``arm`` the quick tier queues at once: its first look's (a fixed design: all of them)."""
+def _standard_k(study: str, arm: str) -> int:
+    """The replicates of ``arm`` the standard tier queues at once: its first look's (a fixed design: all of them)."""
     from harness.discovery import get_study
 
     declared = get_study(study)
-    return next(a for a in declared.design("quick") if a.name == arm).replicates_at(declared.budget("quick"), 0)
+    return next(a for a in declared.design("standard") if a.name == arm).replicates_at(declared.budget("standard"), 0)
 
 
 @benchmark("ensemble-dropconnect")
 def ensemble_dropconnect(args: argparse.Namespace) -> Result:
     """The dropout study's DropConnect MLP (784-512-512-10, input dropout 0.8,
     weights kept with 0.5, one mask per minibatch; SGD with momentum, batch
-    128) on 2000 Fashion-MNIST images, at the dropout study's quick K."""
+    128) on 2000 Fashion-MNIST images, at the dropout study's standard K."""
     from harness.dropnets import DropoutMLP
     from harness.ensemble import Shape
 
@@ -226,33 +226,33 @@ def ensemble_dropconnect(args: argparse.Namespace) -> Result:
                   batch_size=128)
     return _family(args, "ensemble-dropconnect", "fashion-mnist",
                    lambda: DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5, dropconnect=True), shape,
-                   0.05, 0.9, _quick_k("dropout", "dropconnect"), 1.0, "DropConnect MLP")
+                   0.05, 0.9, _standard_k("dropout", "dropconnect"), 1.0, "DropConnect MLP")
 
 
 @benchmark("ensemble-ae")
 def ensemble_autoencoder(args: argparse.Namespace) -> Result:
     """The ae-vs-pca study's deep autoencoder (784-512-256-128-30, mirrored
     decoder, sigmoid output; Adam, batch 128) on 2000 Fashion-MNIST images, at
-    the study's quick K."""
+    the study's standard K."""
     from harness.ensemble import Shape
     from harness.nets import Autoencoder
 
     shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, optimizer="adam")
     return _family(args, "ensemble-ae", "fashion-mnist", lambda: Autoencoder(784, (512, 256, 128), 30), shape,
-                   1e-3, 0.0, _quick_k("ae-vs-pca", "deep-ae-30"), 1.0, "deep autoencoder")
+                   1e-3, 0.0, _standard_k("ae-vs-pca", "deep-ae-30"), 1.0, "deep autoencoder")
 
 
 @benchmark("ensemble-bn-cnn")
 def ensemble_bn_cnn(args: argparse.Namespace) -> Result:
     """The batchnorm study's CNN (28x28 Fashion-MNIST, conv-BN-ReLU blocks of 8
     and 16 channels, SGD with momentum, batch 128) on 2000 images, at the
-    study's quick K, each member's channels with their own statistics."""
+    study's standard K, each member's channels with their own statistics."""
     from harness.ensemble import Shape
     from harness.normnets import SmallCNN
 
     shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, norm="bn")
     return _family(args, "ensemble-bn-cnn", "fashion-mnist", lambda: SmallCNN((1, 28, 28), 10, (8, 16), norm="bn"),
-                   shape, 0.05, 0.9, _quick_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
+                   shape, 0.05, 0.9, _standard_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
 
 
 @benchmark("tracking-overhead")
@@ -470,7 +470,7 @@ def _alternate(baseline: Callable[[], object], candidate: Callable[[], object], 
     return statistics.median(times[0]), statistics.median(times[1]), results[0], results[1], ratios
 
 
-def study_throughput(tracking_uri: str, budget: str = "quick") -> list[tuple[str, int, float, float]]:
+def study_throughput(tracking_uri: str, budget: str = "standard") -> list[tuple[str, int, float, float]]:
     """Per study in the tracking store: (study, finished runs at ``budget``,
     wall minutes from the first run's start to the last run's end, runs per
     CPU-minute = runs / (wall minutes x the runs' torch threads)). Read from the
@@ -532,7 +532,7 @@ def render(results: list[Result], command: str, where: str,
     lines.append("")
     lines += [f"- **{r.name}**: {r.detail}" for r in results if r.detail]
     if throughput:
-        lines += ["", "## Studies at the quick budget", "",
+        lines += ["", "## Studies at the standard budget", "",
                   f"From the tracking store `{store}` (the last run of each study, one worker), not timed here:", "",
                   "| study | finished runs | wall minutes | runs per CPU-minute |", "| --- | --- | --- | --- |"]
         lines += [f"| {name} | {n} | {wall:.1f} | {rate:.2f} |" for name, n, wall, rate in throughput]
@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5, help="tracking-overhead: trials per side (default 5)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed runs of each side, alternating: the median and the interval's samples (default 5)")
-    parser.add_argument("--tracking-uri", help="store whose quick-budget runs give each study's runs per CPU-minute "
+    parser.add_argument("--tracking-uri", help="store whose standard-budget runs give each study's runs per CPU-minute "
                                                "(default: the project's; none there, no such table)")
     parser.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     parser.add_argument("--out", default="reports/bench.md", help="where to write the table (default reports/bench.md)")
@@ -603,8 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no study throughput: {redact(uri)} could not be read ({type(exc).__name__})", file=sys.stderr)
         throughput = []
     for name, n, wall, rate in throughput:
-        print(f"{name} [quick]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
-    sections = designbench.render(comparisons, "quick") if comparisons else []
+        print(f"{name} [standard]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
+    sections = designbench.render(comparisons, "standard") if comparisons else []
     out.write_text(render(results, command.strip(), machine(device), throughput, redact(uri), sections))
     print(f"wrote {out}")
     return 0

@@ -59,5 +59,5 @@ STUDY = register(Study(
     arms=lambda budget: [Arm("mlp")],
     run_trial=run_trial,
     datasets=("fashion-mnist",),
-    budgets={name: Budget(replicates=n) for name, n in (("smoke", 2), ("quick", 3), ("full", 16))},
+    budgets={name: Budget(replicates=n) for name, n in (("smoke", 2), ("quick", 3), ("standard", 3), ("full", 16))},
 ))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-BUDGET_NAMES = ("smoke", "quick", "full")
+BUDGET_NAMES = ("smoke", "quick", "standard", "full")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # safe in paths, URLs and MLflow names
 
 

@@ -49,7 +49,7 @@ class DesignComparison:
         return "NOT met"
 
 
-def compare(names: list[str], budget: str = "quick", progress: bool = False) -> list[DesignComparison]:
+def compare(names: list[str], budget: str = "standard", progress: bool = False) -> list[DesignComparison]:
     import time
 
     from harness import sequential

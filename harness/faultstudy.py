@@ -54,5 +54,5 @@ STUDY = register(Study(
     arms=lambda budget: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 32})],
     run_trial=run_trial,
     datasets=("synthetic",),
-    budgets={name: Budget(replicates=3, settings=Settings()) for name in ("smoke", "quick", "full")},
+    budgets={name: Budget(replicates=3, settings=Settings()) for name in ("smoke", "quick", "standard", "full")},
 ))

@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
 SMOKE_NOTE = "smoke budget: a check of the machinery, not a result — never quote these verdicts"
+QUICK_NOTE = ("quick budget: a preview, the standard protocol made smaller (fewer seeds, images, steps or searches: "
+              "the study's budgets say which); its verdicts follow the same rule on that smaller evidence, and an "
+              "open claim says how many replicates would settle it. The committed reports come from the standard "
+              "budget")
 
 
 class NoRuns(LookupError):
@@ -244,6 +248,8 @@ def render(study: Study, doc: dict[str, Any], figures: list[Figure], runs: "pd.D
              f"{doc['generated_at']} from the tracking store by `harness report {study.name}`.*", ""]
     if smoke:
         lines += [f"> **{SMOKE_NOTE}.**", ""]
+    elif doc["budget"] == "quick":
+        lines += [f"> **{QUICK_NOTE}.**", ""]
     if provenance.get("preregistered"):
         lines += [f"Pre-registered: {provenance['why']}; the study's source hash is "
                   f"{', '.join(provenance['study_source']) or 'unrecorded'}.", ""]

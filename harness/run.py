@@ -22,7 +22,7 @@ from harness.study import Study
 @dataclass
 class RunRequest:
     study: str
-    budget: str = "quick"
+    budget: str = "standard"
     workers: int = 1
     storage: str | None = None
     tracking_uri: str | None = None

@@ -12,7 +12,8 @@ def _num(value: Any) -> str:
 def format_summary(documents: Sequence[dict[str, Any]]) -> str:
     lines = []
     for doc in documents:
-        smoke = "  (smoke budget: machinery check, not results)" if doc["budget"] == "smoke" else ""
+        smoke = {"smoke": "  (smoke budget: machinery check, not results)",
+                 "quick": "  (quick budget: a preview; the committed reports are standard's)"}.get(doc["budget"], "")
         lines.append(f"{doc['study']} [{doc['budget']}] -> reports/{doc['study']}/report.md{smoke}")
         for c in doc["claims"]:
             if c["ci"] is None:  # invalid, untested, or a tolerance check: the reason says which

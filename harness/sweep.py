@@ -67,7 +67,7 @@ class TrackingLost(RuntimeError):
 
 @dataclass
 class SweepOptions:
-    budget: str = "quick"
+    budget: str = "standard"
     storage: str | None = None
     tracking_uri: str | None = None
     threads: int = 1

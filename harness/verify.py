@@ -11,7 +11,7 @@ drift named by its path, e.g. ``seeds / SEED-SOURCES / effect: 0.414 -> 0.549
 (relative 0.33)``) and 2 when it could not check (bad arguments, git or the
 harness run failed).
 
-    python -m harness.verify [--budget quick] [--studies NAME ...] [--keep DIR] [--source PATH]
+    python -m harness.verify [--budget standard] [--studies NAME ...] [--keep DIR] [--source PATH]
 """
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ def compare_reports(expected_dir: Path, actual_dir: Path,
 
 def check_budget(reports: Path, names: set[str], budget: str) -> None:
     """Stop before any compute when the committed reports were made at another
-    budget: every number would drift, and a quick run costs half an hour."""
+    budget: every number would drift, and a standard run costs over an hour."""
     for name in sorted(names):
         committed = load(reports / name / VERDICTS).get("budget")
         if committed != budget:
@@ -326,7 +326,7 @@ def harness_command(budget: str, studies: Sequence[str], workdir: Path) -> list[
 
 
 def run_studies(command: list[str], clone: Path, env: dict[str, str]) -> None:
-    # stdout and stderr are inherited, not captured: a quick run takes half an hour and shows its progress
+    # stdout and stderr are inherited, not captured: a standard run takes over an hour and shows its progress
     print(f"$ cd {shlex.quote(str(clone))} && {shlex.join(command)}", flush=True)
     status = subprocess.run(command, cwd=clone, env=env).returncode
     if status != 0:
@@ -340,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m harness.verify",
         description="Clone the committed HEAD, rerun its studies with a private store, and check that "
                     "every reports/<study>/verdicts.json comes out the same.")
-    parser.add_argument("--budget", default="quick", choices=BUDGET_NAMES,
-                        help="the budget the committed reports were made at (default quick)")
+    parser.add_argument("--budget", default="standard", choices=BUDGET_NAMES,
+                        help="the budget the committed reports were made at (default standard)")
     parser.add_argument("--studies", nargs="+", default=["all"], metavar="NAME",
                         help="studies to rerun and compare (default: all)")
     parser.add_argument("--keep", type=Path, metavar="DIR",

@@ -59,7 +59,7 @@ def test_als_reaches_the_pca_subspace_and_its_error_never_rises():
 
 
 def test_only_fashion_mnist_at_p30_is_trained_by_least_squares():
-    design = {arm.name: arm.config for arm in STUDY.design("quick")}
+    design = {arm.name: arm.config for arm in STUDY.design("standard")}
     solved = {name for name, config in design.items() if config.get("solver") == "als"}
     assert solved == {"linear-fashion-p30"} and design["linear-fashion-p30"]["code"] == 30
     claim = next(c for c in STUDY.claims if c.id == "AE-LIN-SUBSPACE")
@@ -73,8 +73,8 @@ def test_only_fashion_mnist_at_p30_is_trained_by_least_squares():
     ({"subspace_n_fashion": 70_000}, "Fashion-MNIST has 60000"),
 ])
 def test_budget_check_names_the_bad_setting(changes, words):
-    check_budget(STUDY.budgets["quick"])
-    budget = STUDY.budgets["quick"]
+    check_budget(STUDY.budgets["standard"])
+    budget = STUDY.budgets["standard"]
     bad = dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes))
     with pytest.raises(StudyDeclarationError, match=words):
         check_budget(bad)

@@ -34,15 +34,15 @@ def test_bench_rejects_unknown_names_and_bad_sizes(tmp_path, capsys):
     assert not (tmp_path / "b.md").exists()
 
 
-def test_the_quick_tier_families_run_at_the_k_the_studies_declare():
+def test_the_standard_tier_families_run_at_the_k_the_studies_declare():
     from harness.discovery import get_study
 
     for study, arm in (("dropout", "dropconnect"), ("ae-vs-pca", "deep-ae-30"), ("batchnorm", "cnn-bn")):
         declared = get_study(study)
-        budget = declared.budget("quick")
-        expected = min(budget.schedule[0], next(a for a in declared.design("quick") if a.name == arm).max_replicates
+        budget = declared.budget("standard")
+        expected = min(budget.schedule[0], next(a for a in declared.design("standard") if a.name == arm).max_replicates
                        or budget.replicates)
-        assert bench._quick_k(study, arm) == expected
+        assert bench._standard_k(study, arm) == expected
 
 
 def test_sequential_vs_fixed_counts_seeds_and_decisions_from_one_sweep(home, tmp_path, capsys, monkeypatch):

@@ -37,12 +37,12 @@ def _equivalence_margin(study: str, claim_id: str) -> float | None:
 
 
 def test_there_are_committed_reports():
-    assert DOCUMENTS, "reports/*/verdicts.json: the quick-tier reports are committed"
+    assert DOCUMENTS, "reports/*/verdicts.json: the standard-tier reports are committed"
 
 
 @pytest.mark.parametrize("doc, claim", list(_claims()))
 def test_committed_claim_keeps_the_rules(doc, claim):
-    assert doc["budget"] == "quick", "committed reports come from the quick tier"
+    assert doc["budget"] == "standard", "committed reports come from the standard tier"
     assert claim["checks"], "a claim without checks"
     for p in (claim["p_value"], *claim["p_raw"].values()):
         assert p != 0.0, "a p-value of exactly 0"

@@ -116,7 +116,7 @@ def test_do_rate_reads_the_searches_and_both_rates_share_one_range():
 
     claim = next(c for c in STUDY.claims if c.id == "DO-RATE")
     assert claim.test.phase == "tune"
-    assert {a.name for a in STUDY.design("quick") if claim.test.reads(a.name)} == {f"rate-search-{i}"
+    assert {a.name for a in STUDY.design("standard") if claim.test.reads(a.name)} == {f"rate-search-{i}"
                                                                                    for i in range(4)}
     distributions = optuna.create_study().ask()
     rate_space(distributions)
@@ -148,7 +148,7 @@ def test_every_tier_passes_its_budget_check():
 
 
 @pytest.mark.parametrize("changes, words", [
-    ({"common_epochs": 10}, "common_epochs"),                      # quick: patience 4, one decay -> at most 9
+    ({"common_epochs": 10}, "common_epochs"),                      # standard: patience 4, one decay -> at most 9
     ({"sizes": (5000, 500)}, "increasing"),
     ({"sizes": (500, 56_000), "max_epochs": {500: 9, 56_000: 9}}, "60000"),
     ({"mc_samples": (1, 2, 100)}, "k = 50"),
@@ -159,7 +159,7 @@ def test_every_tier_passes_its_budget_check():
 ])
 def test_bad_budgets_fail_early_with_the_reason(changes, words):
     with pytest.raises(StudyDeclarationError, match=words):
-        check_budget(_with("quick", **changes))
+        check_budget(_with("standard", **changes))
 
 
 # -- the trial's bookkeeping: censoring and the common budget -------------------------------------------
@@ -214,7 +214,7 @@ def test_measured_reads_the_common_budget_and_censors_an_unreached_loss_target()
 
 def test_do_maxnorm_reads_the_sweep_and_dropout_alone_so_later_looks_give_them_seeds():
     claim = next(c for c in STUDY.claims if c.id == "DO-MAXNORM")
-    read = {arm.name for arm in STUDY.design("quick") if claim.test.reads(arm.name)}
+    read = {arm.name for arm in STUDY.design("standard") if claim.test.reads(arm.name)}
     assert read == {"dropout", *(maxnorm_arm(c) for c in MAXNORM_SWEEP)} and len(MAXNORM_SWEEP) >= 2
 
 
@@ -245,3 +245,16 @@ def test_maxnorm_pilot_measures_the_share_of_units_at_the_bound():
     assert tight.at_bound > 0.9 and tight.median_row_norm == pytest.approx(0.3, rel=1e-3)
     assert loose.at_bound == 0.0 and math.isnan(free.at_bound)
     assert not (tight.diverged or loose.diverged or free.diverged) and 1 <= free.epochs <= 2
+
+
+def test_the_quick_tier_gives_do_speeds_arms_their_sign_test_seeds_and_the_rest_three():
+    # a sign test on n pairs cannot go below 2 x 2^-n: DO-SPEED's two arms need 8 under Holm's first step, while
+    # every other arm (the max-norm sweep, the CNNs) stays at 3 so that the tier fits its 8 minutes
+    budget = STUDY.budget("quick")
+    seeds = {arm.name: arm.replicates_at(budget, 0) for arm in STUDY.design("quick")}
+    assert seeds["dropout"] == seeds["none"] == 8
+    assert max(n for name, n in seeds.items() if name not in {"dropout", "none"}) == 3
+    standard = STUDY.budget("standard")  # caps nothing new: the sweep goes on to the tier's last look with dropout
+    last = {arm.name: arm.replicates_at(standard, len(standard.schedule) - 1) for arm in STUDY.design("standard")}
+    assert standard["other_replicates"] is None
+    assert {last[maxnorm_arm(c)] for c in MAXNORM_SWEEP} == {last["dropout"]} == {standard.replicates}

@@ -24,7 +24,7 @@ def dry_run(*args: str) -> str:
 @pytest.mark.parametrize("name", load_studies().names())
 def test_make_study_runs_the_harness_for_every_registered_study(name):
     # GNU make skips implicit rules for .PHONY targets: this once printed "Nothing to be done"
-    assert re.search(rf"harness run {re.escape(name)} --budget quick --workers 1$", dry_run(f"study-{name}"), re.M)
+    assert re.search(rf"harness run {re.escape(name)} --budget standard --workers 1$", dry_run(f"study-{name}"), re.M)
 
 
 def test_make_study_passes_budget_and_workers():
@@ -32,8 +32,8 @@ def test_make_study_passes_budget_and_workers():
 
 
 @pytest.mark.parametrize("target, command", [
-    ("reproduce", "harness run all --budget quick"),
-    ("report", "harness report --budget quick"),
+    ("reproduce", "harness run all --budget standard"),
+    ("report", "harness report --budget standard"),
     ("verify-reports", "-m harness.verify"),
     ("test", '-m pytest -q -m "not faults"'),
     ("check", '-m pytest -q -m "not slow"'),

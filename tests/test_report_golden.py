@@ -33,7 +33,7 @@ STUDY = Study(
     arms=lambda budget: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 32})],
     run_trial=lambda ctx: {},
     datasets=("synthetic",),
-    budgets={name: Budget(replicates=3, settings={"epochs": 3}) for name in ("smoke", "quick", "full")},
+    budgets={name: Budget(replicates=3, settings={"epochs": 3}) for name in ("smoke", "quick", "standard", "full")},
 )
 
 
@@ -42,13 +42,13 @@ def claim(**fields):
             "source_numbers": "2.1% vs 3.4% error", "measure": "Test error of the final epoch.",
             "test": "paired t-test of test_error, wide − narrow, lower is better", "effect_note": "",
             "null": 0.0, "ci_method": "t-interval", "alpha": 0.025,
-            "p_raw": {"support": 0.001, "opposite": 0.999, "equivalence": None}, "budget": "quick",
+            "p_raw": {"support": 0.001, "opposite": 0.999, "equivalence": None}, "budget": "standard",
             "measured": {"wide": 0.1, "narrow": 0.2}, "settle": "", "preregistered": True, "notes": []}
     return base | fields
 
 
 DOC = {
-    "study": "golden", "budget": "quick", "generated_at": "2026-01-01T00:00:00+00:00", "experiment_id": "7",
+    "study": "golden", "budget": "standard", "generated_at": "2026-01-01T00:00:00+00:00", "experiment_id": "7",
     "parent_run": "parent0", "tracking_uri": "sqlite:////store/mlflow.db",
     "provenance": {"preregistered": True, "why": "every run came from commit abc123 (clean)",
                    "study_source": ["f00d"]},
@@ -95,3 +95,9 @@ def test_the_golden_file_says_what_a_reader_needs():
     assert "Means per arm: `wide` 0.1; `narrow` ≥ 0.2." in text     # a mean over capped runs is a bound
     assert "TrialDiverged: training loss became nan \\| in epoch 2 at step 7" in text   # one table row
     assert "Pre-registered: every run came from commit abc123 (clean)" in text
+
+
+def test_a_quick_report_says_it_is_a_preview_and_a_standard_one_does_not():
+    quick = render(STUDY, DOC | {"budget": "quick"}, [], RUNS)
+    assert "> **quick budget: a preview" in quick.split("## ")[0]   # above the first section
+    assert "quick budget" not in render(STUDY, DOC, [], RUNS)

@@ -130,9 +130,9 @@ def test_a_batch_sizes_training_stops_once_each_seeds_current_pick_has_plateaued
 
 # -- SEED-SOURCES: the factorial's seeds -----------------------------------------------------------------
 def _ctx(arm: str, replicate: int, levels: int = 3) -> TrialContext:
-    design = {a.name: a for a in STUDY.design("quick")}
+    design = {a.name: a for a in STUDY.design("standard")}
     arm_obj = dataclasses.replace(design[arm], config={**design[arm].config, "levels": levels})
-    return TrialContext("seeds", arm_obj, replicate, "quick", STUDY.budget("quick"), TrialSeeds(1, 2, 3, 4),
+    return TrialContext("seeds", arm_obj, replicate, "standard", STUDY.budget("standard"), TrialSeeds(1, 2, 3, 4),
                         "cpu", 1, None, show_progress=False)
 
 
@@ -154,7 +154,7 @@ def test_a_factorial_cell_takes_each_sources_seed_from_its_level_alone():
 def test_every_factorial_block_and_every_seed_spread_arm_must_have_trained():
     from harness.checks import run_checks
 
-    design = {a.name for a in STUDY.design("quick")}
+    design = {a.name for a in STUDY.design("standard")}
     runs = _runs([{"run_id": f"{arm}-0", "arm": arm, "replicate": 0} for arm in sorted(design)])
     claims = {c.id: c for c in STUDY.claims}
     blocks = claims["SEED-SOURCES"].test.read_arms(runs)
@@ -194,13 +194,13 @@ def test_sequence_classifier_reads_a_signal_one_value_per_step():
 
 # -- the budget check ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
-    ({"source_levels": 4}, "source_levels"),           # 4^4 = 256 cells > 100 replicates at quick
+    ({"source_levels": 4}, "source_levels"),           # 4^4 = 256 cells > 100 replicates at standard
     ({"n_search_train": 3500}, "4000 signals"),
     ({"source_blocks": 1}, "factorial blocks"),
     ({"sens_seeds": {"mnist1d": 8, "fashion-mnist": 30}}, "sens_seeds"),
 ])
 def test_budget_check_names_the_bad_setting(change, message):
-    budget = STUDY.budget("quick")
+    budget = STUDY.budget("standard")
     bad = dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **change))
     with pytest.raises(StudyDeclarationError, match=message):
         check_budget(bad)

@@ -17,7 +17,8 @@ To start a study, copy this file's first half (down to "test-only" below) into
 4. **Claims**: the sentence verbatim (a test checks it against the seed text), its
    primary source and numbers, what we measure, a test from ``harness.claimtests``, and
    the validity checks its arms must pass (``harness.checks``: trained, converged...).
-5. **Budgets**: ``smoke`` (a machinery check), ``quick`` (real verdicts), ``full``.
+5. **Budgets**: ``smoke`` (a machinery check), ``quick`` (a preview of a few minutes),
+   ``standard`` (real verdicts: the committed reports), ``full``.
 
 Register it with ``register(Study(...))``; ``harness list studies`` then shows it and
 ``make study-<name>`` runs it. A module outside ``studies/`` registers when named in
@@ -87,6 +88,7 @@ STUDY = register(Study(
     budgets={
         "smoke": Budget(replicates=2, settings=Settings(epochs=2)),
         "quick": Budget(replicates=3, settings=Settings(epochs=3), tuning_trials=2),
+        "standard": Budget(replicates=3, settings=Settings(epochs=3), tuning_trials=2),
         "full": Budget(replicates=4, settings=Settings(epochs=5), tuning_trials=3),
     },
 ))
@@ -164,6 +166,7 @@ ENSEMBLE_STUDY = register(Study(
     budgets={
         "smoke": Budget(replicates=3, settings={"epochs": 3}),
         "quick": Budget(replicates=4, settings={"epochs": 3}),
+        "standard": Budget(replicates=4, settings={"epochs": 3}),
         "full": Budget(replicates=5, settings={"epochs": 5}),
     },
     ensemble=Ensemble(key=ensemble_key, run=run_group),
@@ -201,6 +204,7 @@ SEQUENTIAL_STUDY = register(Study(
     budgets={
         "smoke": Budget(replicates=6, looks=(3, 6)),
         "quick": Budget(replicates=6, looks=(3, 6)),
+        "standard": Budget(replicates=6, looks=(3, 6)),
         "full": Budget(replicates=6),  # the same design, fixed: every arm at 6
     },
 ))

@@ -49,7 +49,7 @@ class Settings:
         ("linear-digits-p5", DIGITS, 5), ("linear-digits-p10", DIGITS, 10), ("linear-digits-p30", DIGITS, 30),
         ("linear-fashion-p5", FASHION, 5), ("linear-fashion-p10", FASHION, 10), ("linear-fashion-p30", FASHION, 30))
     # Those reaching their optimum by alternating least squares instead of Adam: Fashion-MNIST at p = 30, whose
-    # relative eigengaps inside the top 30 go down to 0.7%. The quick tier's Adam (6000 annealed full-batch steps at
+    # relative eigengaps inside the top 30 go down to 0.7%. The standard tier's Adam (6000 annealed full-batch steps at
     # 1e-2, 1000 images) reached the optimum for 3 of 4 seeds tried (training error within 8e-6 of PCA's, angle
     # <= 0.6 degrees) while the 4th stalled by a saddle (4e-4 above PCA's, 83 degrees; 12000 steps: 15 degrees;
     # L-BFGS: 42), and a replicate off the optimum voids the claims' optimality check. Each sweep of alternating

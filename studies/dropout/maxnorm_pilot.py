@@ -1,5 +1,5 @@
 """How DO-MAXNORM's bounds were chosen: a one-seed pilot, outside the study's
-design, that trains the quick tier's dropout MLP with each candidate bound c
+design, that trains the standard tier's dropout MLP with each candidate bound c
 (and learning rate) and reports the share of hidden units whose incoming
 weights end at the bound -- nothing about test error. The sweep
 (``studies.dropout.MAXNORM_SWEEP``) is every candidate whose share reached a
@@ -9,7 +9,7 @@ half (the ``binds`` check's line).
 
 The training follows the study's MLP protocol (``Settings``: 784-512-512-10
 ReLU, retain 0.8/0.5, SGD with momentum, batch 128; patience on validation
-error, one tenfold decay, then stop) in a plain loop, on the quick tier's
+error, one tenfold decay, then stop) in a plain loop, on the standard tier's
 5000 training and 5000 validation images of one subsample.
 """
 from __future__ import annotations

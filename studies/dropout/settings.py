@@ -22,6 +22,8 @@ class Settings:
     cnn_replicates: int                  # seeds of each CNN arm (DO-CONV), at most the tier's replicates
     max_norms: tuple[float, ...]         # DO-MAXNORM's sweep of the bound c: values that bind (see the notes)
     mc_samples: tuple[int, ...]          # DO-SCALING: Monte-Carlo averages over k sampled nets (k = 50 is tested)
+    other_replicates: int | None = None  # most seeds of every arm but DO-SPEED's two (None: no cap beyond the arm's
+                                         # own); the quick tier gives the sign test its 8 and the rest 3
     # -- the protocol: the same in every tier
     p_conv: float = 0.75                 # DO-CONV: retain probability of *either* placement (matched rates): after
                                          # each conv block, or in the fully connected head

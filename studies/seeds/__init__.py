@@ -184,7 +184,7 @@ CLAIMS = (
                         "51x less compute than re-running hyperparameter optimisation."),
         measure=(f"MNIST-1D dropout MLP (hidden retain 0.8, SGD 0.05 momentum 0.9): replicated crossed factorials, "
                  f"each over init, data order, dropout masks and a bootstrap of the 4000 training signals at "
-                 f"3 seeds each at the quick tier (4 in full), one run per cell. Per factorial, random-effects "
+                 f"3 seeds each at the standard tier (2 at quick, 4 in full), one run per cell. Per factorial, random-effects "
                  f"variance components of test accuracy: the four main effects and the interactions sum to one; a source's total-effect "
                  f"share adds the interactions it enters (what varying that source alone moves). Pre-registered: a "
                  f"source \"moves results\" if its total-effect share exceeds {SHARE_FLOOR:g}; the claim needs every "
@@ -261,10 +261,10 @@ CLAIMS = (
         measure=("MNIST-1D MLP, plain SGD over a grid of batch sizes m and per-example learning rates η̃ (3000 "
                  "training signals, 1000 validation), validation and test accuracy measured after every epoch, "
                  "each run read at its best validation epoch. Every m trains at least `grid_epochs` epochs and at "
-                 "least `grid_steps` steps (20 and 3000 at the quick tier: m = 512 gets 512 epochs), then on until "
+                 "least `grid_steps` steps (20 and 3000 at the standard tier: m = 512 gets 512 epochs), then on until "
                  "the runs its validation split would pick have plateaued -- the best validation accuracy of a "
                  f"run's first half within {grid.PLATEAU_TOLERANCE:g} of its best overall -- or `grid_max_epochs` "
-                 "(100 at the quick tier) end it. Per batch size and seed, the η̃ with the best validation accuracy "
+                 "(100 at the standard tier) end it. Per batch size and seed, the η̃ with the best validation accuracy "
                  "is picked and its test error read (one pick per m, whatever its number of stable grid points); "
                  "the claim, tested as a trend: test error rises with log2 m. Every pick must have plateaued "
                  "(`converged`). The notes give the same at a fixed epoch budget for every m, the source's "
@@ -315,7 +315,18 @@ STUDY = register(Study(
             grid_steps=20, grid_max_epochs=2,
             hp_epochs=1, hp_trials=5, searches=1, lstm_searches=1, lstm_epochs=1, batch_sizes=(16, 64, 256),
             base_lrs=(2 ** -9, 2 ** -6), batch_seeds=2)),
-        "quick": Budget(replicates=100, tuning_trials=20, settings=Settings(
+        # a preview within 8 minutes on 2 cores: standard's recipes with fewer seeds (50 and 20 reference seeds),
+        # 2 levels per source in the factorial (16 cells a block), half the searches and their trials, and a
+        # batch-size grid of 5 sizes, 3 seeds, at least 10 epochs and 1500 steps
+        "quick": Budget(replicates=50, tuning_trials=10, settings=Settings(
+            n_train={MNIST1D: 4000, FASHION: 60_000}, epochs={MNIST1D: 150, FASHION: 10},
+            sens_seeds={MNIST1D: 50, FASHION: 20}, source_epochs=60, source_levels=2, source_blocks=4,
+            grid_epochs=10, grid_steps=1500, grid_max_epochs=50, hp_epochs=10, hp_trials=40, searches=2,
+            lstm_searches=1, lstm_epochs=10,
+            batch_sizes=(2, 8, 32, 128, 512),
+            base_lrs=(2 ** -12, 2 ** -10, 2 ** -8, 2 ** -6, 2 ** -4, 2 ** -2), batch_seeds=3)),
+        # the committed reports
+        "standard": Budget(replicates=100, tuning_trials=20, settings=Settings(
             n_train={MNIST1D: 4000, FASHION: 60_000}, epochs={MNIST1D: 150, FASHION: 10},
             sens_seeds={MNIST1D: 100, FASHION: 30}, source_epochs=60, source_levels=3, source_blocks=4,
             grid_epochs=20, grid_steps=3000, grid_max_epochs=100, hp_epochs=10, hp_trials=80, searches=4,
