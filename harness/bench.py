@@ -201,8 +201,8 @@ def ensemble_cnn(args: argparse.Namespace) -> Result:
 # The families below run at the K the standard tier would batch: one arm's replicates, read from the study's
 # declaration. Their target is only that batching pays at all (ratio > 1): whether routing those studies'
 # replicates through ensembles is worth it. Their networks are 10-100x the MLP's, so they train at most
-# QUICK_EPOCHS epochs: the ratio is one of time per step, and more epochs would only lengthen `make bench`.
-QUICK_EPOCHS = 2
+# FAMILY_EPOCHS epochs: the ratio is one of time per step, and more epochs would only lengthen `make bench`.
+FAMILY_EPOCHS = 2
 
 
 
@@ -222,7 +222,7 @@ def ensemble_dropconnect(args: argparse.Namespace) -> Result:
     from harness.dropnets import DropoutMLP
     from harness.ensemble import Shape
 
-    shape = Shape(784, 10, (512, 512), retain_input=0.8, retain_hidden=0.5, dropconnect=True, epochs=min(args.epochs, QUICK_EPOCHS),
+    shape = Shape(784, 10, (512, 512), retain_input=0.8, retain_hidden=0.5, dropconnect=True, epochs=min(args.epochs, FAMILY_EPOCHS),
                   batch_size=128)
     return _family(args, "ensemble-dropconnect", "fashion-mnist",
                    lambda: DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5, dropconnect=True), shape,
@@ -237,7 +237,7 @@ def ensemble_autoencoder(args: argparse.Namespace) -> Result:
     from harness.ensemble import Shape
     from harness.nets import Autoencoder
 
-    shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, optimizer="adam")
+    shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128, optimizer="adam")
     return _family(args, "ensemble-ae", "fashion-mnist", lambda: Autoencoder(784, (512, 256, 128), 30), shape,
                    1e-3, 0.0, _standard_k("ae-vs-pca", "deep-ae-30"), 1.0, "deep autoencoder")
 
@@ -250,7 +250,7 @@ def ensemble_bn_cnn(args: argparse.Namespace) -> Result:
     from harness.ensemble import Shape
     from harness.normnets import SmallCNN
 
-    shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, QUICK_EPOCHS), batch_size=128, norm="bn")
+    shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128, norm="bn")
     return _family(args, "ensemble-bn-cnn", "fashion-mnist", lambda: SmallCNN((1, 28, 28), 10, (8, 16), norm="bn"),
                    shape, 0.05, 0.9, _standard_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
 
