@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from harness.design import REPORT_BUDGET
 from harness.registry import Registry
 
 
@@ -211,7 +212,7 @@ def _standard_k(study: str, arm: str) -> int:
     from harness.discovery import get_study
 
     declared = get_study(study)
-    return next(a for a in declared.design("standard") if a.name == arm).replicates_at(declared.budget("standard"), 0)
+    return next(a for a in declared.design(REPORT_BUDGET) if a.name == arm).replicates_at(declared.budget(REPORT_BUDGET), 0)
 
 
 @benchmark("ensemble-dropconnect")
@@ -470,7 +471,7 @@ def _alternate(baseline: Callable[[], object], candidate: Callable[[], object], 
     return statistics.median(times[0]), statistics.median(times[1]), results[0], results[1], ratios
 
 
-def study_throughput(tracking_uri: str, budget: str = "standard") -> list[tuple[str, int, float, float]]:
+def study_throughput(tracking_uri: str, budget: str = REPORT_BUDGET) -> list[tuple[str, int, float, float]]:
     """Per study in the tracking store: (study, finished runs at ``budget``,
     wall minutes from the first run's start to the last run's end, runs per
     CPU-minute = runs / (wall minutes x the runs' torch threads)). Read from the
@@ -532,7 +533,7 @@ def render(results: list[Result], command: str, where: str,
     lines.append("")
     lines += [f"- **{r.name}**: {r.detail}" for r in results if r.detail]
     if throughput:
-        lines += ["", "## Studies at the standard budget", "",
+        lines += ["", f"## Studies at the {REPORT_BUDGET} budget", "",
                   f"From the tracking store `{store}` (the last run of each study, one worker), not timed here:", "",
                   "| study | finished runs | wall minutes | runs per CPU-minute |", "| --- | --- | --- | --- |"]
         lines += [f"| {name} | {n} | {wall:.1f} | {rate:.2f} |" for name, n, wall, rate in throughput]
@@ -603,8 +604,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no study throughput: {redact(uri)} could not be read ({type(exc).__name__})", file=sys.stderr)
         throughput = []
     for name, n, wall, rate in throughput:
-        print(f"{name} [standard]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
-    sections = designbench.render(comparisons, "standard") if comparisons else []
+        print(f"{name} [{REPORT_BUDGET}]: {n} runs in {wall:.1f} min = {rate:.2f} runs per CPU-minute (from the store)")
+    sections = designbench.render(comparisons, REPORT_BUDGET) if comparisons else []
     out.write_text(render(results, command.strip(), machine(device), throughput, redact(uri), sections))
     print(f"wrote {out}")
     return 0

@@ -13,7 +13,7 @@ import traceback
 from typing import Sequence
 
 from harness.redact import redact
-from harness.design import BUDGET_NAMES
+from harness.design import BUDGET_NAMES, REPORT_BUDGET
 
 LIST_KINDS = ("studies", "models", "datasets")
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", choices=LIST_KINDS, help="what to list (default: all three)")
 
     def add_stores(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--budget", default="standard", choices=BUDGET_NAMES,
+        p.add_argument("--budget", default=REPORT_BUDGET, choices=BUDGET_NAMES,
                        help="smoke: machinery check (<1 min); quick: a preview (<= 8 min a study, mostly 3 seeds); "
                             "standard: the committed reports' verdicts (default); full: paper scale")
         p.add_argument("--storage", help="Optuna storage: journal:/path (default: $HARNESS_STORAGE, else "
@@ -52,13 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="regenerate reports from the tracking store (no training)")
     p.add_argument("studies", nargs="*", metavar="STUDY", help="study names (default: every study with runs)")
-    p.add_argument("--budget", default="standard", choices=BUDGET_NAMES)
+    p.add_argument("--budget", default=REPORT_BUDGET, choices=BUDGET_NAMES)
     p.add_argument("--tracking-uri")
 
     p = sub.add_parser("rebuild", help="recreate a study's Optuna trials at one budget from its finished MLflow runs "
                                        "(after losing or damaging the journal)")
     p.add_argument("study", metavar="STUDY")
-    p.add_argument("--budget", default="standard", choices=BUDGET_NAMES)
+    p.add_argument("--budget", default=REPORT_BUDGET, choices=BUDGET_NAMES)
     p.add_argument("--storage", help="the Optuna storage to rebuild into; its studies for STUDY at that budget must "
                                      "hold no trials (default: $HARNESS_STORAGE, else .harness/optuna.journal)")
     p.add_argument("--tracking-uri", help="the MLflow store to read (default: $MLFLOW_TRACKING_URI, else "

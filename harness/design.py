@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 BUDGET_NAMES = ("smoke", "quick", "standard", "full")
+REPORT_BUDGET = "standard"  # the tier whose runs make the committed reports: every command's default budget
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # safe in paths, URLs and MLflow names
 
 

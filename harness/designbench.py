@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.design import REPORT_BUDGET
+
 DECIDED = ("reproduced", "contradicted", "not reproduced")
 
 
@@ -49,7 +51,7 @@ class DesignComparison:
         return "NOT met"
 
 
-def compare(names: list[str], budget: str = "standard", progress: bool = False) -> list[DesignComparison]:
+def compare(names: list[str], budget: str = REPORT_BUDGET, progress: bool = False) -> list[DesignComparison]:
     import time
 
     from harness import sequential

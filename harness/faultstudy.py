@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from harness.claimtests import Better
 from harness.claims import Claim
+from harness.design import BUDGET_NAMES
 from harness.discovery import register
 from harness.study import Arm, Budget, Study
 
@@ -54,5 +55,5 @@ STUDY = register(Study(
     arms=lambda budget: [Arm("narrow", {"width": 2}), Arm("wide", {"width": 32})],
     run_trial=run_trial,
     datasets=("synthetic",),
-    budgets={name: Budget(replicates=3, settings=Settings()) for name in ("smoke", "quick", "standard", "full")},
+    budgets={name: Budget(replicates=3, settings=Settings()) for name in BUDGET_NAMES},
 ))

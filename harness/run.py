@@ -16,13 +16,14 @@ from typing import Any
 
 from harness import paths
 from harness.discovery import get_study
+from harness.design import REPORT_BUDGET
 from harness.study import Study
 
 
 @dataclass
 class RunRequest:
     study: str
-    budget: str = "standard"
+    budget: str = REPORT_BUDGET
     workers: int = 1
     storage: str | None = None
     tracking_uri: str | None = None

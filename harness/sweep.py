@@ -45,6 +45,7 @@ from harness.seeding import stable_int, trial_seeds
 # HEARTBEAT_ENV, StorageError, open_storage, DesignChanged, trial_key lived here: re-exported for their callers
 from harness.storage import (HEARTBEAT_ENV, Heartbeat, StorageError, open_storage, resolve_storage,  # noqa: F401
                              root_cause)
+from harness.design import REPORT_BUDGET
 from harness.study import Arm, Study
 from harness.tracking import FINAL_METRICS, TAG, Tracker, trial_tags
 from harness.trialqueue import (DesignChanged, TrialQueue, optuna_study_name, stage_of, trial_key,  # noqa: F401
@@ -67,7 +68,7 @@ class TrackingLost(RuntimeError):
 
 @dataclass
 class SweepOptions:
-    budget: str = "standard"
+    budget: str = REPORT_BUDGET
     storage: str | None = None
     tracking_uri: str | None = None
     threads: int = 1

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.provenance import PROJECT_ROOT
-from harness.design import BUDGET_NAMES
+from harness.design import BUDGET_NAMES, REPORT_BUDGET
 
 # Keys whose values differ between two honest runs of the same code (time
 # stamps, store locations, run ids, machine and library versions); skipped
@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m harness.verify",
         description="Clone the committed HEAD, rerun its studies with a private store, and check that "
                     "every reports/<study>/verdicts.json comes out the same.")
-    parser.add_argument("--budget", default="standard", choices=BUDGET_NAMES,
+    parser.add_argument("--budget", default=REPORT_BUDGET, choices=BUDGET_NAMES,
                         help="the budget the committed reports were made at (default standard)")
     parser.add_argument("--studies", nargs="+", default=["all"], metavar="NAME",
                         help="studies to rerun and compare (default: all)")
