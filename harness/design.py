@@ -79,6 +79,26 @@ class Arm:
         return min(budget.schedule[look], self.replicates(budget))
 
 
+def cap_replicates(design: list[Arm], cap: int | None, *, keep: set[str] | frozenset[str]) -> list[Arm]:
+    """Every arm of ``design`` except those named in ``keep`` runs at most ``cap`` seeds.
+
+    Why: an exact sign test on n pairs cannot give p below 2 x 2^-n, so a tier
+    may need many seeds for the arms such a test reads while every other claim
+    decides at far fewer (``harness.spending.undecidable``). ``cap`` None caps
+    nothing; below 2 no paired test could run, so it is refused, as is a name in
+    ``keep`` that is not an arm (a typo would silently cap the arm it meant).
+    """
+    if cap is None:
+        return list(design)
+    if not isinstance(cap, int) or cap < 2:
+        raise StudyDeclarationError(f"a replicate cap must be an int >= 2 (a paired test needs two seeds), got {cap!r}")
+    unknown = sorted(set(keep) - {a.name for a in design})
+    if unknown:
+        raise StudyDeclarationError(f"cap_replicates: {unknown} name no arm of the design")
+    return [a if a.name in keep else dataclasses.replace(a, max_replicates=min(cap, a.max_replicates or cap))
+            for a in design]
+
+
 @dataclass(frozen=True)
 class Budget:
     """How much compute a tier spends.

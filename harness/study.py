@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from harness.design import (BUDGET_NAMES, NAME_PATTERN, Arm, Budget, Ensemble, StudyDeclarationError,  # noqa: F401
-                            Tuning, check_name)
+                            Tuning, cap_replicates, check_name)
 from harness.spending import undecidable
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from harness.design import Budget, StudyDeclarationError
+from harness.design import Arm, Budget, StudyDeclarationError, cap_replicates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,11 +43,28 @@ def test_settings_must_be_a_dataclass_or_a_mapping():
 
 
 def test_an_arm_may_ask_for_its_own_number_of_tuning_trials():
-    from harness.design import Arm
-
     budget = Budget(replicates=2, settings=Settings(epochs=3), tuning_trials=20)
     assert Arm("a").tuning_trials(budget) == 20
     assert Arm("b", {"tuning_trials": 80}).tuning_trials(budget) == 80
     for bad in (0, 2.5, "80"):
         with pytest.raises(StudyDeclarationError, match="tuning_trials must be an int >= 1"):
             Arm("c", {"tuning_trials": bad})
+
+
+def test_a_replicate_cap_spares_the_named_arms_and_keeps_smaller_caps():
+    design = [Arm("speed-a"), Arm("speed-b"), Arm("figure", max_replicates=2), Arm("other")]
+    budget = Budget(replicates=10)
+    capped = {a.name: a.replicates(budget) for a in cap_replicates(design, 3, keep={"speed-a", "speed-b"})}
+    assert capped == {"speed-a": 10, "speed-b": 10, "figure": 2, "other": 3}
+    assert cap_replicates(design, None, keep={"speed-a"}) == design  # no cap: the design as declared
+
+
+@pytest.mark.parametrize("cap", [0, 1, 2.5])
+def test_a_replicate_cap_below_two_seeds_is_refused(cap):
+    with pytest.raises(StudyDeclarationError, match="a paired test needs two seeds"):
+        cap_replicates([Arm("a"), Arm("b")], cap, keep={"a"})
+
+
+def test_a_replicate_cap_names_an_unknown_arm_it_should_spare():
+    with pytest.raises(StudyDeclarationError, match=r"\['mlp-bn-6x'\] name no arm"):
+        cap_replicates([Arm("mlp-bn-5x"), Arm("mlp")], 3, keep={"mlp-bn-6x"})

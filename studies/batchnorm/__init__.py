@@ -29,7 +29,7 @@ from harness.claimtests import (Better, BetterEverywhere, Bound, Extrapolated, F
                                 Similar, Tolerance, Trend)
 from harness.claims import Claim
 from harness.discovery import register
-from harness.study import Arm, Budget, Study, StudyDeclarationError
+from harness.study import Arm, Budget, Study, StudyDeclarationError, cap_replicates
 from studies.batchnorm import figures, notes, trials
 from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
                                        noisy_arm, noniid_arm, smooth_arm, stability_arm)
@@ -63,11 +63,9 @@ def arms(budget: Budget) -> list[Arm]:
                for norm in ("none", "bn") for b in budget["noniid_batches"]]
     design += [Arm(stability_arm(name, lr), {"kind": "stability", "norm": norm, "lr": lr})
                for lr in budget["stability_lrs"] for name, norm in (("mlp", "none"), ("mlp-bn", "bn"))]
-    # the speed MLPs get the budget's replicates (a sign test on n pairs cannot give p below 2 x 2^-n), the rest fewer
-    speed = {"mlp-bn-5x", *faster_ladder("mlp"), *faster_ladder("mlp-bn")}
-    return [a if a.name in speed else replace(a, max_replicates=min(budget["other_replicates"],
-                                                                    a.max_replicates or budget.replicates))
-            for a in design]
+    # the speed MLPs get the budget's replicates (their sign tests need them), the rest fewer
+    return cap_replicates(design, budget["other_replicates"],
+                          keep={"mlp-bn-5x", *faster_ladder("mlp"), *faster_ladder("mlp-bn")})
 
 
 # -- claims ---------------------------------------------------------------------------------------
@@ -358,6 +356,15 @@ def check_budget(budget: Budget) -> None:
                                     "explode_batches must include them")
 
 
+# the committed reports' settings (the quick tier is these, smaller)
+STANDARD = Settings(
+    n_train=10_000, n_test=2000, mlp_steps=3000, eval_every=100, probe_every=500, smooth_n=8000, smooth_steps=400,
+    dln_n=1000, dln_width=32, dln_steps=200, dln_probe_every=50, cnn_epochs=30, cnn_val=2000,
+    explode_width=1000, explode_depth=40, explode_skip=5, deep_width=128, deep_steps=500,
+    inference_batches=200, noniid_batches=(2, 8, 32, 128), noniid_n=4000, noniid_val=1000, noniid_steps=60_000,
+    other_replicates=6)
+
+
 STUDY = register(Study(
     name="batchnorm",
     title="Batch normalization",
@@ -382,23 +389,13 @@ STUDY = register(Study(
         # the deep nets 300) and BN-NONIID's MLPs at most 20k steps. The speed MLPs train 2000 steps (standard: 3000),
         # not fewer: the plain MLP sits at chance for its first ~1200-1500 (at 1000 it had not trained, so BN-FASTER
         # could not be tested). With 6000 images and 400/500 steps the tier took 584 s here
-        "quick": Budget(replicates=10, settings=Settings(
-            n_train=4000, n_test=2000, mlp_steps=2000, eval_every=100, probe_every=500, smooth_n=8000,
-            smooth_steps=250,
-            dln_n=1000, dln_width=32, dln_steps=200, dln_probe_every=50, cnn_epochs=20, cnn_val=1500,
-            explode_width=1000, explode_depth=40, explode_skip=5, deep_width=128, deep_steps=300,
-            inference_batches=200, noniid_batches=(2, 8, 32, 128), noniid_n=4000, noniid_val=1000, noniid_steps=20_000,
-            other_replicates=3)),
+        "quick": Budget(replicates=10, settings=replace(
+            STANDARD, n_train=4000, mlp_steps=2000, smooth_steps=250, cnn_epochs=20, cnn_val=1500, deep_steps=300,
+            noniid_steps=20_000, other_replicates=3)),
         # the committed reports. Sequential (README, "Verdicts", 4): a look at 3 seeds, the rest up to 6 only for
         # undecided claims, and to 10 for the speed MLPs (BN-FASTER's sign tests: 2 x 2^-6 = 0.031 is above Holm's
         # first step, 0.0025)
-        "standard": Budget(replicates=10, looks=(3, 6, 10), settings=Settings(
-            n_train=10_000, n_test=2000, mlp_steps=3000, eval_every=100, probe_every=500, smooth_n=8000,
-            smooth_steps=400,
-            dln_n=1000, dln_width=32, dln_steps=200, dln_probe_every=50, cnn_epochs=30, cnn_val=2000,
-            explode_width=1000, explode_depth=40, explode_skip=5, deep_width=128, deep_steps=500,
-            inference_batches=200, noniid_batches=(2, 8, 32, 128), noniid_n=4000, noniid_val=1000, noniid_steps=60_000,
-            other_replicates=6)),
+        "standard": Budget(replicates=10, looks=(3, 6, 10), settings=STANDARD),
         "full": Budget(replicates=10, looks=(5, 10), settings=Settings(
             n_train=60_000, n_test=10_000, mlp_steps=20_000, eval_every=200, probe_every=1000,
             smooth_n=50_000, smooth_steps=10_000,
