@@ -78,3 +78,24 @@ def test_budget_check_names_the_bad_setting(changes, words):
     bad = dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes))
     with pytest.raises(StudyDeclarationError, match=words):
         check_budget(bad)
+
+
+def test_the_size_note_reads_a_negative_effect_as_a_shrinking_deficit():
+    # effect = (shallow - deep at ~454k) - (shallow - deep at ~1.14M): with the deep AE behind at both sizes, a
+    # negative effect means it is less far behind at the larger size
+    import pandas as pd
+
+    from studies.ae_vs_pca.notes import shrinks_note
+
+    rows = [("deep-ae-small", 9.0), ("shallow-ae-small", 7.5), ("deep-ae-30", 7.7), ("shallow-ae-1m", 7.0)]
+    runs = pd.DataFrame({"arm": [a for a, _ in rows], "status": "FINISHED", "metrics.test_sse": [v for _, v in rows]})
+    (text,) = shrinks_note(runs)
+    assert "a negative one that it shrinks (here from 1.500 to 0.700)" in text
+
+
+def test_the_learning_rate_pilot_runs_the_studys_trial_on_validation_data(tmp_path):
+    from studies.ae_vs_pca.lr_pilot import pilot_run
+
+    run = pilot_run("deep-ae-small", 3e-3, "smoke", tmp_path)
+    assert run.arm == "deep-ae-small" and run.lr == 3e-3
+    assert 0 < run.best_val_sse < 200 and run.epochs == 3  # smoke: 3 epochs, the plateau rule cannot stop it earlier

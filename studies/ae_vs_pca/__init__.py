@@ -207,7 +207,7 @@ CLAIMS = (
                  f"{PROTOCOL}; same data."),
         test=Better("test_sse", "deep-ae-small", "shallow-ae-small", margin=DEPTH_MARGIN),
         checks=(*AE_CHECKS("deep-ae-small", "shallow-ae-small"), TUNED_ALIKE),
-        notes=notes.plateau_note("deep-ae-small", "shallow-ae-small"),
+        notes=lambda runs: notes.plateau_note("deep-ae-small", "shallow-ae-small")(runs) + notes.lr_pilot_note(runs),
     ),
     Claim(
         id="AE-DEPTH-1M",
@@ -217,7 +217,7 @@ CLAIMS = (
                  f"with one hidden layer of 699 units per side (1.14M parameters); {PROTOCOL}; same data."),
         test=Better("test_sse", "deep-ae-30", "shallow-ae-1m", margin=DEPTH_MARGIN),
         checks=(*AE_CHECKS("deep-ae-30", "shallow-ae-1m"), TUNED_ALIKE),
-        notes=notes.plateau_note("deep-ae-30", "shallow-ae-1m"),
+        notes=lambda runs: notes.plateau_note("deep-ae-30", "shallow-ae-1m")(runs) + notes.lr_pilot_note(runs),
     ),
     Claim(
         id="AE-DEPTH-LINEAR",
@@ -229,7 +229,8 @@ CLAIMS = (
                  f"smallest deep AE without a bottleneck, {PROTOCOL}, same data."),
         test=Better("test_sse", "deep-ae-small", "linear-ae-30", margin=DEPTH_MARGIN),
         checks=(*AE_CHECKS("deep-ae-small", "linear-ae-30"), TUNED_ALIKE),
-        notes=lambda runs: notes.plateau_note("deep-ae-small", "linear-ae-30")(runs) + notes.depth_linear_note(runs),
+        notes=lambda runs: (notes.plateau_note("deep-ae-small", "linear-ae-30")(runs) + notes.depth_linear_note(runs)
+                            + notes.lr_pilot_note(runs)),
     ),
     Claim(
         id="AE-DEPTH-SHRINKS",
@@ -241,7 +242,7 @@ CLAIMS = (
                  "predicts a positive difference."),
         test=Shrinks("test_sse", smaller=("deep-ae-small", "shallow-ae-small"), larger=("deep-ae-30", "shallow-ae-1m")),
         checks=(*AE_CHECKS("deep-ae-small", "shallow-ae-small", "deep-ae-30", "shallow-ae-1m"), TUNED_ALIKE),
-        notes=notes.shrinks_note,
+        notes=lambda runs: notes.shrinks_note(runs) + notes.lr_pilot_note(runs),
     ),
 )
 

@@ -91,24 +91,28 @@ def figures(fig_ctx) -> list:
     out.append(fig_ctx.save(fig, "depth.png", "Linear, shallow and deep autoencoders with a 30-d code at matched "
                             "parameter counts, each at its validation plateau (bars: mean ± SD; dots: replicates)."))
 
-    # 4. The learning curves the checks read: validation error per epoch, replicate 0 of each AE arm.
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for arm in ("linear-ae-30", "shallow-ae-small", "deep-ae-small", "shallow-ae-1m", "deep-ae-30"):
-        rows = runs[(runs["arm"] == arm) & (runs["replicate"] == 0)]
-        if rows.empty:
-            continue
-        curve = fig_ctx.tracker.metric_history(rows.iloc[0]["run_id"], "val_sse")
-        if curve:
-            ax.plot(*zip(*curve), label=arm)
+    # 4. The learning curves the checks read, every replicate of each AE arm: the training loss (`trained`) and
+    # the validation error per epoch (`converged`, and the plateau that stops each run).
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    arms = ("linear-ae-30", "shallow-ae-small", "deep-ae-small", "shallow-ae-1m", "deep-ae-30")
+    for ax, metric, label in ((axes[0], "train_loss", "training loss (the `trained` check)"),
+                              (axes[1], "val_sse", "validation squared error per image (`converged`)")):
+        for colour, arm in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], arms):
+            rows = runs[runs["arm"] == arm].sort_values("replicate")
+            for i, run_id in enumerate(rows["run_id"]):
+                curve = fig_ctx.tracker.metric_history(run_id, metric)
+                if curve:
+                    ax.plot(*zip(*curve), color=colour, linewidth=0.8, alpha=0.7, label=arm if i == 0 else None)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label, fontsize=8)
     if len(pca):
-        ax.axhline(pca.mean(), color="grey", linestyle="--", linewidth=1, label="PCA-30 (test)")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation squared error per image")
-    ax.legend(fontsize=7)
+        axes[1].axhline(pca.mean(), color="grey", linestyle="--", linewidth=1, label="PCA-30 (test)")
+    axes[1].legend(fontsize=7)
     out.append(fig_ctx.save(fig, "learning_curves.png",
-                            "Validation error per epoch of each Fashion-MNIST autoencoder (replicate 0), to the epoch "
-                            "where its plateau stopped it; the `trained` and `converged` checks read these curves."))
+                            "Each Fashion-MNIST autoencoder's training loss (left, what the `trained` check reads) "
+                            "and validation error (right, what `converged` reads) per epoch, every replicate, to the "
+                            "epoch where its plateau stopped it."))
 
     # 5. Linear AEs: principal directions recovered from the weights, against the eigengap.
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
