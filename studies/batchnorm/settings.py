@@ -101,6 +101,8 @@ class Settings:
     noniid_patience: int = 3             # to its validation plateau as the CNN: patience, a tenfold decay, patience
     noniid_min_gain: float = 0.002
     noniid_levels: tuple[int, ...] = (2, 8, 32, 128)  # the batch sizes BN-NONIID's trend reads (every tier has them)
+    noniid_grad_ref: int = 1000          # gradient quality: a batch of m's gradient against these first examples'
+    noniid_grad_draws: int = 100         # ... averaged over this many random batches (at init and at the end)
 
 
 NOISY_MARGIN = 0.02     # accuracy: noisy BN "similar" to BN means within ±2 points (BN-NOISY-SIMILAR, the sweep)

@@ -408,6 +408,9 @@ def _noniid_trial(ctx) -> dict[str, float]:
     x, y, xv, yv, xt, yt = (engine.as_tensor(a, ctx.device) for a in arrays)
     model = engine.build_model(lambda: MODELS.get("norm-mlp")(hidden=budget["noniid_hidden"], act=budget["noniid_act"],
                                                               norm=cfg["norm"]), ctx)
+    # the sentence's cause, "lower quality gradient estimation": how well a batch of m's gradient points along a
+    # large batch's, at initialization and at the weights tested (a fixed generator: the same batches in both arms)
+    alignment = {"grad_alignment_init": _gradient_alignment(model, x, y, cfg["batch"], budget, ctx.seeds.noise)}
     # square-root scaling keeps the gradient noise comparable across m
     lr = budget["noniid_lr"] * math.sqrt(cfg["batch"] / budget["noniid_lr_batch"])
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
@@ -422,11 +425,40 @@ def _noniid_trial(ctx) -> dict[str, float]:
                           evaluate=lambda step: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
     metrics = {"test_acc": _accuracy(model, xt, yt), "train_acc": _accuracy(model, x, y),
                "val_acc": max(result.curve("val_acc")), "steps_trained": float(result.points[-1])}
+    metrics.update(alignment, grad_alignment_end=_gradient_alignment(model, x, y, cfg["batch"], budget, ctx.seeds.noise))
     if cfg["norm"] == "bn":
         # what the batch statistics of m examples do at test time: each test batch of m normalised by itself
         metrics["batch_stat_acc"] = _batch_statistics_accuracy(model, xt, yt, cfg["batch"])
         metrics["train_eval_gap"] = metrics["test_acc"] - metrics["batch_stat_acc"]
     return metrics
+
+
+def _gradient_alignment(model, x, y, batch: int, budget, seed: int) -> float:
+    """Mean cosine between the training loss's gradient on a random batch of
+    ``batch`` training examples and on the first ``noniid_grad_ref`` (a stand-in
+    for the full-data gradient), over ``noniid_grad_draws`` batches, every
+    parameter in one vector; the network in training mode, as SGD sees it (with
+    BN, each batch normalised by its own statistics). 1 = the batch's gradient
+    points where the large batch's does. On a copy: the model's running
+    statistics and gradients stay as they were."""
+    import copy
+
+    import torch
+
+    probe = copy.deepcopy(model).train()
+    params = [p for p in probe.parameters() if p.requires_grad]
+
+    def gradient(rows) -> "torch.Tensor":
+        probe.zero_grad()
+        torch.nn.functional.cross_entropy(probe(x[rows]), y[rows]).backward()
+        return torch.cat([p.grad.reshape(-1) for p in params])
+
+    reference = gradient(torch.arange(min(budget["noniid_grad_ref"], x.shape[0]), device=x.device))
+    draws = torch.Generator().manual_seed(seed)
+    cosines = [float(torch.nn.functional.cosine_similarity(
+        gradient(torch.randperm(x.shape[0], generator=draws)[:batch].to(x.device)), reference, dim=0))
+        for _ in range(budget["noniid_grad_draws"])]
+    return sum(cosines) / len(cosines)
 
 
 def _batch_statistics_accuracy(model, x, y, batch: int) -> float:
