@@ -74,6 +74,7 @@ def spread_note(runs, *, arms: tuple[str, ...], references: dict[str, float]) ->
 
 def sources_note(runs, *, test: VarianceShares) -> list[str]:
     import numpy as np
+    from scipy import stats as sps
 
     per_block, incomplete = test.shares(runs)
     if not per_block:
@@ -87,13 +88,23 @@ def sources_note(runs, *, test: VarianceShares) -> list[str]:
     mains = np.array([[b[f"{s} main"] for s in test.factors] for b in per_block.values()]).sum(1)
     lines.append(f"The four main effects together carry {mains.mean():.2f} of the variance on average (per block "
                  f"{', '.join(f'{m:.2f}' for m in mains)}), the interactions the rest: a source changes the outcome "
-                 "mostly in ways that depend on the other sources' seeds, not by a shift of its own. (The "
-                 "interactions include the run-to-run residual, which one run per cell cannot separate; an "
-                 "unbiased component may come out negative and is kept.)")
-    lines.append("Total-effect shares (main effect plus every interaction the source enters; the test's "
-                 "numbers; above 1 when the terms without that source came out negative), mean over blocks: " +
-                 ", ".join(f"{s} {np.mean([b[f'{s} total'] for b in per_block.values()]):.2f}"
-                           for s in test.factors) + ".")
+                 "mostly in ways that depend on the other sources' seeds, not by a shift of its own. (A cell's "
+                 "run is a function of its four seeds: rerun, it gives the same number on this machine, so the "
+                 "highest-order interaction holds no separate run-to-run noise here; an unbiased component may "
+                 "come out negative and is kept.)")
+    totals = {s: np.array([b[f"{s} total"] for b in per_block.values()]) for s in test.factors}
+    cells = []
+    for source, values in totals.items():
+        interval = ""
+        if len(values) > 1:
+            half = sps.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+            interval = f" [{values.mean() - half:.2f}, {values.mean() + half:.2f}]"
+        cells.append(f"{source} {values.mean():.2f}{interval}")
+    lines.append("Total-effect shares, the test's numbers (a source's main effect plus every interaction it "
+                 "enters: the share of the variance that varying that source alone, the others held, moves; "
+                 "they overlap, so they do not sum to one, and a source that did not matter would have one near "
+                 "0), mean over blocks with a 95% t-interval, unadjusted: " + ", ".join(cells) +
+                 ". Above 1 when the terms without that source came out negative.")
     for block in per_block:
         rows, column = finished_rows(runs, block, test.metric)
         lines.append(f"`{block}`: test accuracy mean {rows[column].mean():.4f}, SD {rows[column].std(ddof=1):.4f} "
