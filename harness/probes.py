@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["Landscape", "LayerShift", "ScaleFreeLandscape", "landscape", "scale_free_landscape",
-           "internal_covariate_shift", "gradient_norms", "fit_growth_rate"]
+           "internal_covariate_shift", "gradient_norms", "gradient_alignment", "fit_growth_rate"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -301,6 +301,29 @@ def gradient_norms(model: nn.Module, layers: Sequence[nn.Module], loss_fn: LossF
     with _probe_state(model) as replay:
         _, grads = _loss_and_grads(model, loss_fn, inputs, targets, weights, replay)
     return [float(g.double().norm()) for g in grads]
+
+
+def gradient_alignment(model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor, batch: int,
+                       reference_rows: int, draws: int, generator: torch.Generator) -> float:
+    """How well a minibatch estimates the gradient: the mean over ``draws``
+    random batches of ``batch`` rows of cos(∇L on the batch, ∇L on the first
+    ``reference_rows`` rows, a stand-in for the full-data gradient), every
+    trainable parameter in one vector. 1 = the batch's gradient points where
+    the large batch's does. Batches come from ``generator`` (the run's own
+    RNG, ``.grad`` and buffers are left as found); the caller chooses the mode
+    (in train mode BatchNorm normalises each batch by its own statistics, as
+    SGD sees it)."""
+    wrt = _trainable(model)
+    cosines = []
+    with _probe_state(model) as replay:
+        rows = min(reference_rows, len(targets))
+        reference = _flat64(_loss_and_grads(model, loss_fn, inputs[:rows], targets[:rows], wrt, replay)[1])
+        for _ in range(draws):
+            pick = torch.randperm(len(targets), generator=generator)[:batch].to(inputs.device)
+            g = _flat64(_loss_and_grads(model, loss_fn, inputs[pick], targets[pick], wrt, replay)[1])
+            norms = float(g.norm()) * float(reference.norm())
+            cosines.append(max(-1.0, min(1.0, float(g @ reference) / norms)) if norms > 0 else math.nan)
+    return float(np.mean(cosines))
 
 
 def fit_growth_rate(norms: Sequence[float], skip_first: int = 0, skip_last: int = 0) -> tuple[float, float]:

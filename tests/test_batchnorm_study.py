@@ -19,5 +19,5 @@ def test_gradient_alignment_is_one_for_the_whole_set_and_lower_for_small_batches
     # a batch of every example is the reference itself (fewer rows than noniid_grad_ref: all of them)
     assert _gradient_alignment(model, x, y, 64, BUDGET, seed=1) == pytest.approx(1.0, abs=1e-5)
     assert _gradient_alignment(model, x, y, 2, BUDGET, seed=1) < 0.9
-    # measured on a copy: the weights and BN's running statistics are as they were
+    # the weights and BN's running statistics are as they were (harness.probes restores them)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

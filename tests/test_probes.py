@@ -266,3 +266,16 @@ def test_growth_rate_skips_the_edges():
         probes.fit_growth_rate(norms)
     with pytest.raises(ValueError):
         probes.fit_growth_rate(norms, skip_first=5, skip_last=4)
+
+
+def test_gradient_alignment_is_one_for_the_reference_rows_and_leaves_the_model_as_found():
+    model = bn_net().train()
+    x, y = batch(n=32)
+    F.mse_loss(model(x), y).backward()                  # non-trivial .grad to preserve
+    before, rng = snapshot(model), torch.get_rng_state()
+    whole = probes.gradient_alignment(model, F.mse_loss, x, y, 32, 32, 3, torch.Generator().manual_seed(0))
+    small = probes.gradient_alignment(model, F.mse_loss, x, y, 2, 32, 20, torch.Generator().manual_seed(0))
+    assert whole == pytest.approx(1.0, abs=1e-12)     # a batch of every row is the reference, in any order
+    assert small < 0.99
+    assert_same(before, snapshot(model))               # params, grads, BN running stats
+    assert torch.equal(rng, torch.get_rng_state())     # the batches come from the caller's generator

@@ -434,31 +434,21 @@ def _noniid_trial(ctx) -> dict[str, float]:
 
 
 def _gradient_alignment(model, x, y, batch: int, budget, seed: int) -> float:
-    """Mean cosine between the training loss's gradient on a random batch of
-    ``batch`` training examples and on the first ``noniid_grad_ref`` (a stand-in
-    for the full-data gradient), over ``noniid_grad_draws`` batches, every
-    parameter in one vector; the network in training mode, as SGD sees it (with
-    BN, each batch normalised by its own statistics). 1 = the batch's gradient
-    points where the large batch's does. On a copy: the model's running
-    statistics and gradients stay as they were."""
-    import copy
-
+    """``probes.gradient_alignment`` in training mode (as SGD sees the batch: with BN, normalised by its own
+    statistics), against the first ``noniid_grad_ref`` examples, over ``noniid_grad_draws`` batches drawn from
+    ``seed`` (the same batches in both arms); the model's mode is restored."""
     import torch
 
-    probe = copy.deepcopy(model).train()
-    params = [p for p in probe.parameters() if p.requires_grad]
+    from harness import probes
 
-    def gradient(rows) -> "torch.Tensor":
-        probe.zero_grad()
-        torch.nn.functional.cross_entropy(probe(x[rows]), y[rows]).backward()
-        return torch.cat([p.grad.reshape(-1) for p in params])
-
-    reference = gradient(torch.arange(min(budget["noniid_grad_ref"], x.shape[0]), device=x.device))
-    draws = torch.Generator().manual_seed(seed)
-    cosines = [float(torch.nn.functional.cosine_similarity(
-        gradient(torch.randperm(x.shape[0], generator=draws)[:batch].to(x.device)), reference, dim=0))
-        for _ in range(budget["noniid_grad_draws"])]
-    return sum(cosines) / len(cosines)
+    was_training = model.training
+    model.train()
+    try:
+        return probes.gradient_alignment(model, torch.nn.functional.cross_entropy, x, y, batch,
+                                         budget["noniid_grad_ref"], budget["noniid_grad_draws"],
+                                         torch.Generator().manual_seed(seed))
+    finally:
+        model.train(was_training)
 
 
 def _batch_statistics_accuracy(model, x, y, batch: int) -> float:
