@@ -8,9 +8,10 @@ slot holds the validation split).
 
     python -m studies.ae_vs_pca.lr_pilot --lrs 3e-4,1e-3,3e-3 [--budget standard]
 
-The committed reports run every arm at 1e-3 (``Settings.lr``); the study's
-``LR_PILOT`` comment quotes this pilot's numbers. Replicate 0's images and
-seeds, the same for every arm and rate.
+The committed reports run every arm at 1e-3 (``Settings.lr``); the note
+string ``notes.LR_PILOT``, shown in the AE-DEPTH claims' notes, quotes this
+pilot's numbers. Replicate 0's images and seeds, the same for every arm and
+rate.
 """
 from __future__ import annotations
 

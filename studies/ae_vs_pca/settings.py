@@ -34,11 +34,9 @@ class Settings:
     small_deep_hidden: tuple[int, ...] = (240, 120, 60)
     init: str = "he"                     # He et al. 2015 for the ReLU layers: torch's default starves deep nets
     batch_size: int = 128                # Adam minibatch of the Fashion-MNIST autoencoders
-    # Adam's starting step size, every arm (tuned per arm when the tier tunes). Fair to every depth: in a one-seed
-    # pilot on the standard tier's images (`python -m studies.ae_vs_pca.lr_pilot`; best validation error at 3e-4 /
-    # 1e-3 / 3e-3) each deep AE and the linear one did best at 1e-3 (deep-ae-small 9.061* / 8.562 / 8.971,
-    # deep-ae-30 7.901 / 7.637 / 8.595, linear-ae-30 10.564* / 10.178 / 10.221; * = stopped by the 80-epoch cap),
-    # shallow-ae-1m too (7.367 / 6.889 / 6.957), and shallow-ae-small at 3e-3 (8.218 / 7.466 / 7.203)
+    # Adam's starting step size, every arm (tuned per arm when the tier tunes). Fair to every depth by a one-seed
+    # pilot on the standard tier's images (`python -m studies.ae_vs_pca.lr_pilot`): its numbers are in
+    # notes.LR_PILOT, which the AE-DEPTH claims' notes show
     lr: float = 1e-3
     # "trained to a validation plateau": stop when the validation error has not improved by `min_gain` (relative)
     # for `patience` epochs, after first dividing the step size by 10 at the first such plateau; the weights of
