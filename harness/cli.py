@@ -149,7 +149,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not names:
         print(f"no study has runs at budget {args.budget!r} in {uri}; run `make reproduce` first", file=sys.stderr)
         return 1
-    documents = [report.build(get_study(n), args.budget, tracker, paths.reports_dir()) for n in names]
+    documents = [report.build(get_study(n), args.budget, tracker, paths.reports_dir(args.budget)) for n in names]
     print_summary(documents)
     return 0
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.faultpoints import BARRIER_ENV, FAULT_ENV
+from harness.paths import reports_dir
 
 STUDY = "faults"                       # harness.faultstudy: a few seconds per run
 STUDY_MODULE = "harness.faultstudy"
@@ -107,7 +108,7 @@ def check(home: Path, budget: str = "smoke", storage: str | None = None,
             violations.append(f"key {key}: its recorded run is {'missing' if run is None else run.info.status}")
         elif "test_error" not in run.data.metrics:
             violations.append(f"key {key}: its FINISHED run holds no result")
-    document = json.loads((home / "reports" / STUDY / "verdicts.json").read_text())
+    document = json.loads((reports_dir(budget, home) / STUDY / "verdicts.json").read_text())
     return violations, [(c["id"], c["verdict"], c["effect"], c["p_value"]) for c in document["claims"]]
 
 
@@ -180,7 +181,7 @@ def write_report(home: Path) -> str | None:
     from harness.tracking import Tracker
 
     try:
-        report.build(study, "smoke", Tracker(f"sqlite:///{home / 'mlflow.db'}"), home / "reports")
+        report.build(study, "smoke", Tracker(f"sqlite:///{home / 'mlflow.db'}"), reports_dir("smoke", home))
     except Exception as exc:  # reported as a violation: no report means no verdicts to compare
         return f"{type(exc).__name__}: {tail(str(exc))}"
     return None

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from harness.design import REPORT_BUDGET  # design imports nothing of the harness's
+
 
 def home() -> Path:
     return Path(os.environ.get("HARNESS_HOME") or Path.cwd()).resolve()
@@ -18,8 +20,13 @@ def state_dir() -> Path:
     return home() / ".harness"
 
 
-def reports_dir() -> Path:
-    return home() / "reports"
+def reports_dir(budget: str | None = None, root: Path | None = None) -> Path:
+    """Where a budget's reports go: ``reports/`` for the tier the committed
+    reports come from (``design.REPORT_BUDGET``), ``reports/<budget>/`` for
+    any other, so that a ``quick`` preview or a ``smoke`` check never
+    overwrites them. ``root``: the folder that holds ``reports/`` (the home)."""
+    reports = (root if root is not None else home()) / "reports"
+    return reports if budget in (None, REPORT_BUDGET) else reports / budget
 
 
 def default_storage() -> str:

@@ -171,7 +171,7 @@ def run_study(request: RunRequest) -> dict[str, Any] | None:
           f"({elapsed:.0f} s, {threads} thread(s) x {request.workers} worker(s), {device})")
     if not request.report:
         return None
-    document = report.build(study, request.budget, tracker, paths.reports_dir())
+    document = report.build(study, request.budget, tracker, paths.reports_dir(request.budget))
     return document
 
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Sequence
+
+from harness.paths import reports_dir
 
 
 def _num(value: Any) -> str:
@@ -14,7 +17,8 @@ def format_summary(documents: Sequence[dict[str, Any]]) -> str:
     for doc in documents:
         smoke = {"smoke": "  (smoke budget: machinery check, not results)",
                  "quick": "  (quick budget: a preview; the committed reports are standard's)"}.get(doc["budget"], "")
-        lines.append(f"{doc['study']} [{doc['budget']}] -> reports/{doc['study']}/report.md{smoke}")
+        folder = reports_dir(doc["budget"], Path())  # relative: reports/ or reports/<budget>/
+        lines.append(f"{doc['study']} [{doc['budget']}] -> {folder.as_posix()}/{doc['study']}/report.md{smoke}")
         for c in doc["claims"]:
             if c["ci"] is None:  # invalid, untested, or a tolerance check: the reason says which
                 detail = c["reason"] if c["verdict"] == "inconclusive" else "tolerance check"

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from harness.provenance import PROJECT_ROOT
 from harness.design import BUDGET_NAMES, REPORT_BUDGET
+from harness.paths import reports_dir
 
 # Keys whose values differ between two honest runs of the same code (time
 # stamps, store locations, run ids, machine and library versions); skipped
@@ -373,17 +374,21 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
     clone_head(source, commit, clone)
     set_expected_aside(clone, expected)
 
+    # the budget's folder: reports/ for the committed tier, reports/<budget>/ for another (paths.reports_dir)
+    tier = reports_dir(args.budget, Path()).relative_to("reports")
+    expected, actual = expected / tier, reports_dir(args.budget, clone)
     names = study_names(expected, selected)
     if not names:
         wanted = "any study" if selected is None else ", ".join(selected)
-        raise SetupError(f"HEAD has no committed reports/<study>/{VERDICTS} for {wanted}: nothing to verify")
+        raise SetupError(f"HEAD has no committed {(Path('reports') / tier).as_posix()}/<study>/{VERDICTS} for "
+                         f"{wanted}: nothing to verify")
     check_budget(expected, names, args.budget)
 
     env = child_env(clone)
     check_imports_from(clone, env)
     run_studies(harness_command(args.budget, args.studies, workdir), clone, env)
 
-    drifts, studies, numbers = compare_reports(expected, clone / "reports", selected)
+    drifts, studies, numbers = compare_reports(expected, actual, selected)
     print_summary(drifts, studies, numbers, commit)
     return 1 if drifts else 0
 

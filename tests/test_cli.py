@@ -101,14 +101,14 @@ def test_run_then_report_regenerates_without_training(home, tiny_smoke_run):
     # test_journal); its home (stores, journal, reports) is copied here, and the report below runs on the copy
     ran, result = tiny_smoke_run
     assert result.returncode == 0, result.stderr
-    assert "TINY-WIDE" in result.stdout and "reports/tiny/report.md" in result.stdout  # the summary
+    assert "TINY-WIDE" in result.stdout and "reports/smoke/tiny/report.md" in result.stdout  # the summary
     shutil.copytree(ran, home, dirs_exist_ok=True)
-    first = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
-    (home / "reports" / "tiny" / "report.md").unlink()
+    first = json.loads((home / "reports" / "smoke" / "tiny" / "verdicts.json").read_text())
+    (home / "reports" / "smoke" / "tiny" / "report.md").unlink()
     result = run_cli(home, "report", "tiny", "--budget", "smoke")
     assert result.returncode == 0, result.stderr
-    second = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
-    assert (home / "reports" / "tiny" / "report.md").exists()
+    second = json.loads((home / "reports" / "smoke" / "tiny" / "verdicts.json").read_text())
+    assert (home / "reports" / "smoke" / "tiny" / "report.md").exists()
     strip = lambda doc: [{k: v for k, v in c.items()} for c in doc["claims"]]  # noqa: E731
     assert strip(first) == strip(second)
 

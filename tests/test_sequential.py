@@ -201,7 +201,7 @@ def test_a_sequential_study_queues_look_by_look_and_tags_each_stage(home):
     large, null = doc["claims"]
     assert large["stage"]["look"] == 1 and large["stage"]["why"] == DECIDED and large["n"] == 3
     assert null["stage"]["look"] == 2 and null["n"] == 6
-    report = (home / "reports" / "tiny-seq" / "report.md").read_text()
+    report = (home / "reports" / "smoke" / "tiny-seq" / "report.md").read_text()
     assert "| stopped |" in report and "**Stopped.** Look 1 of 2: decided." in report
 
 
@@ -243,7 +243,7 @@ def test_two_workers_share_the_looks_and_queue_each_key_once(home):
     assert all("finished" in err for _, err in outputs)
     report = run_cli(home, "report", "tiny-seq", "--budget", "smoke")
     assert report.returncode == 0, report.stderr
-    assert '"complete": true' in (home / "reports" / "tiny-seq" / "verdicts.json").read_text()
+    assert '"complete": true' in (home / "reports" / "smoke" / "tiny-seq" / "verdicts.json").read_text()
 
 
 def _evidence(p_support: float, p_equivalence: float = math.nan):

@@ -39,7 +39,7 @@ def test_study_smoke_end_to_end(home, name):
     expected = sum(arm.replicates(study.budget("smoke")) for arm in design)
     run_study(RunRequest(name, "smoke", progress=False))
 
-    folder = home / "reports" / name
+    folder = home / "reports" / "smoke" / name
     doc = json.loads((folder / "verdicts.json").read_text())
     assert {"study", "budget", "generated_at", "environment", "claims"} <= doc.keys()
     assert doc["study"] == name and doc["budget"] == "smoke"
@@ -60,7 +60,7 @@ def test_study_smoke_end_to_end(home, name):
     report = (folder / "report.md").read_text()
     assert "smoke budget" in report and "## Environment" in report
     assert all(f"## {c.id}" in report for c in study.claims)
-    index = (home / "reports" / "index.md").read_text()
+    index = (home / "reports" / "smoke" / "index.md").read_text()
     assert all(c.id in index for c in study.claims)
 
     tracker = Tracker(default_tracking_uri(paths.home()))

@@ -53,7 +53,7 @@ def test_design_runs_once_per_key_with_one_mlflow_run_each(home):
         assert row["params.seed.init"].isdigit() and "params.seed.data_order" in row
         assert row["params.settings.epochs"] == "2"  # every budget setting the trial may read is a param
     assert {c["id"] for c in document["claims"]} == {"TINY-WIDE", "TINY-SAME"}
-    assert (home / "reports" / "tiny" / "report.md").exists()
+    assert (home / "reports" / "smoke" / "tiny" / "report.md").exists()
 
 
 def test_second_run_resumes_without_duplicates(home):
@@ -77,7 +77,7 @@ def test_failures_are_recorded_and_rerun_on_resume(home, monkeypatch):
     assert sorted(runs[runs["status"] == "FAILED"]["tags.harness.fail_reason"].str[:12]) == \
         ["RuntimeError", "TrialDiverge"]
     assert document["trials"] == {"finished": 2, "failed": 2, "tuning": 0, "tuning_failed": 0}
-    report = (home / "reports" / "tiny" / "report.md").read_text()
+    report = (home / "reports" / "smoke" / "tiny" / "report.md").read_text()
     assert "## Failed trials" in report and "injected failure" in report
     # resume: only the two failed keys run again, and each key is now complete once
     monkeypatch.delenv("TINY_FAIL")
@@ -216,7 +216,7 @@ def test_an_arm_with_its_own_tuning_trials_searches_that_long(home, monkeypatch)
     for arm, trials in (("narrow", 2), ("wide", 3)):
         tuning = optuna.load_study(study_name=f"tiny.quick.tune.{arm}", storage=open_storage(None))
         assert len(tuning.get_trials(states=(TrialState.COMPLETE,))) == trials
-    report = (home / "reports" / "tiny" / "report.md").read_text()
+    report = (home / "reports" / "quick" / "tiny" / "report.md").read_text()
     assert "2 tuning trials per tuned arm except `wide` 3;" in report
     assert "; 5 tuning trials. " in report   # none failed: no count of failures
 
@@ -235,7 +235,7 @@ def test_two_workers_share_the_design(home, monkeypatch):
     runs = child_runs("full")
     assert len(runs[runs["phase"] == "replicate"]) == 8
     assert len(workers) >= 1  # both may not get work on a fast machine; no key ran twice either way
-    verdicts = json.loads((home / "reports" / "tiny" / "verdicts.json").read_text())
+    verdicts = json.loads((home / "reports" / "full" / "tiny" / "verdicts.json").read_text())
     assert verdicts["budget"] == "full"
 
 

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from harness import verify
+from harness.paths import reports_dir
 from harness.verify import VOLATILE_KEYS, compare, compare_reports, count_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,26 +176,35 @@ def git(*args: str, cwd: Path) -> str:
                           cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def make_repo(path: Path, reports: dict[str, dict], code: bool = False) -> Path:
-    """A git repository whose HEAD holds ``reports`` as reports/<study>/verdicts.json,
-    and, with ``code``, this project's committed code (a clone of its HEAD)."""
+def make_repo(path: Path, reports: dict[str, dict], code: bool = False, budget: str = "standard") -> Path:
+    """A git repository whose HEAD holds ``reports`` as <budget's folder>/<study>/verdicts.json
+    (reports/ for standard, reports/<budget>/ for another), and, with ``code``, this project's
+    committed code (a clone of its HEAD)."""
     if code:
         git("clone", "--quiet", str(ROOT), str(path), cwd=path.parent)
         shutil.rmtree(path / "reports", ignore_errors=True)
     else:
         path.mkdir()
         git("init", "--quiet", cwd=path)
-    write_reports(path / "reports", reports)
+    write_reports(reports_dir(budget, path), reports)
     git("add", "-A", cwd=path)
     git("commit", "--quiet", "--allow-empty", "-m", "reports under test", cwd=path)
     return path
 
 
 def test_committed_reports_at_another_budget_stop_before_any_compute(tmp_path, capfd):
+    # a smoke report copied into the standard tier's folder
     repo = make_repo(tmp_path / "repo", {"tiny": {"study": "tiny", "budget": "smoke"}})
-    assert verify.main(["--source", str(repo), "--budget", "quick"]) == 2
+    assert verify.main(["--source", str(repo)]) == 2
     err = capfd.readouterr().err
-    assert "reports/tiny/verdicts.json is at budget 'smoke', not 'quick': verify with --budget smoke" in err
+    assert "reports/tiny/verdicts.json is at budget 'smoke', not 'standard': verify with --budget smoke" in err
+
+
+def test_another_budget_is_verified_from_its_own_folder(tmp_path, capfd):
+    # the quick tier's reports live in reports/quick/: a standard report is not what --budget quick checks
+    repo = make_repo(tmp_path / "repo", {"tiny": {"study": "tiny", "budget": "standard"}})
+    assert verify.main(["--source", str(repo), "--budget", "quick"]) == 2
+    assert "HEAD has no committed reports/quick/<study>/verdicts.json for any study" in capfd.readouterr().err
 
 
 def test_nothing_committed_to_verify_is_a_setup_error(tmp_path, capfd):
@@ -218,7 +228,7 @@ def test_all_mixed_with_names_and_a_used_keep_folder_are_refused(tmp_path, capfd
 @pytest.mark.slow  # clones a repository and runs a study
 def test_a_failed_harness_run_is_a_setup_error_with_its_exit_status(tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("HARNESS_STUDY_MODULES", raising=False)
-    repo = make_repo(tmp_path / "repo", {"no-such-study": {"budget": "smoke"}}, code=True)
+    repo = make_repo(tmp_path / "repo", {"no-such-study": {"budget": "smoke"}}, code=True, budget="smoke")
     assert verify.main(["--source", str(repo), "--studies", "no-such-study", "--budget", "smoke"]) == 2
     err = capfd.readouterr().err
     assert "unknown study" in err.lower()
@@ -257,7 +267,7 @@ def tampered_run(tmp_path_factory):
     tree is broken on purpose to show that only HEAD runs. Its fresh report is
     also the next test's first run: a report that HEAD's code made in a clone."""
     tmp = tmp_path_factory.mktemp("tampered")
-    repo = make_repo(tmp / "repo", {"tiny": TAMPERED}, code=True)
+    repo = make_repo(tmp / "repo", {"tiny": TAMPERED}, code=True, budget="smoke")
     with open(repo / "harness" / "__init__.py", "a") as f:
         f.write("raise RuntimeError('the working tree ran, not HEAD')\n")
     # verify.main's own lines are printed in this process; the study run's output goes to the fds as before
@@ -277,10 +287,11 @@ def test_clone_run_and_compare_names_a_tampered_verdict(tampered_run):
     assert "uncommitted changes to tracked files; only HEAD" in err
     assert 'tiny / TINY-WIDE / verdict: "tampered" -> "' in out
     assert "1 studies compared" in out
-    assert (keep / "clone" / "reports" / "tiny" / "verdicts.json").is_file()
-    assert (keep / "expected-reports" / "tiny" / "verdicts.json").is_file()
-    assert json.loads((repo / "reports" / "tiny" / "verdicts.json").read_text()) == TAMPERED
-    assert sorted(p.name for p in (repo / "reports").iterdir()) == ["tiny"]
+    assert (keep / "clone" / "reports" / "smoke" / "tiny" / "verdicts.json").is_file()
+    assert (keep / "expected-reports" / "smoke" / "tiny" / "verdicts.json").is_file()
+    assert json.loads((repo / "reports" / "smoke" / "tiny" / "verdicts.json").read_text()) == TAMPERED
+    assert sorted(p.relative_to(repo / "reports").as_posix() for p in (repo / "reports").rglob("*")) == \
+        ["smoke", "smoke/tiny", "smoke/tiny/verdicts.json"]
 
 
 @pytest.mark.slow
@@ -289,16 +300,16 @@ def test_committed_fresh_reports_verify_and_a_tiny_change_does_not(tmp_path, cap
     ``tampered_run``'s: HEAD's code, run by verify in a clone, as here). Reports
     made by one run verify against the next (the tiny study is deterministic),
     and a number nudged by 1e-6 is named."""
-    fresh_report = tampered_run.keep / "clone" / "reports" / "tiny" / "verdicts.json"
+    fresh_report = tampered_run.keep / "clone" / "reports" / "smoke" / "tiny" / "verdicts.json"
     fresh = json.loads(fresh_report.read_text())
     assert fresh["study"] == "tiny" and fresh["budget"] == "smoke" and fresh["claims"]
-    repo = make_repo(tmp_path / "repo", {"tiny": fresh}, code=True)
+    repo = make_repo(tmp_path / "repo", {"tiny": fresh}, code=True, budget="smoke")
     assert run_verify(repo, tmp_path / "second", monkeypatch) == 0
     assert "0 drifts" in capfd.readouterr().out
 
     effect = fresh["claims"][0]["effect"]
     fresh["claims"][0]["effect"] = effect * (1 + 1e-6) if effect else 1e-6
-    (repo / "reports" / "tiny" / "verdicts.json").write_text(json.dumps(fresh, indent=2))
+    (repo / "reports" / "smoke" / "tiny" / "verdicts.json").write_text(json.dumps(fresh, indent=2))
     git("commit", "--quiet", "-am", "a nudged number", cwd=repo)
     assert run_verify(repo, tmp_path / "third", monkeypatch) == 1
     assert "tiny / TINY-WIDE / effect: " in capfd.readouterr().out
