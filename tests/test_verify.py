@@ -187,7 +187,7 @@ def make_repo(path: Path, reports: dict[str, dict], code: bool = False, budget: 
         path.mkdir()
         git("init", "--quiet", cwd=path)
     write_reports(reports_dir(budget, path), reports)
-    git("add", "-A", cwd=path)
+    git("add", "-A", "--force", cwd=path)  # the project ignores reports/smoke/: committed here on purpose
     git("commit", "--quiet", "--allow-empty", "-m", "reports under test", cwd=path)
     return path
 
