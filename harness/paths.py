@@ -20,13 +20,14 @@ def state_dir() -> Path:
     return home() / ".harness"
 
 
-def reports_dir(budget: str | None = None, root: Path | None = None) -> Path:
+def reports_dir(budget: str, root: Path | None = None) -> Path:
     """Where a budget's reports go: ``reports/`` for the tier the committed
     reports come from (``design.REPORT_BUDGET``), ``reports/<budget>/`` for
     any other, so that a ``quick`` preview or a ``smoke`` check never
-    overwrites them. ``root``: the folder that holds ``reports/`` (the home)."""
+    overwrites them. ``root``: the folder that holds ``reports/`` (default
+    the home; ``Path()`` gives the path relative to it)."""
     reports = (root if root is not None else home()) / "reports"
-    return reports if budget in (None, REPORT_BUDGET) else reports / budget
+    return reports if budget == REPORT_BUDGET else reports / budget
 
 
 def default_storage() -> str:

@@ -375,13 +375,12 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
     set_expected_aside(clone, expected)
 
     # the budget's folder: reports/ for the committed tier, reports/<budget>/ for another (paths.reports_dir)
-    tier = reports_dir(args.budget, Path()).relative_to("reports")
-    expected, actual = expected / tier, reports_dir(args.budget, clone)
+    folder = reports_dir(args.budget, Path())  # relative to a checkout
+    expected, actual = expected / folder.relative_to("reports"), clone / folder
     names = study_names(expected, selected)
     if not names:
         wanted = "any study" if selected is None else ", ".join(selected)
-        raise SetupError(f"HEAD has no committed {(Path('reports') / tier).as_posix()}/<study>/{VERDICTS} for "
-                         f"{wanted}: nothing to verify")
+        raise SetupError(f"HEAD has no committed {folder.as_posix()}/<study>/{VERDICTS} for {wanted}: nothing to verify")
     check_budget(expected, names, args.budget)
 
     env = child_env(clone)
