@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
-                                        noniid_arm, smooth_arm)
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
+                                        noisy_arm, noniid_arm, smooth_arm)
 
 
 def figures(fig_ctx) -> list:
@@ -119,7 +119,26 @@ def figures(fig_ctx) -> list:
     out += _smoothness(fig_ctx, plt)
     out += _noise_and_depth(fig_ctx, plt, np)
     out += _noniid_curves(fig_ctx, plt)
+    out += _stability_ladder(fig_ctx, plt)
     return out
+
+
+def _stability_ladder(fig_ctx, plt) -> list:
+    """BN-STABLE: every run's training loss at each rung of the learning-rate ladder (BN-FASTER's rate, then the
+    stability rates), against chance: the loss BN-STABLE's `unstable` outcome compares the final loss with."""
+    rates = (Settings.mlp_lr, *Settings.stability_lrs)
+    fig, axes = plt.subplots(1, len(rates), figsize=(12, 3), sharey=True)
+    for ax, lr, arms in zip(axes, rates, zip(faster_ladder("mlp"), faster_ladder("mlp-bn"))):
+        for i, (arm, label) in enumerate(zip(arms, ("no BN", "BN"))):
+            for j, curve in enumerate(fig_ctx.histories(arm, "train_loss")):
+                ax.plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.7, alpha=0.8,
+                        label=label if j == 0 else None)
+        ax.axhline(math.log(10), color="k", lw=0.8, ls="--", label="chance (ln 10)" if lr == rates[0] else None)
+        ax.set_yscale("log"), ax.set_title(f"lr {lr:g}", fontsize=9), ax.set_xlabel("step")
+    axes[0].set_ylabel("training loss"), axes[0].legend(fontsize=7)
+    return [fig_ctx.save(fig, "stability_ladder.png", "BN-STABLE's ladder: each run's training loss (one line a seed) "
+                         f"at BN-FASTER's rate {Settings.mlp_lr:g} and the stability rates; a run counts as unstable "
+                         "when its loss turns non-finite (the line ends) or ends above chance (dashed).")]
 
 
 def _noniid_curves(fig_ctx, plt) -> list:
