@@ -58,6 +58,26 @@ def test_als_reaches_the_pca_subspace_and_its_error_never_rises():
     assert np.abs(unit.T @ unit - np.eye(p)).max() > 0.05   # an invertible mixing of the PCs, not the PCs
 
 
+
+def test_als_hands_each_logged_sweeps_weights_to_on_log_for_the_gradient_curve():
+    x = _centred()
+    torch.manual_seed(0)
+    model = MODELS.get("single-layer-ae")(in_features=x.shape[1], code=4)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    ctx, seen = Logged(), []
+
+    def on_log(sweep):  # the model's own error must be the one the sweep logged: its weights are that sweep's
+        seen.append((sweep, float(torch.nn.functional.mse_loss(model(xt), xt)), _gradient_norm(model, xt)))
+
+    _alternating_least_squares(model, xt, sweeps=200, every=50, ctx=ctx, on_log=on_log)
+    logged = [(s, v) for k, v, s in ctx.metrics if k == "train_loss"]
+    assert [s for s, _, _ in seen] == [s for s, _ in logged] == [0, 50, 100, 150, 200]
+    for (_, loss, _), (_, value) in zip(seen, logged):
+        assert loss == pytest.approx(value, rel=1e-5)
+    gradients = [g for _, _, g in seen]
+    assert gradients[-1] < 1e-3 * gradients[0]                  # the curve falls to the stationary point
+    assert gradients[-1] == pytest.approx(_gradient_norm(model, xt))  # and the model ends at the last sweep's weights
+
 def test_only_fashion_mnist_at_p30_is_trained_by_least_squares():
     design = {arm.name: arm.config for arm in STUDY.design("standard")}
     solved = {name for name, config in design.items() if config.get("solver") == "als"}

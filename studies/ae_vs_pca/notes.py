@@ -95,7 +95,7 @@ def svd_constructions_note(runs) -> list[str]:
 
 
 # the AE-DEPTH claims compare arms at one learning rate; this pilot (outside the design: it logs nothing) says
-# whether that rate favours a depth. Its numbers are those of the comment on Settings.lr.
+# whether that rate favours a depth (Settings.lr's comment points here).
 LR_PILOT = ("Learning rate: every autoencoder starts Adam at 1e-3. A one-seed pilot on this tier's training and "
             "validation images (`python -m studies.ae_vs_pca.lr_pilot`: the study's trial code; best validation "
             "error at 3e-4 / 1e-3 / 3e-3, * = stopped by the 80-epoch cap): deep-ae-small 9.061* / 8.562 / 8.971, "

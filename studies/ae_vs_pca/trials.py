@@ -102,17 +102,23 @@ def _subspace_trial(ctx) -> dict[str, float]:
     lam = budget["l2_fraction"] * float(ev[p - 1]) if cfg.get("l2") else 0.0
     decay = 2 * lam / x.shape[1]
     start = _gradient_norm(model, x, decay)
+
+    def log_gradient(point: int) -> None:  # the Stationary check reads the last; the figures draw the curve
+        ctx.log_metric("grad_norm_ratio", _gradient_norm(model, x, decay) / start, point)
+
     if cfg.get("solver") == "als":
-        sweeps = budget["als_sweeps"]
-        _alternating_least_squares(model, x, sweeps, max(1, sweeps // budget["subspace_evals"]), ctx)
+        steps = budget["als_sweeps"]
+        _alternating_least_squares(model, x, steps, max(1, steps // budget["subspace_evals"]), ctx,
+                                   on_log=log_gradient)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=budget["subspace_lr"], weight_decay=decay)
         # Annealed to 0 (cosine): a constant step size leaves full-batch Adam circling the optimum it reached
         annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
         schedule = engine.Schedule(batch_size=x.shape[0], epochs=steps,
                                    eval_every=max(1, steps // budget["subspace_evals"]), shuffle=False)
-        engine.train(model, x, x, torch.nn.functional.mse_loss, optimizer, schedule, ctx, after_step=annealing.step)
-    ctx.log_metric("grad_norm_ratio", _gradient_norm(model, x, decay) / start)  # the Stationary check reads it
+        engine.train(model, x, x, torch.nn.functional.mse_loss, optimizer, schedule, ctx, after_step=annealing.step,
+                     on_eval=log_gradient)
+    log_gradient(steps)  # the final weights' (the last evaluation may come before the last step)
     if lam:
         ctx.log_param("l2_lambda", lam)
     model.eval()
@@ -151,7 +157,7 @@ def _subspace_trial(ctx) -> dict[str, float]:
     return metrics
 
 
-def _alternating_least_squares(model, x, sweeps: int, every: int, ctx) -> None:
+def _alternating_least_squares(model, x, sweeps: int, every: int, ctx, on_log=None) -> None:
     """Train a linear single-layer AE (no weight decay) by alternating least
     squares, from its own initial weights: each sweep sets the encoder to the
     best one given the decoder (its pseudo-inverse) and then the decoder to the
@@ -159,7 +165,8 @@ def _alternating_least_squares(model, x, sweeps: int, every: int, ctx) -> None:
     Both minimise the AE's own squared error exactly over one layer, so the
     error never rises; float64; the biases 0, optimal on centred data. Logs
     ``train_loss`` (the Adam runs' mean squared error) at sweep 0 and every
-    ``every`` sweeps, so the ``trained`` check reads it alike."""
+    ``every`` sweeps, so the ``trained`` check reads it alike; at each of those
+    sweeps the model holds that sweep's weights and ``on_log(sweep)`` is called."""
     import numpy as np
     import torch
 
@@ -167,8 +174,18 @@ def _alternating_least_squares(model, x, sweeps: int, every: int, ctx) -> None:
     data = x.double().cpu().numpy()
     gram = data.T @ data
 
+    def load(enc: np.ndarray, dec: np.ndarray) -> None:
+        with torch.no_grad():
+            for layer, weight in ((encoder, enc.T), (decoder, dec.T)):
+                layer.weight.copy_(torch.as_tensor(weight, dtype=layer.weight.dtype))
+                if layer.bias is not None:
+                    layer.bias.zero_()
+
     def log(sweep: int, enc: np.ndarray, dec: np.ndarray) -> None:
         ctx.log_metric("train_loss", float(((data - data @ enc @ dec) ** 2).mean()), sweep)
+        if on_log is not None:
+            load(enc, dec)
+            on_log(sweep)
 
     def best_encoder(dec: np.ndarray) -> np.ndarray:  # the pseudo-inverse of a full-rank (p, d) decoder
         return np.linalg.solve(dec @ dec.T, dec).T
@@ -182,12 +199,7 @@ def _alternating_least_squares(model, x, sweeps: int, every: int, ctx) -> None:
         dec = np.linalg.solve(enc.T @ projected, projected.T)
         if sweep % every == 0 or sweep == sweeps:
             log(sweep, best_encoder(dec), dec)
-    enc = best_encoder(dec)
-    with torch.no_grad():
-        for layer, weight in ((encoder, enc.T), (decoder, dec.T)):
-            layer.weight.copy_(torch.as_tensor(weight, dtype=layer.weight.dtype))
-            if layer.bias is not None:
-                layer.bias.zero_()
+    load(best_encoder(dec), dec)
 
 
 def _gradient_norm(model, x, weight_decay: float = 0.0) -> float:
