@@ -21,7 +21,7 @@ from harness.nets import SequenceClassifier
 from harness.seeding import TrialSeeds
 from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
 from studies.seeds.grid import PicksConverged, picked_by_validation, picks_plateaued, plateaued
-from studies.seeds.notes import few_draws, few_outcomes, references_note
+from studies.seeds.notes import Reference, few_draws, few_outcomes, grid_at_validation_picks, references_note
 from studies.seeds.trials import SOURCES, _grid_metrics, factorial_levels, factorial_seeds
 
 
@@ -91,14 +91,15 @@ def test_the_other_pairs_are_shown_beside_their_reference_and_the_grid_at_its_va
     rows.append({"run_id": "lost", "arm": "src-f0", "replicate": 9, "status": "FAILED", "metrics.test_accuracy": 0.1})
     # m = 2: the picked rate's test error is 0.25 (the other rate's 0.1 is not picked); m = 64: 0.35
     rows += [_grid_row(2, 0, 0, 0.01, 0.7, 0.25), _grid_row(2, 0, 1, 0.1, 0.5, 0.1), _grid_row(64, 0, 0, 0.01, 0.6, 0.35)]
-    lines = references_note(_runs(rows), pairs=(("src-f", "factorial", 0.68, "the MLP"),
-                                                ("lstm-", "LSTMs", 0.91, "the GRU"),  # no runs: left out
-                                                ("batch-", "grid", 0.68, "the MLP")))
+    lines = references_note(_runs(rows), pairs=(Reference("src-f", "factorial", 0.68, "the MLP"),
+                                                Reference("lstm-", "LSTMs", 0.91, "the GRU"),  # no runs: left out
+                                                Reference("batch-", "grid", 0.68, "the MLP",
+                                                          read=grid_at_validation_picks)))
     assert len(lines) == 3
     assert "mean test accuracy 0.620 over 3 runs (min 0.600, max 0.640), 6.0 points below the MLP (0.68)" in lines[1]
     assert "`src-f*`" in lines[1]
     assert "0.650 to 0.750 over the 2 batch sizes; the best batch size, 7.0 points above the MLP" in lines[2]
-    assert references_note(_runs([]).assign(arm=[], status=[]), pairs=(("hp-", "searches", 0.68, "x"),)) == []
+    assert references_note(_runs([]).assign(arm=[], status=[]), pairs=(Reference("hp-", "searches", 0.68, "x"),)) == []
 
 
 def test_a_grid_run_reports_its_best_validation_epoch_and_the_fixed_budget():

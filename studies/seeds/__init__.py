@@ -54,15 +54,18 @@ REFERENCE_GAP = 0.02
 # the study's other model/data pairs (all MNIST-1D) and the nearest published accuracy, shown in SEED-SENS's notes:
 # Greydanus 2020's table (MNIST-1D README) has logistic regression 32%, MLP 68%, CNN 94% and GRU 91%, no LSTM
 OTHER_REFERENCES = (
-    ("few-mnist1d", "SEED-FEW's second configuration: the reference MLP recipe at its learning rate / sqrt 2", 0.68,
-     "the published MLP"),
-    ("src-f", "SEED-SOURCES's factorial: the reference MLP's shape with hidden dropout, plain SGD with momentum, "
-     "a fixed number of epochs", 0.68, "the published MLP"),
-    ("hp-", "HP-TUNABILITY's searches: each search's best MLP trained once more on the search's training "
-     "signals (the reference trains on all 4000), as long as a search trial", 0.68, "the published MLP"),
-    ("lstm-", "HP-MOMENTUM-BATCH's searches: each search's best LSTM trained once more, as long as a search trial; "
-     "no LSTM is published, the GRU is the nearest recurrent net", 0.91, "the published GRU"),
-    ("batch-", "HP-BATCH's grid: the MLP with plain SGD on the search's training signals", 0.68, "the published MLP"),
+    notes.Reference("few-mnist1d", "SEED-FEW's second configuration: the reference MLP recipe at its learning rate "
+                    "/ sqrt 2", 0.68, "the published MLP"),
+    notes.Reference("src-f", "SEED-SOURCES's factorial: the reference MLP's shape with hidden dropout, plain SGD with "
+                    "momentum, a fixed number of epochs", 0.68, "the published MLP"),
+    notes.Reference("hp-", "HP-TUNABILITY's searches: each search's best MLP trained once more on the search's "
+                    "training signals (the reference trains on all 4000), as long as a search trial", 0.68,
+                    "the published MLP"),
+    notes.Reference("lstm-", "HP-MOMENTUM-BATCH's searches: each search's best LSTM trained once more, as long as a "
+                    "search trial; no LSTM is published, the GRU is the nearest recurrent net", 0.91,
+                    "the published GRU"),
+    notes.Reference("batch-", "HP-BATCH's grid: the MLP with plain SGD on the search's training signals", 0.68,
+                    "the published MLP", read=notes.grid_at_validation_picks),
 )
 SD_THRESHOLD = 0.005     # SEED-SENS: "very heavily" = seed SD of test accuracy >= half a percentage point
 SHARE_FLOOR = 0.10       # SEED-SOURCES: a source "moves results" = its total-effect share of the variance > 10%

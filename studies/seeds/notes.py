@@ -7,6 +7,8 @@ claim's test) it gets as keyword arguments, bound in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from harness.claimtests import Better, Importance, Similar, VarianceShares
 from harness.claims import CLAIMED, finished_rows
@@ -72,36 +74,53 @@ def spread_note(runs, *, arms: tuple[str, ...], references: dict[str, float]) ->
     return lines
 
 
-def references_note(runs, *, pairs: tuple[tuple[str, str, float, str], ...]) -> list[str]:
-    """The study's other model/data pairs beside the nearest published accuracy:
-    ``pairs`` holds (arm name or prefix, what the arms train, the reference
-    accuracy, what the reference is). Descriptive: only SEED-SENS's arms are
-    held to a reference (its `at-reference` check). HP-BATCH's grid is read at
-    the learning rate the validation split picks per batch size and seed."""
+def mean_test_accuracy(runs, prefix: str) -> tuple[float, str] | None:
+    """The finished runs of the arms named ``prefix``*: their mean test accuracy, and the words for it."""
+    column = "metrics.test_accuracy"
+    if column not in runs.columns:
+        return None
+    rows = runs[runs["arm"].str.startswith(prefix) & (runs["status"] == "FINISHED") & runs[column].notna()]
+    if rows.empty:
+        return None
+    v = rows[column].astype(float)
+    return float(v.mean()), f"mean test accuracy {v.mean():.3f} over {len(v)} runs (min {v.min():.3f}, max {v.max():.3f})"
+
+
+def grid_at_validation_picks(runs, prefix: str) -> tuple[float, str] | None:
+    """HP-BATCH's grid read at the learning rate the validation split picks per
+    batch size and seed (``prefix`` names the grid's arms; the picks know them)."""
+    picks = picked_by_validation(runs)
+    if picks.empty:
+        return None
+    per_m = 1 - picks.groupby("level")["value"].mean()
+    return float(per_m.max()), (f"mean test accuracy {per_m.min():.3f} to {per_m.max():.3f} over the {len(per_m)} "
+                                "batch sizes; the best batch size")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One of the study's model/data pairs beside the nearest published accuracy."""
+    arms: str                # an arm's name, or the prefix of several
+    what: str                # what the arms train
+    accuracy: float          # the published accuracy
+    named: str               # what the reference is
+    read: Callable[..., tuple[float, str] | None] = mean_test_accuracy  # (runs, arms) -> (our accuracy, its words)
+
+
+def references_note(runs, *, pairs: tuple[Reference, ...]) -> list[str]:
+    """The study's other model/data pairs beside the nearest published accuracy
+    (``pairs``; each reads its own runs). Descriptive: only SEED-SENS's arms are
+    held to a reference (its `at-reference` check)."""
     lines = []
-    for prefix, what, reference, named in pairs:
-        if prefix == "batch-":
-            picks = picked_by_validation(runs)
-            if picks.empty:
-                continue
-            per_m = 1 - picks.groupby("level")["value"].mean()
-            best = float(per_m.max())
-            ours = (f"mean test accuracy {per_m.min():.3f} to {best:.3f} over the {len(per_m)} batch sizes; the best "
-                    f"batch size")
-        else:
-            column = "metrics.test_accuracy"
-            if column not in runs.columns:
-                continue
-            rows = runs[runs["arm"].str.startswith(prefix) & (runs["status"] == "FINISHED") & runs[column].notna()]
-            if rows.empty:
-                continue
-            v = rows[column].astype(float)
-            best = float(v.mean())
-            ours = f"mean test accuracy {best:.3f} over {len(v)} runs (min {v.min():.3f}, max {v.max():.3f})"
-        gap = 100 * (reference - best)
-        label = prefix if (runs["arm"] == prefix).any() else prefix + "*"
-        lines.append(f"`{label}` ({what}): {ours}, {abs(gap):.1f} points {'below' if gap > 0 else 'above'} "
-                     f"{named} ({reference:.2f}).")
+    for pair in pairs:
+        found = pair.read(runs, pair.arms)
+        if found is None:
+            continue
+        best, ours = found
+        gap = 100 * (pair.accuracy - best)
+        label = pair.arms if (runs["arm"] == pair.arms).any() else pair.arms + "*"
+        lines.append(f"`{label}` ({pair.what}): {ours}, {abs(gap):.1f} points {'below' if gap > 0 else 'above'} "
+                     f"{pair.named} ({pair.accuracy:.2f}).")
     if not lines:
         return []
     return ["The study's other model/data pairs beside the nearest published reference (Greydanus 2020's MNIST-1D "
