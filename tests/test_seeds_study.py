@@ -234,3 +234,12 @@ def test_the_cross_study_table_matches_seed_noise_by_the_data_digests_runs_recor
     assert _digests(fashion) & _digests(subset)          # a Fashion-MNIST subset run matches the Fashion seeds
     assert not _digests(mnist1d) & _digests(subset)      # MNIST-1D's spread is not its reference
     assert _digests(pd.DataFrame({"metrics.x": [1.0]})) == set()
+
+
+def test_every_batch_size_has_room_to_plateau_after_its_minimum():
+    design = {arm.name: arm.config for arm in STUDY.design("standard")}
+    lengths = {config["batch_size"]: (config["min_epochs"], config["epochs"])
+               for config in design.values() if config.get("kind") == "grid"}
+    assert lengths[2] == (20, 100)            # grid_epochs, then on up to grid_max_epochs
+    assert lengths[256] == (256, 512)         # 3000 steps of 256 from 3000 signals, then up to twice that
+    assert all(cap >= 2 * least for least, cap in lengths.values())

@@ -121,10 +121,12 @@ def arms(budget: Budget) -> list[Arm]:
 def grid_length(budget, m: int) -> dict[str, int]:
     """HP-BATCH's training length at batch size m: at least ``grid_epochs``
     epochs and ``grid_steps`` steps (a large batch takes few steps an epoch),
-    then on until the picks plateau, up to ``grid_max_epochs`` (or the
-    minimum, if that is longer)."""
+    then on until the picks plateau, up to ``grid_max_epochs`` or twice the
+    minimum, whichever is longer. The cap was once the minimum itself where that
+    was longer, so m >= 128 had no room to reach a plateau: on one machine m = 256's
+    picks were still improving at their 256 epochs and `converged` failed."""
     least = max(budget["grid_epochs"], math.ceil(budget["grid_steps"] * m / budget["n_search_train"]))
-    return {"min_epochs": least, "epochs": max(least, budget["grid_max_epochs"])}
+    return {"min_epochs": least, "epochs": max(2 * least, budget["grid_max_epochs"])}
 
 
 def hp_space(trial) -> dict[str, Any]:
@@ -279,11 +281,12 @@ CLAIMS = (
         measure=("MNIST-1D MLP, plain SGD over a grid of batch sizes m and per-example learning rates η̃ (3000 "
                  "training signals, 1000 validation), validation and test accuracy measured after every epoch, "
                  "each run read at its best validation epoch. Every m trains at least `grid_epochs` epochs and at "
-                 "least `grid_steps` steps (20 and 3000 at the standard tier: m = 512 gets 512 epochs), then on until "
-                 "the runs its validation split would pick have plateaued -- the best validation accuracy of a "
-                 f"run's first half within {grid.PLATEAU_TOLERANCE:g} of its best overall -- or `grid_max_epochs` "
-                 "(100 at the standard tier) end it. Per batch size and seed, the η̃ with the best validation accuracy "
-                 "is picked and its test error read (one pick per m, whatever its number of stable grid points); "
+                 "least `grid_steps` steps (20 and 3000 at the standard tier: m = 512 gets at least 512 epochs), then "
+                 "on until the runs its validation split would pick have plateaued -- the best validation accuracy "
+                 f"of a run's first half within {grid.PLATEAU_TOLERANCE:g} of its best overall -- or `grid_max_epochs` "
+                 "(100 at the standard tier) or twice its minimum, whichever is longer, end it. Per batch size and "
+                 "seed, the η̃ with the best validation accuracy is picked and its test error read (one pick per m, "
+                 "whatever its number of stable grid points); "
                  "the claim, tested as a trend: test error rises with log2 m. Every pick must have plateaued "
                  "(`converged`). The notes give the same at a fixed epoch budget for every m, the source's "
                  "protocol."),

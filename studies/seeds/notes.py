@@ -83,7 +83,8 @@ def mean_test_accuracy(runs, prefix: str) -> tuple[float, str] | None:
     if rows.empty:
         return None
     v = rows[column].astype(float)
-    return float(v.mean()), f"mean test accuracy {v.mean():.3f} over {len(v)} runs (min {v.min():.3f}, max {v.max():.3f})"
+    words = f"mean test accuracy {v.mean():.3f} over {len(v)} runs (min {v.min():.3f}, max {v.max():.3f})"
+    return float(v.mean()), words
 
 
 def grid_at_validation_picks(runs, prefix: str) -> tuple[float, str] | None:

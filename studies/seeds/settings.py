@@ -21,7 +21,8 @@ class Settings:
     source_blocks: int                   # SEED-SOURCES: independent factorial blocks (replicates of the design)
     grid_epochs: int                     # HP-BATCH: the fixed epoch budget (Masters & Luschi) and every m's minimum
     grid_steps: int                      # HP-BATCH: every m trains at least this many steps (large m: more epochs)
-    grid_max_epochs: int                 # HP-BATCH: training stops here if the picks have not plateaued
+    grid_max_epochs: int                 # HP-BATCH: training stops here (or at twice m's minimum, if longer) if the
+                                         # picks have not plateaued
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
     hp_trials: int                       # trials of each MLP search (HP-TUNABILITY); the LSTM searches take the
                                          # budget's tuning_trials (their trials cost ~100 times as much)
