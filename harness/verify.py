@@ -239,6 +239,26 @@ def compare_reports(expected_dir: Path, actual_dir: Path,
     return drifts, len(expected_names & actual_names), numbers
 
 
+# what a report's environment says about the machine: trained numbers differ by CPU and by torch build
+MACHINE_KEYS = ("device", "device_name", "version.torch")
+
+
+def machine_changes(expected_dir: Path, actual_dir: Path, selected: Sequence[str] | None) -> list[str]:
+    """One line per study whose committed report was made on another machine
+    than the rerun (``MACHINE_KEYS`` of the two environments): its drifts may be
+    the machine's floats, not the code's. Not a drift itself: the environment is
+    volatile, and the numbers are compared all the same."""
+    lines = []
+    for name in sorted(study_names(expected_dir, selected) & study_names(actual_dir, selected)):
+        before = load(expected_dir / name / VERDICTS).get("environment") or {}
+        after = load(actual_dir / name / VERDICTS).get("environment") or {}
+        changed = [f"{key} {before.get(key)!s} -> {after.get(key)!s}" for key in MACHINE_KEYS
+                   if before.get(key) != after.get(key)]
+        if changed:
+            lines.append(f"{name}: committed from another machine ({'; '.join(changed)})")
+    return lines
+
+
 def check_budget(reports: Path, names: set[str], budget: str) -> None:
     """Stop before any compute when the committed reports were made at another
     budget: every number would drift, and a standard run costs over an hour."""
@@ -388,12 +408,18 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
     run_studies(harness_command(args.budget, args.studies, workdir), clone, env)
 
     drifts, studies, numbers = compare_reports(expected, actual, selected)
-    print_summary(drifts, studies, numbers, commit)
+    print_summary(drifts, studies, numbers, commit, machine_changes(expected, actual, selected))
     return 1 if drifts else 0
 
 
-def print_summary(drifts: list[str], studies: int, numbers: int, commit: str) -> None:
+def print_summary(drifts: list[str], studies: int, numbers: int, commit: str,
+                  machines: Sequence[str] = ()) -> None:
     print(f"\nverify: {studies} studies compared, {numbers} numbers compared, {len(drifts)} drifts")
+    if machines:
+        print("The same code and seeds train to other floats on another CPU or torch build, so these studies' "
+              "drifts may be the machine's (README, \"Verdicts\"):")
+        for line in machines:
+            print(f"  {line}")
     if drifts:
         print(f"HEAD {commit[:12]} does not reproduce its committed reports:")
         for line in drifts:

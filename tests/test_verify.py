@@ -18,7 +18,7 @@ import pytest
 
 from harness import verify
 from harness.paths import reports_dir
-from harness.verify import VOLATILE_KEYS, compare, compare_reports, count_numbers
+from harness.verify import VOLATILE_KEYS, compare, compare_reports, count_numbers, machine_changes, print_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,6 +167,22 @@ def test_compare_reports_names_a_study_missing_from_either_side(tmp_path):
     # only the selected studies are compared
     assert compare_reports(tmp_path / "expected", tmp_path / "actual", ["seeds"])[0] == []
 
+
+
+def test_a_report_from_another_machine_is_named_beside_the_drifts_not_as_one(tmp_path, capsys):
+    intel = copy.deepcopy(DOC)
+    intel["environment"] = {"device": "cpu", "device_name": "Intel(R) Xeon(R) Processor", "version.torch": "2.13.0+cpu"}
+    amd = copy.deepcopy(intel)
+    amd["environment"]["device_name"] = "AMD EPYC"
+    write_reports(tmp_path / "expected", {"seeds": intel, "dropout": intel})
+    write_reports(tmp_path / "actual", {"seeds": amd, "dropout": intel})
+    assert compare_reports(tmp_path / "expected", tmp_path / "actual", None)[0] == []  # the environment is volatile
+    machines = machine_changes(tmp_path / "expected", tmp_path / "actual", None)
+    assert machines == ["seeds: committed from another machine (device_name Intel(R) Xeon(R) Processor -> AMD EPYC)"]
+    assert machine_changes(tmp_path / "expected", tmp_path / "actual", ["dropout"]) == []
+    print_summary(["seeds / SEED-SOURCES / effect: 0.414 -> 0.5"], 2, 10, "abcdef1234567890", machines)
+    out = capsys.readouterr().out
+    assert "may be the machine's" in out and "AMD EPYC" in out and "does not reproduce" in out
 
 # -- the command, up to the point where it would run the studies -----------------------------
 
