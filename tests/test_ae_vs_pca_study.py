@@ -58,7 +58,6 @@ def test_als_reaches_the_pca_subspace_and_its_error_never_rises():
     assert np.abs(unit.T @ unit - np.eye(p)).max() > 0.05   # an invertible mixing of the PCs, not the PCs
 
 
-
 def test_als_hands_each_logged_sweeps_weights_to_on_log_for_the_gradient_curve():
     x = _centred()
     torch.manual_seed(0)
@@ -77,6 +76,7 @@ def test_als_hands_each_logged_sweeps_weights_to_on_log_for_the_gradient_curve()
     gradients = [g for _, _, g in seen]
     assert gradients[-1] < 1e-3 * gradients[0]                  # the curve falls to the stationary point
     assert gradients[-1] == pytest.approx(_gradient_norm(model, xt))  # and the model ends at the last sweep's weights
+
 
 def test_only_fashion_mnist_at_p30_is_trained_by_least_squares():
     design = {arm.name: arm.config for arm in STUDY.design("standard")}

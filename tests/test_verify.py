@@ -168,7 +168,6 @@ def test_compare_reports_names_a_study_missing_from_either_side(tmp_path):
     assert compare_reports(tmp_path / "expected", tmp_path / "actual", ["seeds"])[0] == []
 
 
-
 def test_a_report_from_another_machine_is_named_beside_the_drifts_not_as_one(tmp_path, capsys):
     intel = copy.deepcopy(DOC)
     intel["environment"] = {"device": "cpu", "device_name": "Intel(R) Xeon(R) Processor", "version.torch": "2.13.0+cpu"}
@@ -183,6 +182,7 @@ def test_a_report_from_another_machine_is_named_beside_the_drifts_not_as_one(tmp
     print_summary(["seeds / SEED-SOURCES / effect: 0.414 -> 0.5"], 2, 10, "abcdef1234567890", machines)
     out = capsys.readouterr().out
     assert "may be the machine's" in out and "AMD EPYC" in out and "does not reproduce" in out
+
 
 # -- the command, up to the point where it would run the studies -----------------------------
 
