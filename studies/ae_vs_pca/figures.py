@@ -66,7 +66,7 @@ def figures(fig_ctx) -> list:
     ax.legend()
     out.append(fig_ctx.save(fig, "error_vs_code_size.png",
                             "Reconstruction error on the Fashion-MNIST test set against code size: PCA fitted on "
-                            "the same training subset, and the deep AE (mean ± SD over replicates)."))
+                            "the same training images, and the deep AE (mean ± SD over replicates)."))
 
     # 3. Depth at matched parameter counts.
     groups = [("48k", ["linear-ae-30"]), ("~454k", ["shallow-ae-small", "deep-ae-small"]),

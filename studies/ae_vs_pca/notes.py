@@ -96,9 +96,10 @@ def svd_constructions_note(runs) -> list[str]:
 
 # the AE-DEPTH claims compare arms at one learning rate; this pilot (outside the design: it logs nothing) says
 # whether that rate favours a depth (Settings.lr's comment points here).
-LR_PILOT = ("Learning rate: every autoencoder starts Adam at 1e-3. A one-seed pilot on this tier's training and "
-            "validation images (`python -m studies.ae_vs_pca.lr_pilot`: the study's trial code; best validation "
-            "error at 3e-4 / 1e-3 / 3e-3, * = stopped by the 80-epoch cap): deep-ae-small 9.061* / 8.562 / 8.971, "
+LR_PILOT = ("Learning rate: every autoencoder starts Adam at 1e-3. A one-seed pilot on 15,000 training and 5,000 "
+            "validation images, this tier's size before it trained on the whole training set, not repeated on "
+            "55,000 (`python -m studies.ae_vs_pca.lr_pilot`: the study's trial code; best validation error at "
+            "3e-4 / 1e-3 / 3e-3, * = stopped by the 80-epoch cap): deep-ae-small 9.061* / 8.562 / 8.971, "
             "shallow-ae-small 8.218 / 7.466 / 7.203, deep-ae-30 7.901 / 7.637 / 8.595, shallow-ae-1m 7.367 / 6.889 / "
             "6.957, linear-ae-30 10.564* / 10.178 / 10.221. 1e-3 is best for both deep AEs, the linear AE and "
             "shallow-ae-1m; only shallow-ae-small did better at 3e-3. At each arm's own best rate the deep AE is "

@@ -13,7 +13,8 @@ from studies.ae_vs_pca.trials import DIGITS, FASHION
 @dataclass(frozen=True)
 class Settings:
     # -- how much: differs by tier
-    n_train: int                         # Fashion-MNIST training subset, drawn per replicate, shared by its arms
+    n_train: int                         # Fashion-MNIST training images, drawn per replicate (all of them, the same for
+                                         # every replicate, when n_train + n_val = 60000), shared by its arms
     n_val: int                           # validation images carved from the same pool: early stopping and tuning
     max_epochs: int                      # cap of every Fashion-MNIST autoencoder; a run that reaches it still
                                          # improving fails the `converged` check (the cap is not the protocol)
