@@ -328,11 +328,12 @@ STANDARD = Settings(
     n_train={MNIST1D: 4000, FASHION: 60_000}, epochs={MNIST1D: 150, FASHION: 10},
     sens_seeds={MNIST1D: 100, FASHION: 30}, source_epochs=60, source_levels=3, source_blocks=4,
     grid_epochs=20, grid_steps=3000, grid_max_epochs=100, hp_epochs=10, hp_trials=80, searches=4,
-    # HP-MOMENTUM-BATCH: 4 LSTM searches per sampler of the budget's 60 trials (~3 s each). Sized on a synthetic
-    # LSTM-like objective (lr and hidden size explain ~0.73 of the variance, momentum and batch size nothing):
-    # a null momentum reads ~0.15 of the total variance at 20 trials, above the 0.1 bound, and ~0.05 (SD ~0.025
-    # over searches) at 60, where 8 searches give the one-sided t-test at the study's strictest Holm level
-    # (0.05 / 6 claims, each direction at half) ~94% power to show both shares below 0.1 (6 searches: ~70%)
+    # HP-MOMENTUM-BATCH: 4 LSTM searches per sampler of the budget's 60 trials (~3 s each), sized on a synthetic
+    # objective where lr and hidden size explain 0.73 of the variance and momentum and batch size nothing
+    # (`python -m studies.seeds.control_design`): at 20 trials such a null hyperparameter reads 0.12-0.18 of the
+    # total variance, above the 0.1 bound; at 60, 0.04-0.05 (SD 0.02-0.04 over searches), where 8 searches give
+    # the one-sided t-test 90% power to show both below 0.1 at a Holm level of 0.0125 (73% at the strictest,
+    # 0.05 / 6 claims / 2 directions; 6 searches: 71% and 44%)
     lstm_searches=4, lstm_epochs=15,
     batch_sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512),
     base_lrs=(2 ** -12, 2 ** -10, 2 ** -8, 2 ** -6, 2 ** -4, 2 ** -2), batch_seeds=5)
