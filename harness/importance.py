@@ -91,20 +91,28 @@ _CACHE: dict[tuple, dict[str, dict[str, float]]] = {}
 
 def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: str, direction: str,
                evaluator: str, min_trials: int = 4, shuffle_seed: int | None = None,
-               of_total: bool = False) -> dict[str, dict[str, float]]:
+               of_total: bool = False, permute: str | None = None) -> dict[str, dict[str, float]]:
     """Importances per search (one search = one tuned arm), for searches with
     at least ``min_trials`` finished trials. Cached on the runs used, because
     the claim tests, the notes and the figures all ask for the same numbers.
 
-    ``shuffle_seed``: the noise control -- each search's objective values
-    permuted among its trials (with this seed), so no hyperparameter matters
-    and whatever importance the evaluator still finds is its bias on so few
-    trials. ``of_total``: as ``importances``."""
-    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed, of_total)
+    ``shuffle_seed``: a noise control, permuting within each search (with this
+    seed) either the objective values among its trials, so no hyperparameter
+    matters and whatever importance the evaluator still finds is its bias on
+    so few trials; or, with ``permute`` naming a hyperparameter, only that
+    hyperparameter's values, the objective and the others kept, so it cannot
+    matter while the others matter as much as they do, and its importance is
+    what the evaluator gives a hyperparameter of no effect in these data.
+    ``of_total``: as ``importances``."""
+    if permute is not None and (shuffle_seed is None or permute not in distributions):
+        raise ValueError(f"permute={permute!r} needs a shuffle_seed and one of the searched hyperparameters "
+                         f"({', '.join(distributions)})")
+    key = (tuple(sorted(runs["run_id"])), metric, direction, evaluator, tuple(distributions), shuffle_seed, of_total,
+           permute)
     if key not in _CACHE:
         out = {}
         rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
-        column = f"metrics.{metric}"
+        column = f"metrics.{metric}" if permute is None else f"params.hp.{permute}"
         for arm, rows in sorted(runs.groupby("arm")):
             if rng is not None and column in rows:
                 rows = rows.copy()

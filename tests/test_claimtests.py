@@ -926,10 +926,6 @@ def test_importance_noise_control_shuffles_the_objective_within_each_search():
     assert sorted(control) == sorted(real) and control != real
     assert min(v["lr"] for v in real.values()) > 0.9  # the objective depends on lr (almost) alone...
     assert np.mean([v["lr"] for v in control.values()]) < 0.8  # ...which shuffling destroys
-    assert check(named.evaluate(runs), "noise-control").passed  # a bound below that the control stays under
-    # a bound below the control's own reading cannot be shown: wd's shuffled share sits far above 0.05
-    floor = check(Importance("acc", ("wd",), 0.05, space).evaluate(runs), "noise-control")
-    assert not floor.passed and "noise floor is above the bound" in floor.detail
     # with two hyperparameters the top two carry everything, shuffled or not: a "top" bound of 0.5 is met by
     # the evaluator alone, and the check says so
     top = Importance("acc", "top", 0.5, space).evaluate(runs)
@@ -941,6 +937,43 @@ def test_importance_noise_control_shuffles_the_objective_within_each_search():
     of_total = Importance("acc", "top", 0.5, space, of_total=True)
     shuffled = of_total.tested_values(of_total.vectors(runs, shuffled=True))["top-2 share"]
     assert np.mean(shuffled) < 0.999 and "fraction of the total variance" in of_total.describe()
+
+
+def noisy_search_runs(n_searches: int, trials: int, noise: float, seed: int = 5) -> pd.DataFrame:
+    """Searches of an objective that lr explains in part and wd not at all (the rest is noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_searches):
+        for i in range(trials):
+            lr, wd = 10 ** rng.uniform(-3, 0), rng.uniform()
+            rows.append({"run_id": f"s{s}-{i}", "arm": f"hp-{s}", "replicate": i, "status": "FINISHED",
+                         "metrics.acc": -(math.log10(lr) + 1.5) ** 2 + noise * rng.normal(),
+                         "params.hp.lr": repr(lr), "params.hp.wd": repr(wd)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow  # fANOVA over searches, three times
+def test_importance_noise_control_of_a_named_hyperparameter_permutes_its_values():
+    runs = noisy_search_runs(n_searches=6, trials=40, noise=0.4)
+    named = Importance("acc", ("wd",), 0.9, space, of_total=True)
+    real, permuted, shuffled = named.vectors(runs), named.vectors(runs, permuted="wd"), named.vectors(runs, shuffled=True)
+    assert sorted(permuted) == sorted(real) and permuted != real
+    mean = lambda vectors, name: float(np.mean([v[name] for v in vectors.values()]))
+    # the objective is kept: lr explains as much with wd permuted as in the data, and nothing once it is shuffled
+    assert mean(permuted, "lr") == pytest.approx(mean(real, "lr"), abs=0.1) and mean(real, "lr") > 0.4
+    assert mean(shuffled, "lr") < mean(real, "lr") / 2
+    # wd, of no effect, reads in the data about what its permuted self reads, and well under what it reads when
+    # the objective is shuffled (then noise is all the variance, and the forest hands wd its part of it)
+    assert abs(mean(real, "wd") - mean(permuted, "wd")) < 0.5 * mean(shuffled, "wd") - 0.02
+    assert named.control_values(runs) == {"wd": [v["wd"] for v in permuted.values()]}
+    passed = check(named.evaluate(runs), "noise-control")
+    assert passed.passed and "values permuted within its search" in passed.detail
+    # a bound below the permuted reading cannot be shown: the check says why
+    floor = mean(permuted, "wd")
+    failed = check(Importance("acc", ("wd",), floor * 0.9, space, of_total=True).evaluate(runs), "noise-control")
+    assert not failed.passed and "noise floor is above the bound" in failed.detail and f"wd {floor:.3f}" in failed.detail
+    with pytest.raises(ValueError, match="searched hyperparameters"):
+        named.vectors(runs, permuted="depth")
 
 
 def test_importance_read_by_ped_anova_is_normalised_whatever_the_test_reads():

@@ -243,3 +243,18 @@ def test_every_batch_size_has_room_to_plateau_after_its_minimum():
     assert lengths[2] == (20, 100)            # grid_epochs, then on up to grid_max_epochs
     assert lengths[256] == (256, 512)         # 3000 steps of 256 from 3000 signals, then up to twice that
     assert all(cap >= 2 * least for least, cap in lengths.values())
+
+
+@pytest.mark.slow  # fANOVA on simulated searches
+def test_control_design_null_reads_below_the_bound_at_the_standard_trials_and_not_shuffled():
+    from studies.seeds import control_design
+
+    table = control_design.readings(trials=60, searches=4, seed=1)
+    assert set(table) == {"in the data", "own values permuted", "objective shuffled"}
+    assert all(v.shape == (4, len(control_design.NULL)) for v in table.values())
+    # the permuted control reads what a null hyperparameter reads in the data, both under the 0.1 bound...
+    assert table["in the data"].mean() < 0.1 and table["own values permuted"].mean() < 0.1
+    # ...while the shuffled objective hands the forest's noise to momentum (a continuous one) far above it
+    assert table["objective shuffled"][:, 0].mean() > 2 * table["own values permuted"][:, 0].mean()
+    with pytest.raises(SystemExit):
+        control_design.main(["--trials", "3"])

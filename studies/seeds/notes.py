@@ -202,11 +202,18 @@ def importance_note(runs, *, test: Importance) -> list[str]:
         text = ", ".join(f"{name} {m:.2f} [{lo:.2f}, {hi:.2f}]" for name, (m, lo, hi) in ranked)
         lines.append(f"{evaluator} over {len(vectors)} searches (mean [95% bootstrap CI over searches]): {text or 'n/a'}.")
     best = runs[(runs["status"] == "FINISHED") & runs["arm"].str.startswith(test.prefix)] if len(runs) else runs
-    control = {k: sum(v) / len(v) for k, v in test.tested_values(test.vectors(runs, shuffled=True)).items() if v}
+    def means(values):
+        return ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in values.items() if v)
+
+    control = means(test.control_values(runs))
     if control:
-        lines.append(f"Noise control ({test.evaluator}, each search's objective shuffled among its trials): "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in control.items())
-                     + " -- what the evaluator reports when no hyperparameter matters.")
+        lines.append(f"Noise control ({test.evaluator}, {test.control_text()}): {control} -- what "
+                     + ("the evaluator reports when no hyperparameter matters." if test.what == "top" else
+                        "a hyperparameter of no effect reads beside those that matter (the `noise-control` check)."))
+    if control and test.what != "top":  # the other null, for comparison: nothing matters, all variance is noise
+        whole = means(test.tested_values(test.vectors(runs, shuffled=True)))
+        lines.append(f"With each search's objective shuffled instead (nothing matters, all the variance is noise): "
+                     f"{whole} -- shown for comparison; not the test's null.")
     if "metrics.val_accuracy" in best and len(best):
         top = best.loc[best["metrics.val_accuracy"].idxmax()]
         lines.append(f"Best validation accuracy found: {top['metrics.val_accuracy']:.4f} (`{top['arm']}`).")
