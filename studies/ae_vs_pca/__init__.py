@@ -16,10 +16,10 @@ replicate has that split and replicates differ in their seeds; a smaller tier
 draws each replicate's subset and split (the subsample seed). Every
 autoencoder starts from He initialisation and Adam at 1e-3 and trains to its
 validation plateau (one tenfold step-size decay, then patience); the best
-validation epoch is measured. Error unit: summed squared
-error per test image, as in Hinton & Salakhutdinov 2006. The linear-AE claims
-use centred data (digits and Fashion-MNIST), trained full-batch with an
-annealed step size so that the optimum is actually reached.
+validation epoch is measured. Error unit: summed squared error per test
+image, as in Hinton & Salakhutdinov 2006. The linear-AE claims use centred
+data (digits and Fashion-MNIST), trained full-batch with an annealed step
+size so that the optimum is actually reached.
 """
 from __future__ import annotations
 
