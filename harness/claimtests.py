@@ -1036,6 +1036,8 @@ class Importance(ClaimTest):
         hyperparameter's values permuted (``importance.per_search``)."""
         from harness import importance
 
+        if shuffled and permuted is not None:
+            raise ValueError("a noise control either shuffles the objective or permutes one hyperparameter, not both")
         rows = runs[runs["arm"].str.startswith(self.prefix)] if len(runs) else runs
         if rows.empty:
             return {}

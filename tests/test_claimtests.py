@@ -974,6 +974,8 @@ def test_importance_noise_control_of_a_named_hyperparameter_permutes_its_values(
     assert not failed.passed and "noise floor is above the bound" in failed.detail and f"wd {floor:.3f}" in failed.detail
     with pytest.raises(ValueError, match="searched hyperparameters"):
         named.vectors(runs, permuted="depth")
+    with pytest.raises(ValueError, match="not both"):
+        named.vectors(runs, shuffled=True, permuted="wd")
 
 
 def test_importance_read_by_ped_anova_is_normalised_whatever_the_test_reads():
