@@ -103,6 +103,9 @@ def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: s
     hyperparameter's values, the objective and the others kept, so it cannot
     matter while the others matter as much as they do, and its importance is
     what the evaluator gives a hyperparameter of no effect in these data.
+    A search's rows are put in trial order (``replicate``) first, so that a
+    permutation, and the forest fANOVA fits, do not depend on the order in
+    which the store returned them.
     ``of_total``: as ``importances``."""
     if permute is not None and (shuffle_seed is None or permute not in distributions):
         raise ValueError(f"permute={permute!r} needs a shuffle_seed and one of the searched hyperparameters "
@@ -114,6 +117,8 @@ def per_search(runs: "pd.DataFrame", distributions: Mapping[str, Any], metric: s
         rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
         column = f"metrics.{metric}" if permute is None else f"params.hp.{permute}"
         for arm, rows in sorted(runs.groupby("arm")):
+            if "replicate" in rows:
+                rows = rows.sort_values("replicate", kind="stable")
             if rng is not None and column in rows:
                 rows = rows.copy()
                 rows[column] = rng.permutation(rows[column].to_numpy())

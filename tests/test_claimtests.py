@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from harness import stats
+from harness import importance, stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
 from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
@@ -976,6 +976,27 @@ def test_importance_noise_control_of_a_named_hyperparameter_permutes_its_values(
         named.vectors(runs, permuted="depth")
     with pytest.raises(ValueError, match="not both"):
         named.vectors(runs, shuffled=True, permuted="wd")
+
+
+@pytest.mark.slow  # fANOVA over searches, several permutations
+def test_importance_noise_control_averages_its_permutations_in_trial_order():
+    runs = noisy_search_runs(n_searches=3, trials=30, noise=0.4)
+    averaged = Importance("acc", ("wd",), 0.9, space, of_total=True, control_permutations=3, control_seed=4)
+    # each search's control reading is the mean over the seeds control_seed, control_seed + 1, ...
+    by_seed = [[v["wd"] for v in averaged.vectors(runs, permuted="wd", seed=seed).values()] for seed in (4, 5, 6)]
+    assert len({tuple(r) for r in by_seed}) == 3  # the permutations differ...
+    assert averaged.control_values(runs)["wd"] == pytest.approx(np.mean(by_seed, axis=0))  # ...and are averaged
+    assert "mean of 3 permutations a search" in check(averaged.evaluate(runs), "noise-control").detail
+    shuffled = [averaged.tested_values(averaged.vectors(runs, shuffled=True, seed=seed))["wd"] for seed in (4, 5, 6)]
+    assert averaged.shuffled_values(runs)["wd"] == pytest.approx(np.mean(shuffled, axis=0))
+    # the rows are put in trial order first: the store's order changes neither the data's reading nor a permutation's
+    reordered = runs.sample(frac=1.0, random_state=0)
+    assert list(reordered["run_id"]) != list(runs["run_id"])
+    before = averaged.vectors(runs), averaged.control_values(runs)
+    importance._CACHE.clear()  # the cache is keyed on the run ids, not their order: recompute
+    assert (averaged.vectors(reordered), averaged.control_values(reordered)) == before
+    with pytest.raises(StudyDeclarationError, match="control_permutations"):
+        Importance("acc", ("wd",), 0.9, space, control_permutations=0)
 
 
 def test_importance_read_by_ped_anova_is_normalised_whatever_the_test_reads():

@@ -258,3 +258,35 @@ def test_control_design_null_reads_below_the_bound_at_the_standard_trials_and_no
     assert table["objective shuffled"][:, 0].mean() > 2 * table["own values permuted"][:, 0].mean()
     with pytest.raises(SystemExit):
         control_design.main(["--trials", "3"])
+    with pytest.raises(SystemExit):
+        control_design.main(["--shares", "0.6", "0.5"])  # nothing left for noise
+
+
+def test_control_design_power_is_the_one_sided_t_tests():
+    from scipy import stats as sps
+
+    from studies.seeds import control_design
+
+    below, above = np.array([0.04, 0.06, 0.05, 0.07]), np.array([0.11, 0.13, 0.12, 0.14])
+    assert control_design.power(below, n=8, alpha=0.0125) > 0.9 > 0.01 > control_design.power(above, n=8, alpha=0.0125)
+    # the noncentral t's tail at the observed effect size: a mean at the bound is rejected at the test's level
+    at = np.array([0.09, 0.11])
+    assert control_design.power(at, n=8, alpha=0.05) == pytest.approx(0.05)
+    # searches drawn like `below` reject as often as the power says
+    rng = np.random.default_rng(0)
+    draws = rng.normal(below.mean(), below.std(ddof=1), size=(4000, 4))
+    rate = np.mean(sps.ttest_1samp(draws, 0.1, axis=1, alternative="less").pvalue < 0.0125)
+    assert rate == pytest.approx(control_design.power(below, n=4, alpha=0.0125), abs=0.03)
+
+
+@pytest.mark.slow  # fANOVA on TPE searches
+def test_control_design_tpe_searches_concentrate_and_average_the_control():
+    from studies.seeds import control_design
+
+    rng = np.random.default_rng(0)
+    params, distributions, values = control_design.simulated_search(30, rng, sampler="tpe")
+    assert len(params) == len(values) == 30 and set(distributions) == {"lr", "hidden_size", "momentum", "batch_size"}
+    late = np.log10([p["lr"] for p in params[15:]])
+    assert np.abs(late + 2.5).mean() < 0.75  # uniform over [-4, -1] would put it at 0.75: TPE homes in on 3e-3
+    table = control_design.readings(trials=20, searches=2, seed=0, sampler="random", permutations=2)
+    assert all(v.shape == (2, len(control_design.NULL)) for v in table.values())

@@ -2,16 +2,25 @@
 objective (no training): the design computation behind the standard tier's
 ``tuning_trials`` and ``lstm_searches``.
 
-Each simulated search draws its trials from ``lstm_space`` at random; the
-objective depends on the learning rate (an optimum inside its range) and the
-hidden size only, with variance shares of about 0.6 and 0.13, the rest
-Gaussian noise, so momentum and batch size have no effect. For each number of
-trials it prints what fANOVA (fractions of the total variance, as the test
-reads) gives the two null hyperparameters in the data, with their own values
-permuted within the search (the `noise-control` check), and with the
-objective shuffled (nothing matters): mean and SD over searches.
+Each simulated search runs an Optuna sampler (random or TPE, as the study's
+searches do) over ``lstm_space`` on an objective that depends on the learning
+rate (an optimum inside its range) and the hidden size only, plus Gaussian
+noise, so momentum and batch size have no effect. ``--shares`` sets the
+variance that lr and hidden size explain under random sampling (TPE
+concentrates on good learning rates, so there lr explains less and noise
+more). For each number of trials it prints what fANOVA (fractions of the total
+variance, as the test reads) gives the two null hyperparameters in the data,
+with their own values permuted within the search (the `noise-control` check,
+averaged over ``--permutations`` as the check averages its), and with the
+objective shuffled (nothing matters): mean and SD over searches; and the
+power of the claim's one-sided t-test over ``--n-searches`` searches (half
+of each sampler) to show a null hyperparameter below the 0.1 bound.
 
-    python -m studies.seeds.control_design --trials 20 40 60 --searches 30
+    python -m studies.seeds.control_design --trials 60 120 200 --searches 12
+
+The first design (stop 35: lr 0.6 and hidden size 0.13, random sampling only)
+chose 60 trials; the searches it gave explained less (lr 0.35, hidden size
+0.16, mean over the 8 searches) and their control read 0.134, above the bound.
 """
 from __future__ import annotations
 
@@ -20,28 +29,50 @@ import argparse
 import numpy as np
 
 NULL = ("momentum", "batch_size")
-SHARES = {"lr": 0.6, "hidden_size": 0.13}  # the rest of the variance is noise
+SHARES = {"lr": 0.35, "hidden_size": 0.16}  # the 8 searches of stop 35 (random sampling's shares; the rest noise)
+BOUND = 0.10  # MINOR_IMPORTANCE
+SAMPLERS = ("random", "tpe")
 
 
-def simulated_search(trials: int, rng: np.random.Generator):
-    """(params of each trial, their distributions, objective values) of one random search."""
-    import optuna
+def _standardisers(size: int = 20_000, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Mean and SD of each signal term over the space sampled at random, so
+    that ``SHARES`` are the variance shares under random sampling."""
+    rng = np.random.default_rng(seed)
+    lr = rng.uniform(-4.0, -1.0, size)  # log10 lr, as suggest_float(1e-4, 0.1, log=True)
+    width = rng.uniform(3.0, 6.0, size)  # log2 hidden size (integers: close enough for a scale)
+    bowl = -(lr + 2.5) ** 2  # best near lr = 3e-3
+    return {"lr": (bowl.mean(), bowl.std()), "hidden_size": (width.mean(), width.std())}
 
+
+def objective_factory(shares: dict[str, float], rng: np.random.Generator):
+    """A synthetic objective on ``lstm_space``'s trials: lr's bowl and hidden size's slope at their shares."""
     from studies.seeds import lstm_space
 
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=int(rng.integers(2 ** 31))))
-    params = []
-    for _ in range(trials):
-        trial = study.ask()
-        lstm_space(trial)
-        params.append(trial.params)
-    lr = np.log10([p["lr"] for p in params])
-    size = np.log2([p["hidden_size"] for p in params])
-    bowl = -(lr + 2.5) ** 2  # best near lr = 3e-3
-    signal = (bowl - bowl.mean()) / bowl.std() * np.sqrt(SHARES["lr"]) \
-        + (size - size.mean()) / size.std() * np.sqrt(SHARES["hidden_size"])
-    values = signal + rng.normal(0.0, np.sqrt(1.0 - sum(SHARES.values())), trials)
-    return params, dict(trial.distributions), values
+    scale = _standardisers()
+    noise = np.sqrt(max(1.0 - sum(shares.values()), 0.0))
+
+    def objective(trial) -> float:
+        p = lstm_space(trial)
+        bowl = -(np.log10(p["lr"]) + 2.5) ** 2
+        signal = (bowl - scale["lr"][0]) / scale["lr"][1] * np.sqrt(shares["lr"]) \
+            + (np.log2(p["hidden_size"]) - scale["hidden_size"][0]) / scale["hidden_size"][1] \
+            * np.sqrt(shares["hidden_size"])
+        return float(signal + rng.normal(0.0, noise))
+
+    return objective
+
+
+def simulated_search(trials: int, rng: np.random.Generator, sampler: str = "random",
+                     shares: dict[str, float] | None = None):
+    """(params of each trial, their distributions, objective values) of one search."""
+    import optuna
+
+    seed = int(rng.integers(2 ** 31))
+    chosen = optuna.samplers.RandomSampler(seed=seed) if sampler == "random" else optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(sampler=chosen, direction="maximize")
+    study.optimize(objective_factory(shares or SHARES, rng), n_trials=trials)
+    done = study.trials
+    return [t.params for t in done], dict(done[0].distributions), np.array([t.value for t in done])
 
 
 def fanova_shares(params, distributions, values) -> dict[str, float]:
@@ -55,42 +86,80 @@ def fanova_shares(params, distributions, values) -> dict[str, float]:
     return importances(study, "fanova", of_total=True)
 
 
-def readings(trials: int, searches: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """reading -> array (searches x NULL) of the null hyperparameters' shares."""
+def readings(trials: int, searches: int, seed: int = 0, sampler: str = "random", permutations: int = 1,
+             shares: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """reading -> array (searches x NULL) of the null hyperparameters' shares;
+    "own values permuted" is the mean over ``permutations`` permutations."""
     rng = np.random.default_rng(seed)
     out = {"in the data": [], "own values permuted": [], "objective shuffled": []}
     for _ in range(searches):
-        params, distributions, values = simulated_search(trials, rng)
+        params, distributions, values = simulated_search(trials, rng, sampler, shares)
         data = fanova_shares(params, distributions, values)
         shuffled = fanova_shares(params, distributions, rng.permutation(values))
         permuted = []
         for name in NULL:
-            order = rng.permutation(trials)
-            moved = [dict(p, **{name: params[j][name]}) for p, j in zip(params, order)]
-            permuted.append(fanova_shares(moved, distributions, values)[name])
+            reads = []
+            for _ in range(permutations):
+                order = rng.permutation(trials)
+                moved = [dict(p, **{name: params[j][name]}) for p, j in zip(params, order)]
+                reads.append(fanova_shares(moved, distributions, values)[name])
+            permuted.append(float(np.mean(reads)))
         out["in the data"].append([data[n] for n in NULL])
         out["own values permuted"].append(permuted)
         out["objective shuffled"].append([shuffled[n] for n in NULL])
     return {k: np.array(v) for k, v in out.items()}
 
 
+def power(values: np.ndarray, n: int, alpha: float, bound: float = BOUND) -> float:
+    """Power of the one-sided one-sample t-test over ``n`` searches that the
+    mean lies below ``bound``, when searches read like ``values`` (their mean
+    and SD; noncentral t)."""
+    from scipy import stats
+
+    sd = float(np.std(values, ddof=1))
+    if sd == 0:
+        return float(values.mean() < bound)
+    shift = (bound - float(values.mean())) / (sd / np.sqrt(n))
+    return float(stats.nct.sf(stats.t.ppf(1 - alpha, n - 1), n - 1, shift))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, nargs="+", default=[20, 40, 60])
-    parser.add_argument("--searches", type=int, default=30, help="simulated searches per number of trials")
+    parser.add_argument("--trials", type=int, nargs="+", default=[60, 120, 200])
+    parser.add_argument("--searches", type=int, default=12, help="simulated searches per sampler and number of trials")
+    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
+    parser.add_argument("--shares", type=float, nargs=2, default=[SHARES["lr"], SHARES["hidden_size"]],
+                        metavar=("LR", "HIDDEN"), help="variance shares of lr and hidden size under random sampling")
+    parser.add_argument("--permutations", type=int, default=3, help="permutations averaged in the control")
+    parser.add_argument("--n-searches", type=int, default=8, help="searches the real test has (power)")
+    parser.add_argument("--alpha", type=float, nargs="+", default=[0.0125, 0.05 / 12],
+                        help="one-sided levels for the power (a Holm step and the study's strictest)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if min(args.trials) < 4 or args.searches < 2:
-        parser.error("--trials must be >= 4 (fANOVA's least) and --searches >= 2")
+    if min(args.trials) < 4 or args.searches < 2 or args.permutations < 1 or args.n_searches < 2:
+        parser.error("--trials must be >= 4 (fANOVA's least), --searches and --n-searches >= 2, --permutations >= 1")
+    if min(args.shares) < 0 or sum(args.shares) >= 1:
+        parser.error("--shares must be >= 0 and sum to less than 1 (the rest is noise)")
     from harness.importance import _quiet
 
     _quiet()
+    shares = dict(zip(("lr", "hidden_size"), args.shares))
     print(f"fANOVA share of the total variance of a hyperparameter of no effect (mean, SD over {args.searches} "
-          f"searches); lr and hidden size explain {sum(SHARES.values()):.2f}")
+          f"searches per sampler); lr and hidden size explain {shares['lr']:g} and {shares['hidden_size']:g} "
+          f"under random sampling; the control averages {args.permutations} permutations")
     for trials in args.trials:
-        for reading, table in readings(trials, args.searches, args.seed).items():
-            cells = ", ".join(f"{n} {m:.3f} (SD {s:.3f})" for n, m, s in zip(NULL, table.mean(0), table.std(0, ddof=1)))
-            print(f"{trials:4d} trials, {reading:20s} {cells}", flush=True)
+        pooled: dict[str, list[np.ndarray]] = {}
+        for sampler in args.samplers:
+            table = readings(trials, args.searches, args.seed, sampler, args.permutations, shares)
+            for reading, values in table.items():
+                pooled.setdefault(reading, []).append(values)
+                cells = ", ".join(f"{n} {m:.3f} (SD {s:.3f})"
+                                  for n, m, s in zip(NULL, values.mean(0), values.std(0, ddof=1)))
+                print(f"{trials:4d} trials, {sampler:6s} {reading:20s} {cells}", flush=True)
+        data = np.concatenate(pooled["in the data"])
+        cells = "; ".join(f"{n} " + ", ".join(f"{power(data[:, i], args.n_searches, a):.0%} at {a:.4g}"
+                                               for a in args.alpha) for i, n in enumerate(NULL))
+        print(f"{trials:4d} trials, power over {args.n_searches} searches (both samplers): {cells}", flush=True)
 
 
 if __name__ == "__main__":

@@ -211,7 +211,7 @@ def importance_note(runs, *, test: Importance) -> list[str]:
                      + ("the evaluator reports when no hyperparameter matters." if test.what == "top" else
                         "a hyperparameter of no effect reads beside those that matter (the `noise-control` check)."))
     if control and test.what != "top":  # the other null, for comparison: nothing matters, all variance is noise
-        whole = means(test.tested_values(test.vectors(runs, shuffled=True)))
+        whole = means(test.shuffled_values(runs))
         lines.append(f"With each search's objective shuffled instead (nothing matters, all the variance is noise): "
                      f"{whole} -- shown for comparison; not the test's null.")
     if "metrics.val_accuracy" in best and len(best):

@@ -27,7 +27,7 @@ class Settings:
     hp_trials: int                       # trials of each MLP search (HP-TUNABILITY); the LSTM searches take the
                                          # budget's tuning_trials (~3 s a trial against ~0.5 s)
     searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
-    lstm_searches: int                   # repeated LSTM searches per sampler (lstm-random-i, lstm-tpe-i), at most 5
+    lstm_searches: int                   # repeated random LSTM searches (lstm-random-i), at most 10
     lstm_epochs: int                     # epochs of every LSTM run, search trials included
     batch_sizes: tuple[int, ...]         # HP-BATCH's grid of batch sizes m
     base_lrs: tuple[float, ...]          # HP-BATCH's grid of per-example learning rates η̃ (SGD step m·η̃)
