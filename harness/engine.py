@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -60,6 +61,21 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     (two processes × 2 threads ran 9x slower than two × 1 thread here)."""
     cores = cores if cores is not None else (os.cpu_count() or 1)
     return max(1, cores // max(1, workers))
+
+
+@contextmanager
+def torch_threads(threads: int):
+    """Run a block on ``threads`` intra-op threads, then restore the process's
+    count: for models whose kernels are too small to share (a small LSTM's
+    per-step matmuls), where more threads only add synchronisation."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def configure_torch(threads: int) -> None:

@@ -23,11 +23,11 @@ def mlp(in_features: int = 784, classes: int = 10, hidden: Sequence[int] = (512,
 
 
 @MODELS.register("lstm")
-def lstm(classes: int = 10, hidden: int = 64, cell: str = "lstm", layers: int = 1):
+def lstm(classes: int = 10, hidden: int = 64, cell: str = "lstm", layers: int = 1, forget_bias: float | None = None):
     """Recurrent classifier of a 1-D signal, one value per step (LSTM or GRU, last step -> linear)."""
     from harness.nets import SequenceClassifier
 
-    return SequenceClassifier(classes, hidden, cell, layers)
+    return SequenceClassifier(classes, hidden, cell, layers, forget_bias)
 
 
 @MODELS.register("deep-ae")

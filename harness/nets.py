@@ -98,14 +98,29 @@ class Autoencoder(nn.Module):
 class SequenceClassifier(nn.Module):
     """A recurrent classifier of a 1-D signal read as a sequence (one value
     per step, e.g. MNIST-1D's 40): an LSTM or GRU, its last step's hidden
-    state through one linear read-out."""
+    state through one linear read-out.
 
-    def __init__(self, classes: int, hidden: int = 64, cell: str = "lstm", layers: int = 1):
+    ``forget_bias`` (LSTM only) starts every layer's forget gate at that bias
+    instead of torch's small uniform one: with 1, a cell keeps its state by
+    default, the common remedy for an LSTM that does not start learning (Gers,
+    Schmidhuber & Cummins 2000; Jozefowicz, Zaremba & Sutskever 2015). On
+    MNIST-1D it takes a 32-unit LSTM off a chance plateau that, with torch's
+    init, lasts over 1000 Adam steps at batch 32 (lr 5e-3)."""
+
+    def __init__(self, classes: int, hidden: int = 64, cell: str = "lstm", layers: int = 1,
+                 forget_bias: float | None = None):
         super().__init__()
         if cell not in ("lstm", "gru"):
             raise ValueError(f"unknown recurrent cell {cell!r}; known: lstm, gru")
+        if forget_bias is not None and cell != "lstm":
+            raise ValueError(f"forget_bias is an LSTM's; a {cell} has no forget gate")
         self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(1, hidden, num_layers=layers, batch_first=True)
         self.head = nn.Linear(hidden, classes)
+        if forget_bias is not None:
+            with torch.no_grad():  # torch's gate order is input, forget, cell, output; the two biases add up
+                for name, bias in self.rnn.named_parameters():
+                    if name.startswith("bias_"):
+                        bias[hidden:2 * hidden].fill_(forget_bias if name.startswith("bias_ih") else 0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x.flatten(1).unsqueeze(-1))  # [batch, steps, hidden]

@@ -679,7 +679,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 _MAX_SEEDS = 100_000
 
 
-def _paired_t_power(n: int, dz: float, alpha: float, alternative: str) -> float:
+def paired_t_power(n: int, dz: float, alpha: float, alternative: str) -> float:
     """Exact power of a paired (one-sample) t-test via the noncentral t
     (scipy.special's functions: the distribution objects cost ~0.2 ms a call)."""
     from scipy import special
@@ -741,7 +741,7 @@ def seeds_needed(
     dz = abs(mean) / sd if alternative == "two-sided" else mean / sd
 
     def enough(n: int) -> bool:
-        return _paired_t_power(n, dz, alpha, alternative) >= power
+        return paired_t_power(n, dz, alpha, alternative) >= power
 
     # The normal approximation lands within a few of the exact answer; power
     # rises with n, so step from there (a handful of noncentral-t evaluations

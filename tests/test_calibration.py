@@ -86,8 +86,8 @@ def test_true_effects_at_the_settle_lines_n_are_found_with_its_power(dz):
                 == "reproduced" for row in d)
     rate = found / SIMULATIONS
     power_se = math.sqrt(POWER * (1 - POWER) / SIMULATIONS)
-    exact = stats._paired_t_power(n, -dz, ALPHA / 2, "less")
-    assert exact >= POWER > stats._paired_t_power(n - 1, -dz, ALPHA / 2, "less")  # the smallest n that has it
+    exact = stats.paired_t_power(n, -dz, ALPHA / 2, "less")
+    assert exact >= POWER > stats.paired_t_power(n - 1, -dz, ALPHA / 2, "less")  # the smallest n that has it
     assert abs(rate - exact) <= 3 * power_se, f"dz={dz}, n={n}: found {rate:.3f}, promised {exact:.3f}"
 
 

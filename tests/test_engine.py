@@ -264,6 +264,18 @@ def test_threads_per_worker(workers, cores, expected):
     assert engine.threads_per_worker(workers, cores=cores) == expected
 
 
+def test_a_block_on_its_own_thread_count_gives_the_process_its_count_back():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with engine.torch_threads(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("a failed trial")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        with engine.torch_threads(0):
+            pass
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -209,12 +209,57 @@ def test_sequence_classifier_reads_a_signal_one_value_per_step():
         TrainConfig(beta1=1.0)
 
 
+def test_an_lstms_forget_gates_start_at_the_bias_asked_for_and_nothing_else_moves():
+    torch.manual_seed(0)
+    plain = SequenceClassifier(10, hidden=6)
+    torch.manual_seed(0)
+    opened = SequenceClassifier(10, hidden=6, forget_bias=1.0)
+    forget = slice(6, 12)  # torch's gates: input, forget, cell, output
+    assert torch.equal(opened.rnn.bias_ih_l0[forget], torch.ones(6))
+    assert torch.equal(opened.rnn.bias_hh_l0[forget], torch.zeros(6))  # the two biases add up to 1
+    for name, value in plain.state_dict().items():
+        if name.startswith("rnn.bias_"):
+            keep = torch.ones(24, dtype=torch.bool)
+            keep[forget] = False
+            assert torch.equal(value[keep], opened.state_dict()[name][keep])
+        else:
+            assert torch.equal(value, opened.state_dict()[name])
+    with pytest.raises(ValueError, match="forget gate"):
+        SequenceClassifier(10, cell="gru", forget_bias=1.0)
+
+
+def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoch(monkeypatch):
+    from studies.seeds import trials
+
+    n_train, n_val = 120, 60
+    rng = np.random.default_rng(0)
+    signals = rng.normal(size=(n_train + n_val, 40)).astype("float32")
+    labels = rng.integers(0, 10, n_train + n_val)
+    # noise labels: validation loss stops improving within a few epochs, long before the cap
+    monkeypatch.setattr(trials, "_data", lambda ctx: (signals[:n_train], labels[:n_train], None,
+                                                      signals[n_train:], labels[n_train:]))
+    ctx = _ctx("lstm-random-0", 0)
+    ctx = dataclasses.replace(ctx, phase="tune", hyperparams={"lr": 0.05, "hidden_size": 8, "momentum": 0.9,
+                                                             "batch_size": 32})
+    ctx = dataclasses.replace(ctx, arm=dataclasses.replace(ctx.arm, config={**ctx.arm.config, "epochs": 60,
+                                                                            "patience": 3}))
+    threads = torch.get_num_threads()
+    result = trials.run_sequence(ctx)
+    assert torch.get_num_threads() == threads  # the LSTM's single thread is given back
+    assert result["stopped_early"] == 1.0 and result["epochs_trained"] < 60
+    assert result["epochs_trained"] == result["best_epoch"] + 3
+    logged = {step: value for key, value, step, _ in ctx.metrics if key == "val_accuracy"}
+    assert result["val_accuracy"] == logged[int(result["best_epoch"])]  # the restored epoch's, not the last one's
+
+
 # -- the budget check ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
     ({"source_levels": 4}, "source_levels"),           # 4^4 = 256 cells > 100 replicates at standard
     ({"n_search_train": 3500}, "4000 signals"),
     ({"source_blocks": 1}, "factorial blocks"),
     ({"sens_seeds": {"mnist1d": 8, "fashion-mnist": 30}}, "sens_seeds"),
+    ({"lstm_patience": 61}, "lstm_patience"),        # more than lstm_max_epochs (60): it could never stop a run
+    ({"lstm_patience": 0}, "lstm_patience"),
 ])
 def test_budget_check_names_the_bad_setting(change, message):
     budget = STUDY.budget("standard")
@@ -291,3 +336,17 @@ def test_control_design_tpe_searches_home_in_on_the_optimum():
     # and the readings run with several permutations a search (the mean itself is checked on `Importance`'s control)
     table = control_design.readings(trials=20, searches=2, seed=0, sampler="random", permutations=2)
     assert all(v.shape == (2, len(control_design.NULL)) for v in table.values())
+
+
+def test_the_lstm_searches_note_says_how_their_trials_trained_per_batch_size():
+    from studies.seeds.notes import search_training_lines
+
+    trials = pd.DataFrame({"params.hp.batch_size": ["32", "32", "256", "256"],
+                           "metrics.stopped_early": [1.0, 0.0, 0.0, 0.0],
+                           "metrics.val_accuracy": [0.93, 0.80, 0.45, 0.10]})
+    [line] = search_training_lines(trials)
+    assert "1 stopped by patience, 3 at the cap, 1 at chance" in line
+    assert "batch 32: 2 trials, 1 stopped by patience, 1 at the cap, 0 at chance" in line
+    assert "batch 256: 2 trials, 0 stopped by patience, 2 at the cap, 1 at chance" in line
+    # searches whose trials do not stop early (the MLP ones) get no such line
+    assert search_training_lines(trials.drop(columns="metrics.stopped_early")) == []

@@ -217,7 +217,35 @@ def importance_note(runs, *, test: Importance) -> list[str]:
     if "metrics.val_accuracy" in best and len(best):
         top = best.loc[best["metrics.val_accuracy"].idxmax()]
         lines.append(f"Best validation accuracy found: {top['metrics.val_accuracy']:.4f} (`{top['arm']}`).")
+    lines += search_training_lines(best)
     return lines
+
+
+CHANCE = 0.15  # MNIST-1D has 10 classes: a run below this validation accuracy did not learn
+
+
+def search_training_lines(trials) -> list[str]:
+    """How the search trials trained, where they stop early (the LSTM searches):
+    per batch size, how many stopped by validation patience and how many
+    reached the epoch cap -- those may still have been improving, and a cap in
+    epochs gives a small batch more steps -- and how many ended at chance."""
+    if "metrics.stopped_early" not in trials or "params.hp.batch_size" not in trials:
+        return []
+    rows = trials[trials["metrics.stopped_early"].notna()]
+    if rows.empty:
+        return []
+    cells = []
+    for size, group in sorted(rows.groupby(rows["params.hp.batch_size"].astype(int))):
+        stopped = int(group["metrics.stopped_early"].sum())
+        chance = int((group["metrics.val_accuracy"] < CHANCE).sum())
+        cells.append(f"batch {size}: {len(group)} trials, {stopped} stopped by patience, {len(group) - stopped} at "
+                     f"the cap, {chance} at chance, median validation accuracy "
+                     f"{group['metrics.val_accuracy'].median():.2f}")
+    stopped = int(rows["metrics.stopped_early"].sum())
+    return [f"How the {len(rows)} search trials trained (early stopping on validation loss; a trial at the epoch cap "
+            f"may still have been improving, and the cap gives a small batch more steps): {stopped} stopped by "
+            f"patience, {len(rows) - stopped} at the cap, {int((rows['metrics.val_accuracy'] < CHANCE).sum())} at "
+            f"chance (validation accuracy < {CHANCE:g}); " + "; ".join(cells) + "."]
 
 
 def batch_note(runs, *, small: int) -> list[str]:

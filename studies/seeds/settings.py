@@ -25,10 +25,11 @@ class Settings:
                                          # picks have not plateaued
     hp_epochs: int                       # epochs per trial of the hyperparameter searches (MNIST-1D)
     hp_trials: int                       # trials of each MLP search (HP-TUNABILITY); the LSTM searches take the
-                                         # budget's tuning_trials (~3 s a trial against ~0.5 s)
+                                         # budget's tuning_trials (~7 s a trial against ~0.5 s)
     searches: int                        # repeated MLP searches per sampler (hp-random-i, hp-tpe-i), at most 5
     lstm_searches: int                   # repeated random LSTM searches (lstm-random-i), at most 10
-    lstm_epochs: int                     # epochs of every LSTM run, search trials included
+    lstm_max_epochs: int                 # every LSTM run (search trials included) trains up to this many epochs ...
+    lstm_patience: int                   # ... stopping when validation loss has not improved for this many
     batch_sizes: tuple[int, ...]         # HP-BATCH's grid of batch sizes m
     base_lrs: tuple[float, ...]          # HP-BATCH's grid of per-example learning rates η̃ (SGD step m·η̃)
     batch_seeds: int                     # seeds per point of the HP-BATCH grid
@@ -50,3 +51,4 @@ class Settings:
     retain_hidden: float = 0.8           # the factorial's dropout MLP: hidden units kept with this probability
     grid_momentum: float = 0.0           # HP-BATCH: plain SGD (Masters & Luschi), no momentum
     optimizer: str = "sgd"               # the factorial, the grid and the searches
+    lstm_forget_bias: float = 1.0        # HP-MOMENTUM-BATCH's LSTM: forget gates start at this bias (nets.py says why)
