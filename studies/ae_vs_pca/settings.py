@@ -25,6 +25,8 @@ class Settings:
     subspace_steps_fashion: int          # the same on Fashion-MNIST: 784-d, and smaller relative eigengaps, so more
     subspace_n_fashion: int              # Fashion-MNIST training images of the Fashion-MNIST single-layer AEs
     subspace_fashion_replicates: int     # seeds of those (a 784-d full-batch run costs 10-20x a digits one)
+    other_replicates: int | None = None  # most seeds of every arm but the six Fashion-MNIST AE and PCA arms (None: no
+                                         # cap beyond the arm's own): their claims decide at fewer than AE-DEPTH's need
     # -- the protocol: the same in every tier
     code: int = 30                       # code size of AE-PCA-30 and AE-DEPTH (PCA-30, the 30-d AEs)
     deep_hidden: tuple[int, ...] = (512, 256, 128)  # 784-512-256-128-30: 1,140,782 parameters, mirrored decoder
