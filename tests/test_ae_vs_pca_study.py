@@ -121,24 +121,31 @@ def test_the_learning_rate_pilot_runs_the_studys_trial_on_validation_data(tmp_pa
     assert 0 < run.best_val_sse < 200 and run.epochs == 3  # smoke: 3 epochs, the plateau rule cannot stop it earlier
 
 
-def test_standard_gives_the_depth_arms_12_seeds_and_keeps_every_other_claims_looks_at_3_and_6():
-    """AE-DEPTH's arms (and the PCA and linear AE paired with them) go to 12 seeds; every other arm stops at 6,
-    so the claims that read only those keep the information fractions of the design before (1/2 at 3 seeds, then
-    complete at 6) and spend their alpha as they did."""
+def test_standard_sizes_the_depth_and_subspace_arms_to_their_settle_lines_and_keeps_other_claims_looks():
+    """AE-DEPTH's arms (and the PCA and linear AE paired with them) go to 12 seeds, the plain linear AEs of
+    AE-LIN-SUBSPACE and AE-LIN-NONORTHOGONAL to 20; every other arm stops at 6, so the claims that read only those
+    keep the information fractions of the design before (1/2 at 3 seeds, then complete at 6) and spend their alpha
+    as they did."""
     from harness.spending import arms_read, information, replicates_by_look
+    from studies.ae_vs_pca.settings import SUBSPACE_ARMS
 
     plan = STUDY.budget("standard")
     design = STUDY.design("standard")
     names = [a.name for a in design]
     at = replicates_by_look(plan, design)
     fashion_ae = {"pca-30", "deep-ae-30", "shallow-ae-1m", "deep-ae-small", "shallow-ae-small", "linear-ae-30"}
-    assert plan.schedule == (3, 6, 12)
-    assert {a: at[-1][a] for a in names} == {a: 12 if a in fashion_ae else 6 for a in names}
-    fractions = {c.id: [information(arms_read(c, names), at, k) for k in range(3)] for c in STUDY.claims}
+    assert plan.schedule == (3, 6, 12, 20)
+    assert {a: at[-1][a] for a in names} == {
+        a: 12 if a in fashion_ae else 20 if a in SUBSPACE_ARMS else 6 for a in names}
+    fractions = {c.id: [information(arms_read(c, names), at, k) for k in range(4)] for c in STUDY.claims}
     for claim_id, fraction in fractions.items():
         if claim_id.startswith("AE-DEPTH") or claim_id == "AE-PCA-30":
-            assert fraction == [0.25, 0.5, 1.0], claim_id
+            assert fraction == [0.25, 0.5, 1.0, 1.0], claim_id
+        elif claim_id in ("AE-LIN-SUBSPACE", "AE-LIN-NONORTHOGONAL"):
+            assert fraction == [0.15, 0.3, 0.6, 1.0], claim_id
         else:
-            assert fraction == [0.5, 1.0, 1.0], claim_id
-    # the preview is unchanged: 3 seeds of every arm
+            assert fraction == [0.5, 1.0, 1.0, 1.0], claim_id
+    # the preview and the paper-scale tier are unchanged: 3 and 10 seeds of every arm (full's code-size curve: 3)
     assert {a.replicates(STUDY.budget("quick")) for a in STUDY.design("quick")} == {3}
+    full = {a.name: a.replicates(STUDY.budget("full")) for a in STUDY.design("full")}
+    assert {n for n, r in full.items() if r != 10} == {f"deep-ae-{k}" for k in (2, 4, 8, 16, 60)}

@@ -18,15 +18,15 @@ class Settings:
     n_val: int                           # validation images carved from the same pool: early stopping and tuning
     max_epochs: int                      # cap of every Fashion-MNIST autoencoder; a run that reaches it still
                                          # improving fails the `converged` check (the cap is not the protocol)
-    ae_replicates: int                   # seeds of the Fashion-MNIST arms (their training dominates the cost)
+    ae_replicates: int                   # most seeds of the six Fashion-MNIST AE and PCA arms (their training
+                                         # dominates the cost); the plain linear AEs run to the tier's replicates
     curve_codes: tuple[int, ...]         # code sizes of the extra deep AEs (error against code size: a figure only)
     curve_replicates: int                # seeds of those extra deep AEs
     subspace_steps: int                  # full-batch Adam steps of the digits single-layer AEs (cosine-annealed to 0)
     subspace_steps_fashion: int          # the same on Fashion-MNIST: 784-d, and smaller relative eigengaps, so more
     subspace_n_fashion: int              # Fashion-MNIST training images of the Fashion-MNIST single-layer AEs
-    subspace_fashion_replicates: int     # seeds of those (a 784-d full-batch run costs 10-20x a digits one)
-    other_replicates: int | None = None  # most seeds of every arm but the six Fashion-MNIST AE and PCA arms (None: no
-                                         # cap beyond the arm's own): their claims decide at fewer than AE-DEPTH's need
+    other_replicates: int | None = None  # most seeds of every arm but those (None: no cap beyond the arm's own):
+                                         # their claims decide at fewer than AE-DEPTH's and AE-LIN-NONORTHOGONAL's
     # -- the protocol: the same in every tier
     code: int = 30                       # code size of AE-PCA-30 and AE-DEPTH (PCA-30, the 30-d AEs)
     deep_hidden: tuple[int, ...] = (512, 256, 128)  # 784-512-256-128-30: 1,140,782 parameters, mirrored decoder
