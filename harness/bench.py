@@ -212,7 +212,8 @@ def _standard_k(study: str, arm: str) -> int:
     from harness.discovery import get_study
 
     declared = get_study(study)
-    return next(a for a in declared.design(REPORT_BUDGET) if a.name == arm).replicates_at(declared.budget(REPORT_BUDGET), 0)
+    return next(a for a in declared.design(REPORT_BUDGET)
+                if a.name == arm).replicates_at(declared.budget(REPORT_BUDGET), 0)
 
 
 @benchmark("ensemble-dropconnect")
@@ -223,8 +224,8 @@ def ensemble_dropconnect(args: argparse.Namespace) -> Result:
     from harness.dropnets import DropoutMLP
     from harness.ensemble import Shape
 
-    shape = Shape(784, 10, (512, 512), retain_input=0.8, retain_hidden=0.5, dropconnect=True, epochs=min(args.epochs, FAMILY_EPOCHS),
-                  batch_size=128)
+    shape = Shape(784, 10, (512, 512), retain_input=0.8, retain_hidden=0.5, dropconnect=True,
+                  epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128)
     return _family(args, "ensemble-dropconnect", "fashion-mnist",
                    lambda: DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5, dropconnect=True), shape,
                    0.05, 0.9, _standard_k("dropout", "dropconnect"), 1.0, "DropConnect MLP")
@@ -238,7 +239,8 @@ def ensemble_autoencoder(args: argparse.Namespace) -> Result:
     from harness.ensemble import Shape
     from harness.nets import Autoencoder
 
-    shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128, optimizer="adam")
+    shape = Shape(784, 784, (512, 256, 128), code=30, epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128,
+                  optimizer="adam")
     return _family(args, "ensemble-ae", "fashion-mnist", lambda: Autoencoder(784, (512, 256, 128), 30), shape,
                    1e-3, 0.0, _standard_k("ae-vs-pca", "deep-ae-30"), 1.0, "deep autoencoder")
 
@@ -251,7 +253,8 @@ def ensemble_bn_cnn(args: argparse.Namespace) -> Result:
     from harness.ensemble import Shape
     from harness.normnets import SmallCNN
 
-    shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, FAMILY_EPOCHS), batch_size=128, norm="bn")
+    shape = Shape(784, 10, (), channels=(8, 16), in_shape=(1, 28, 28), epochs=min(args.epochs, FAMILY_EPOCHS),
+                  batch_size=128, norm="bn")
     return _family(args, "ensemble-bn-cnn", "fashion-mnist", lambda: SmallCNN((1, 28, 28), 10, (8, 16), norm="bn"),
                    shape, 0.05, 0.9, _standard_k("batchnorm", "cnn-bn"), 1.0, "batch-norm CNN")
 
@@ -314,7 +317,8 @@ def tracking_overhead(args: argparse.Namespace) -> list[Result]:
                 return benchstudy.train(context(trial.number, PerEpoch), x, y)[-1]
 
         journal = optuna.storages.journal.JournalFileBackend(str(home / "callback.journal"))
-        callback_study = optuna.create_study(study_name=benchstudy.NAME, storage=optuna.storages.JournalStorage(journal))
+        callback_study = optuna.create_study(study_name=benchstudy.NAME,
+                                             storage=optuna.storages.JournalStorage(journal))
 
         def callback_recipe(r: int) -> None:
             with warnings.catch_warnings():
@@ -518,7 +522,8 @@ def machine(device: str) -> str:
 
 def render(results: list[Result], command: str, where: str,
            throughput: list[tuple[str, int, float, float]] = (), store: str = "", sections: list[str] = ()) -> str:
-    lines = ["# Benchmarks", "", f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `{command}`.",
+    lines = ["# Benchmarks", "",
+             f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `{command}`.",
              "", f"Machine: {where}.", "",
              "Each ratio is baseline time / candidate time, both measured in this one invocation after an untimed "
              "warm-up of each side; how each side was timed is in the notes under the table. The interval is a "

@@ -173,7 +173,8 @@ class Converged(Check):
         out = []
         for arm in arms:
             rows = ctx.finished(arm)
-            stopped = dict(zip(rows["run_id"], rows["metrics.stopped_early"])) if "metrics.stopped_early" in rows else {}
+            stopped = (dict(zip(rows["run_id"], rows["metrics.stopped_early"])) if "metrics.stopped_early" in rows
+                       else {})
             gains, patience = [], 0
             for run_id, values in ctx.curves(arm, self.metric):
                 if stopped.get(run_id) == 1:

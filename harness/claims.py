@@ -235,7 +235,8 @@ def decide(evidence: Sequence[Evidence], checks: Sequence[Sequence[CheckResult]]
         cs = all_checks[i]
         if e.tolerance_passed is not None and valid[i]:
             verdict = "reproduced" if e.tolerance_passed else "contradicted"
-            verdicts.append(Verdict(verdict, math.nan, "tolerance check: every run within tolerance" if e.tolerance_passed
+            verdicts.append(Verdict(verdict, math.nan,
+                                    "tolerance check: every run within tolerance" if e.tolerance_passed
                                     else "tolerance check: some run is outside the tolerance", checks=cs))
             continue
         if not valid[i]:

@@ -386,8 +386,8 @@ def bound_evidence(values: Mapping[str, np.ndarray], bound: float, side: str, de
     effect = pick(float(np.mean(v)) for v in values.values())
     return Evidence(describe, effect, min(len(v) for v in values.values()), support[worst].p_value,
                     min(1.0, k * min(against.values())), math.nan, runs, measured or {}, interval,
-                    ("t-bounds over the arms: the claimed side's end is the least favourable arm's, the other end the most "
-                     "extreme arm's at the level split over the arms (Bonferroni)") if k > 1
+                    ("t-bounds over the arms: the claimed side's end is the least favourable arm's, the other end the "
+                     "most extreme arm's at the level split over the arms (Bonferroni)") if k > 1
                     else "t-interval of the mean", bound, settle, checks)
 
 

@@ -112,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import print_summary
 
     requests = [RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
-                           progress=not args.no_progress, ensemble=args.ensemble) for name in _study_names(args.studies)]
+                           progress=not args.no_progress, ensemble=args.ensemble)
+                for name in _study_names(args.studies)]
     if len(requests) > 1:
         for request in requests:  # every study's input checked before the first one trains
             prepare(request)

@@ -81,7 +81,8 @@ class DropoutCNN(nn.Module):
         for out in channels:
             layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             if p_conv < 1:
-                layers.append(nn.Dropout(1 - p_conv))  # unit-wise (each activation), as Srivastava et al. do for conv layers
+                layers.append(nn.Dropout(1 - p_conv))  # unit-wise (each activation), as Srivastava et al. do
+                                                       # for conv layers
             c, side = out, side // 2
         self.features = nn.Sequential(*layers)
         head: list[nn.Module] = [nn.Linear(c * side * side, fc), nn.ReLU()]

@@ -186,7 +186,8 @@ class EarlyStopping:
 @dataclass
 class TrainResult:
     points: list[int] = field(default_factory=list)          # the epoch or step of each evaluation
-    train_loss: list[float] = field(default_factory=list)    # at each point: its epoch's mean, or the steps' since the last
+    train_loss: list[float] = field(default_factory=list)    # at each point: its epoch's mean, or the steps'
+                                                             # since the last
     evaluations: list[dict[str, float]] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)  # when the schedule times epochs
     stopped_early: bool = False

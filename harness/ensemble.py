@@ -70,7 +70,8 @@ class Member:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
         if not 0 <= self.momentum < 1 or self.weight_decay < 0:
-            raise ValueError(f"momentum must be in [0, 1) and weight decay >= 0, got {self.momentum}, {self.weight_decay}")
+            raise ValueError("momentum must be in [0, 1) and weight decay >= 0, "
+                             f"got {self.momentum}, {self.weight_decay}")
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,8 @@ class _Optimizer:
             grad = torch.addcmul(grad, p, self.decay)
         if self.kind == "sgd":
             if self.use_momentum:
-                torch.addcmul(grad, buf, self.momentum, out=buf)  # torch: buf = grad on step 1, then momentum*buf + grad
+                torch.addcmul(grad, buf, self.momentum, out=buf)  # torch: buf = grad on step 1, then
+                                                                  # momentum*buf + grad
                 grad = buf
             p.addcmul_(grad, self.neg_lr)
         else:  # Adam with torch's defaults (betas 0.9/0.999, eps 1e-8), in torch's order of operations
@@ -399,7 +401,8 @@ def train(
     noises = [cpu_generator(m.noise) for m in members]
     K = len(members)
     widths = [shape.in_features, *shape.hidden]
-    # dropout on each linear layer's input: the input, then (unless DropConnect drops weights instead) each hidden output
+    # dropout on each linear layer's input: the input, then (unless DropConnect drops weights instead)
+    # each hidden output
     retain = [shape.retain_input] + [1.0 if shape.dropconnect else shape.retain_hidden] * len(shape.hidden)
     connect = list(zip(widths, shape.hidden)) if shape.dropconnect and shape.retain_hidden < 1 else []
     results = [MemberResult(train_loss=[]) for _ in members]

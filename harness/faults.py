@@ -299,7 +299,8 @@ def render(outcomes: list[Outcome], command: str, seed: int, skipped: dict[str, 
     for o in outcomes:
         scenarios.setdefault(o.scenario, []).append(o)
     for name, group in scenarios.items():
-        lines.append(f"| {name} | {len(group)} | {sum(o.fired for o in group)} | {sum(bool(o.violations) for o in group)} |")
+        lines.append(f"| {name} | {len(group)} | {sum(o.fired for o in group)} | "
+                     f"{sum(bool(o.violations) for o in group)} |")
     total, bad = len(outcomes), sum(bool(o.violations) for o in outcomes)
     unfired = [o.spec for o in outcomes if not o.fired]
     lines += ["", f"**{total} injections, {bad} with a violated invariant.**"

@@ -72,7 +72,8 @@ class FigureContext:
 
     def histories(self, arm: str, key: str) -> list[list[tuple[int, float]]]:
         """The (step, value) history of a metric for each finished run of an arm."""
-        found = [sorted(self.tracker.metric_history(r, key)) for r in self.finished[self.finished["arm"] == arm]["run_id"]]
+        found = [sorted(self.tracker.metric_history(r, key))
+                 for r in self.finished[self.finished["arm"] == arm]["run_id"]]
         return [h for h in found if h]
 
     def band(self, ax: Any, arm: str, key: str, label: str, **style: Any) -> None:

@@ -204,7 +204,8 @@ class Runner(TrialQueue):
             if arm in by_name:
                 kept.append(trial)
                 continue
-            reason = f"arm {arm!r} is not in the study's design at this budget (queued before it was renamed or removed)"
+            reason = (f"arm {arm!r} is not in the study's design at this budget "
+                      "(queued before it was renamed or removed)")
             print(f"harness: trial {trial.number}: {reason}; failed, not run", file=sys.stderr)
             self.storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
             self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
@@ -351,9 +352,9 @@ class Runner(TrialQueue):
         faultpoints.point("run-created")
         scratch = Path(tempfile.mkdtemp(prefix="trial-", dir=_scratch_root()))
         ctx = TrialContext(study=self.study.name, arm=arm, replicate=replicate, budget_name=self.options.budget,
-                           budget=SettingsReads(self.budget), seeds=seeds, device=self.options.device, threads=self.options.threads,
-                           artifact_dir=scratch, phase=phase, hyperparams=dict(hyperparams),
-                           show_progress=self.options.show_progress)
+                           budget=SettingsReads(self.budget), seeds=seeds, device=self.options.device,
+                           threads=self.options.threads, artifact_dir=scratch, phase=phase,
+                           hyperparams=dict(hyperparams), show_progress=self.options.show_progress)
         self.tracker.log_params(run_id, {**{f"config.{k}": v for k, v in arm.config.items()},
                                          **{f"settings.{k}": v for k, v in self.budget.values.items()},
                                          **{f"hp.{k}": v for k, v in hyperparams.items()},

@@ -205,7 +205,8 @@ class TrialQueue:
                 if trial.state == TrialState.COMPLETE:
                     self.tracker.finish(run_id, "FINISHED")
                 else:
-                    self.tracker.close_if_running(run_id, "FAILED", trial.user_attrs.get("fail_reason", "its trial failed"))
+                    self.tracker.close_if_running(run_id, "FAILED",
+                                                  trial.user_attrs.get("fail_reason", "its trial failed"))
             except Exception:
                 return
 
@@ -224,8 +225,9 @@ class TrialQueue:
         """Take queued trials: one, or up to ``limit`` whose arms share an
         ensemble key (``key_of(arm name)``, None: alone). Empty when the queue
         is. The WAITING → RUNNING transition succeeds for exactly one worker
-        (and claims are made under the study's queue lock); a claimed trial whose key another trial already holds is failed as a
-        duplicate and not returned (``drop_duplicates``)."""
+        (and claims are made under the study's queue lock); a claimed trial
+        whose key another trial already holds is failed as a duplicate and
+        not returned (``drop_duplicates``)."""
         faultpoints.point("claim")  # fault injection / barrier: before the lock, so N workers claim at once
         # Under the queue lock: Optuna's RDB storage makes the transition atomic with SELECT … FOR UPDATE,
         # which SQLite ignores (two workers both "won" one trial there); and a stale trial is failed and
@@ -273,7 +275,8 @@ class TrialQueue:
             mine = by_id.get(trial._trial_id) or self.storage.get_trial(trial._trial_id)
             others = [t for t in holders.get(mine.user_attrs.get("key"), []) if t._trial_id != trial._trial_id]
             complete = [t.number for t in others if t.state == TrialState.COMPLETE]
-            earlier = [t.number for t in others if t.state == TrialState.RUNNING and _claim_order(t) < _claim_order(mine)]
+            earlier = [t.number for t in others
+                       if t.state == TrialState.RUNNING and _claim_order(t) < _claim_order(mine)]
             original = min(complete) if complete else min(earlier, default=None)
             if original is None:
                 kept.append(trial)

@@ -400,7 +400,8 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
     names = study_names(expected, selected)
     if not names:
         wanted = "any study" if selected is None else ", ".join(selected)
-        raise SetupError(f"HEAD has no committed {folder.as_posix()}/<study>/{VERDICTS} for {wanted}: nothing to verify")
+        raise SetupError(f"HEAD has no committed {folder.as_posix()}/<study>/{VERDICTS} for {wanted}: "
+                         "nothing to verify")
     check_budget(expected, names, args.budget)
 
     env = child_env(clone)

@@ -104,7 +104,8 @@ def test_stationary_reads_the_largest_final_gradient_ratio_and_fails_a_nan():
 
 def test_stationary_names_another_distance_to_the_optimum():
     runs = make_runs({"a": 2}, **{"metrics.optimality_gap": {"a": [2e-7, 3e-5]}})
-    [r] = Stationary("optimality_gap", tolerance=1e-5, what="training error above the optimum").run(ctx_for(runs), ["a"])
+    [r] = Stationary("optimality_gap", tolerance=1e-5,
+                     what="training error above the optimum").run(ctx_for(runs), ["a"])
     assert not r.passed and r.detail.startswith("`a`: training error above the optimum 3e-05")
 
 

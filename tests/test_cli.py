@@ -128,7 +128,8 @@ def test_a_password_in_a_storage_url_is_never_printed_and_the_real_cause_is(bare
     assert "Connection refused" in result.stderr and "Failed to import DB access module" not in result.stderr
     assert "Traceback" not in result.stderr
     # a worker, too
-    result = run_cli(home, "worker", "tiny", "--budget", "smoke", HARNESS_STORAGE="postgresql://u:secret@127.0.0.1:1/db")
+    result = run_cli(home, "worker", "tiny", "--budget", "smoke",
+                     HARNESS_STORAGE="postgresql://u:secret@127.0.0.1:1/db")
     assert result.returncode == 2 and "secret" not in result.stderr and "u:***@127.0.0.1:1" in result.stderr
 
 

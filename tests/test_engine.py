@@ -343,7 +343,7 @@ def test_build_model_init_seed(tmp_path):
     assert all(p.device == torch.device("cpu") for p in a.parameters())
 
 
-# --------------------------------------------------------------------------- engine.train: schedules, hooks, early stopping
+# ----------------------------------------------------------------------- engine.train: schedules, hooks, early stopping
 
 def sgd(model, lr=0.1):
     return torch.optim.SGD(model.parameters(), lr=lr)
@@ -510,7 +510,8 @@ def test_restore_best_puts_back_the_weights_validation_chose(tmp_path, data):
                           ctx, evaluate=evaluate,
                           early_stopping=engine.EarlyStopping("val", patience=2, restore_best=True))
     assert result.best_point == 2 and result.stopped_early
-    assert not torch.equal(snapshots[1]["0.weight"] if "0.weight" in snapshots[1] else next(iter(snapshots[1].values())),
+    assert not torch.equal(snapshots[1]["0.weight"] if "0.weight" in snapshots[1]
+                           else next(iter(snapshots[1].values())),
                            next(iter(snapshots[3].values())))  # training moved the weights after the best epoch
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[1][key])

@@ -73,7 +73,8 @@ def test_the_barrier_holds_every_worker_until_go_then_releases_them_all(tmp_path
     gate.mkdir()
     workers = [_held(gate, "claim") for _ in range(3)]
     try:
-        assert faultcheck.wait_for(lambda: len(list(gate.glob("ready.*"))) == 3, timeout=30), "not every worker reached the barrier"
+        assert faultcheck.wait_for(lambda: len(list(gate.glob("ready.*"))) == 3,
+                                   timeout=30), "not every worker reached the barrier"
         assert {p.name for p in gate.glob("ready.*")} == {f"ready.{w.pid}" for w in workers}
         time.sleep(0.3)
         assert all(w.poll() is None for w in workers), "a worker passed the barrier before go"

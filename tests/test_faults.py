@@ -67,8 +67,8 @@ def test_a_workers_traceback_is_reported_by_the_exception_it_ends_in():
     log = ("INFO starting\nTraceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
            "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) duplicate column name: step\n"
            "[SQL: ALTER TABLE metrics ADD COLUMN step]\n(Background on this error at: https://sqlalche.me)\n")
-    assert faultcheck.last_words(log) == ("traceback ending in sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) "
-                                 "duplicate column name: step")
+    assert faultcheck.last_words(log) == ("traceback ending in sqlalchemy.exc.OperationalError: "
+                                          "(sqlite3.OperationalError) duplicate column name: step")
     assert faultcheck.last_words("harness: error: no such study\n") == "harness: error: no such study"
 
 

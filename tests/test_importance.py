@@ -22,7 +22,8 @@ def runs_frame(n: int, arm: str = "a", seed: int = 0, status: str = "FINISHED") 
     for i in range(n):
         lr = float(10 ** rng.uniform(-4, -1))
         rows.append({"run_id": f"{arm}-{seed}-{i}", "arm": arm, "status": status, "params.hp.lr": str(lr),
-                     "params.hp.width": str(int(rng.integers(8, 65))), "params.hp.act": str(rng.choice(["relu", "tanh"])),
+                     "params.hp.width": str(int(rng.integers(8, 65))),
+                     "params.hp.act": str(rng.choice(["relu", "tanh"])),
                      "metrics.val_error": (np.log10(lr) + 2.5) ** 2})
     return pd.DataFrame(rows)
 

@@ -232,7 +232,8 @@ def test_he_init_scales_the_layers_that_feed_a_relu_and_leaves_the_others():
     default = MODELS.get("deep-ae")(in_features=784, hidden=(512, 256, 128), code=30)
     he_linears = [m for m in he.modules() if isinstance(m, torch.nn.Linear)]
     default_linears = [m for m in default.modules() if isinstance(m, torch.nn.Linear)]
-    # encoder 784-512-256-128 feed ReLUs, 128->30 is the linear code; decoder 30-128-256-512 feed ReLUs, 512->784 sigmoid
+    # encoder 784-512-256-128 feed ReLUs, 128->30 is the linear code; decoder 30-128-256-512 feed ReLUs,
+    # 512->784 sigmoid
     feeds_relu = [True, True, True, False, True, True, True, False]
     for layer, reference, relu in zip(he_linears, default_linears, feeds_relu):
         if relu:

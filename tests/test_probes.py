@@ -216,7 +216,8 @@ def test_ics_matches_a_hand_computed_update(bias):
 def test_ics_is_zero_without_a_step():
     model, layers = deep_linear()
     x, y = batch(d=4)
-    shifts = probes.internal_covariate_shift(model, layers, F.mse_loss, x, y.repeat(1, 2), lr=0.0, names=["a", "b", "c"])
+    shifts = probes.internal_covariate_shift(model, layers, F.mse_loss, x, y.repeat(1, 2), lr=0.0,
+                                             names=["a", "b", "c"])
     assert [s.layer for s in shifts] == ["a", "b", "c"]
     assert all(s.ics == 0.0 and s.cosine == 1.0 for s in shifts)
     with pytest.raises(ValueError):

@@ -196,7 +196,8 @@ def test_changed_settings_are_refused_and_nothing_is_written(copy):
 
 @slow
 @pytest.mark.parametrize("tamper, message", [
-    (lambda c, run_id: c.set_tag(run_id, TAG + "study_source", "0" * 16), "came from another version of the study's files"),
+    (lambda c, run_id: c.set_tag(run_id, TAG + "study_source", "0" * 16),
+     "came from another version of the study's files"),
     (lambda c, run_id: c.delete_tag(run_id, FINAL_METRICS), "recorded before the harness tagged a trial's final"),
 ])
 def test_runs_from_other_code_or_an_older_harness_are_refused(copy, capsys, tamper, message):

@@ -118,7 +118,8 @@ def _states(storage: str) -> set[str]:
         return set()
 
 
-@pytest.mark.faults  # two server starts and two runs (about a minute): `make faults` (harness.infrafaults covers it too)
+@pytest.mark.faults  # two server starts and two runs (about a minute): `make faults`
+                     # (harness.infrafaults covers it too)
 def test_tracking_server_gone_mid_study_fails_the_trial_in_flight_and_keeps_the_rest(home, tmp_path, empty_store):
     # the server's backend starts as a copy of the session's empty store: the same schema, without the
     # server running every MLflow migration again at its first start

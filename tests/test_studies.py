@@ -43,7 +43,8 @@ def test_study_smoke_end_to_end(home, name):
     doc = json.loads((folder / "verdicts.json").read_text())
     assert {"study", "budget", "generated_at", "environment", "claims"} <= doc.keys()
     assert doc["study"] == name and doc["budget"] == "smoke"
-    assert {"version.torch", "version.mlflow", "version.optuna", "device", "threads", "git_commit"} <= doc["environment"].keys()
+    assert {"version.torch", "version.mlflow", "version.optuna", "device", "threads",
+            "git_commit"} <= doc["environment"].keys()
     assert [c["id"] for c in doc["claims"]] == [c.id for c in study.claims]
     for claim in doc["claims"]:
         assert claim["verdict"] in VERDICTS
@@ -73,7 +74,8 @@ def test_study_smoke_end_to_end(home, name):
     assert replicates.groupby(["arm", "replicate"]).size().max() == 1
     assert set(replicates["status"]) == {"FINISHED"}
     parent = tracker.find_parent(name, "smoke")
-    assert {a.path for a in tracker.client.list_artifacts(parent, "report")} >= {"report/report.md", "report/verdicts.json"}
+    assert ({a.path for a in tracker.client.list_artifacts(parent, "report")}
+            >= {"report/report.md", "report/verdicts.json"})
 
     # resume: nothing left to do. report=False: the report was checked above, and rebuilding it (statistics,
     # notes, figures: ~30 % of the seeds study's smoke run) is not what this resume checks

@@ -33,5 +33,6 @@ def test_smoke_summaries_say_they_are_not_results():
 
 def test_quick_summaries_say_they_are_a_preview():
     text = format_summary([{"study": "s", "budget": "quick", "claims": []}])
-    assert text.splitlines()[0] == "s [quick] -> reports/quick/s/report.md  (quick budget: a preview; the committed reports are standard's)"
+    assert text.splitlines()[0] == ("s [quick] -> reports/quick/s/report.md  "
+                                    "(quick budget: a preview; the committed reports are standard's)")
     assert "preview" not in format_summary([{"study": "s", "budget": "standard", "claims": []}])

@@ -140,7 +140,8 @@ def test_a_queued_trial_of_a_renamed_arm_is_failed_with_the_reason_not_left_runn
     outcome = runner.work(ostudy, arms, {})
     assert (outcome.completed, outcome.failed) == (4, 0)
     [old] = [t for t in trials_of(None) if t.user_attrs["key"] == "old-arm/r0"]
-    assert old.state == TrialState.FAIL and "arm 'old-arm' is not in the study's design" in old.user_attrs["fail_reason"]
+    assert (old.state == TrialState.FAIL
+            and "arm 'old-arm' is not in the study's design" in old.user_attrs["fail_reason"])
     assert "failed, not run" in capsys.readouterr().err
 
 
@@ -221,7 +222,8 @@ def test_a_trial_failed_as_stale_meanwhile_ends_killed_and_its_retry_runs(home, 
     runner = make_runner(study, storage=storage)
     arms = study.design("smoke")
     ostudy, _ = runner.enqueue(arms)
-    outcome = runner.work(ostudy, arms, {})  # old code: TrackingLost("tracking store … failed: UpdateFinishedTrialError")
+    outcome = runner.work(ostudy, arms, {})  # old code:
+                                             # TrackingLost("tracking store … failed: UpdateFinishedTrialError")
     assert injected and (outcome.completed, outcome.failed) == (4, 1)
     assert "failed as stale by another worker" in capsys.readouterr().err
     trials = trials_of(storage)
