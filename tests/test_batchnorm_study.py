@@ -21,3 +21,41 @@ def test_gradient_alignment_is_one_for_the_whole_set_and_lower_for_small_batches
     assert _gradient_alignment(model, x, y, 2, BUDGET, seed=1) < 0.9
     # the weights and BN's running statistics are as they were (harness.probes restores them)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_standard_gives_the_speed_and_stability_mlps_20_seeds_and_keeps_every_other_claims_looks():
+    """BN-STABLE's ladder and the speed MLPs (faster_ladder's arms, and the 5x arm) may run to 20 seeds; every other
+    arm stops at 10, so the claims that read only those keep the information fractions of the design before
+    (3/10, 6/10, then complete at 10) and spend their alpha as they did; the preview is unchanged."""
+    from harness.spending import arms_read, information, replicates_by_look
+    from studies.batchnorm import STUDY
+    from studies.batchnorm.settings import faster_ladder
+
+    plan = STUDY.budget("standard")
+    design = STUDY.design("standard")
+    names = [a.name for a in design]
+    at = replicates_by_look(plan, design)
+    long_arms = {"mlp-bn-5x", *faster_ladder("mlp"), *faster_ladder("mlp-bn")}
+    assert plan.schedule == (3, 6, 10, 20)
+    assert {a: at[-1][a] for a in names} == {a: 20 if a in long_arms else 10 for a in names}
+    fractions = {c.id: [information(arms_read(c, names), at, k) for k in range(4)] for c in STUDY.claims}
+    for claim_id, fraction in fractions.items():
+        if claim_id in ("BN-STABLE", "BN-FASTER", "BN-FASTER-5X", "BN-FASTER-BEST"):
+            assert fraction == [0.15, 0.3, 0.5, 1.0], claim_id
+        else:
+            assert fraction == [0.3, 0.6, 1.0, 1.0], claim_id
+    quick = {a.name: a.replicates(STUDY.budget("quick")) for a in STUDY.design("quick")}
+    assert quick == {a: 10 if a in long_arms else 3 for a in quick}
+
+
+def test_full_is_sequential_and_gives_no_arm_fewer_seeds_than_standard():
+    """The paper-scale tier may run the speed MLPs and BN-STABLE's ladder to 20 seeds, every other arm to 10, so no
+    claim can be decided at standard and left open at full for want of seeds."""
+    from harness.spending import replicates_by_look
+    from studies.batchnorm import STUDY
+
+    full_plan = STUDY.budget("full")
+    full = replicates_by_look(full_plan, STUDY.design("full"))[-1]
+    standard = replicates_by_look(STUDY.budget("standard"), STUDY.design("standard"))[-1]
+    assert full_plan.schedule == (5, 10, 20)
+    assert set(standard) <= set(full) and all(full[a] >= n for a, n in standard.items())

@@ -50,13 +50,14 @@ def figures(fig_ctx) -> list:
     axes[0].set_xlabel("layer"), axes[0].set_ylabel("cos(G, G′)"), axes[0].set_title("MLP", fontsize=9)
     for arm, label in (("dln", "DLN"), ("dln-bn", "DLN + BN")):
         band(axes[1], arm, "ics_cos", label)
-    axes[1].set_xlabel("step"), axes[1].set_ylabel("mean cos(G, G′) over layers"), axes[1].set_title("25-layer linear", fontsize=9)
+    axes[1].set_xlabel("step"), axes[1].set_ylabel("mean cos(G, G′) over layers")
+    axes[1].set_title("25-layer linear", fontsize=9)
     for ax in axes:
         ax.legend(fontsize=7)
     out.append(fig_ctx.save(fig, "ics.png", "Internal covariate shift as a cosine (Def. 2.1 of Santurkar et al. is "
-                            "the norm ‖G − G′‖: dln.png): between a layer's gradient before and after the earlier "
-                            "layers' update; 1 = no shift. Left: the BN-FASTER MLP at equal steps (notes only); right: "
-                            "the 25-layer linear networks (BN-ICS-DLN)."))
+                            "the norm ‖G − G′‖: dln.png): between a layer's gradient before and after the "
+                            "earlier layers' update; 1 = no shift. Left: the BN-FASTER MLP at equal steps "
+                            "(notes only); right: the 25-layer linear networks (BN-ICS-DLN)."))
 
     # 3b. the deep linear networks: the loss curves the `trained` check reads, and ‖G − G′‖ beside the cosine
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -64,7 +65,8 @@ def figures(fig_ctx) -> list:
         band(axes[0], arm, "train_loss", label)
         band(axes[1], arm, "ics_relative", label)
     axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss (full batch)"), axes[0].set_yscale("log")
-    axes[1].set_xlabel("step"), axes[1].set_ylabel("mean ‖G − G′‖ / ‖G‖ over layers"), axes[1].set_yscale("log")
+    axes[1].set_xlabel("step"), axes[1].set_ylabel("mean ‖G − G′‖ / ‖G‖ over layers")
+    axes[1].set_yscale("log")
     for ax in axes:
         ax.legend(fontsize=7)
     out.append(fig_ctx.save(fig, "dln.png", "25-layer linear networks from an orthogonal initialisation, full-batch "
@@ -171,7 +173,8 @@ def _smoothness(fig_ctx, plt) -> list:
         axes[0].axhline(level, color="k", lw=0.6, ls=":")
     axes[0].set_xlabel("step"), axes[0].set_ylabel("training loss"), axes[0].legend(fontsize=7)
     axes[1].invert_xaxis(), axes[1].set_yscale("log")
-    axes[1].set_xlabel("training loss at the probe (matched levels)"), axes[1].set_ylabel("scale-free β (β·‖w‖/‖∇L‖)")
+    axes[1].set_xlabel("training loss at the probe (matched levels)")
+    axes[1].set_ylabel("scale-free β (β·‖w‖/‖∇L‖)")
     axes[1].legend(fontsize=7)
     return [fig_ctx.save(fig, "smoothness.png", "BN-SMOOTH on the VGG-style CNN: training loss (mean; band: min–max "
                          "over seeds; dotted: the matched levels), and the scale-free effective β-smoothness at each "
@@ -213,7 +216,8 @@ def _noise_and_depth(fig_ctx, plt, np) -> list:
 
     # 7. BN-UNTRAINABLE / BN-SKIP-RELIEF: accuracy by learning rate, and the curves at the middle rate
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
-    for depth, label, color in (("deep", "deep", "C0"), ("shallow", f"shallow ({Settings.shallow_depth} blocks)", "C1")):
+    for depth, label, color in (("deep", "deep", "C0"),
+                                ("shallow", f"shallow ({Settings.shallow_depth} blocks)", "C1")):
         axes[0].plot(Settings.deep_lrs, [mean_of(depth_arm(depth, lr)) for lr in Settings.deep_lrs], "o-", label=label,
                      color=color)
     axes[0].scatter([Settings.deep_lr], [mean_of("deep-bn-residual")], marker="s", color="C2", label="deep + skips")

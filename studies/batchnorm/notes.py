@@ -37,7 +37,8 @@ def stability_note(runs) -> list[str]:
     rates = "; ".join(f"lr {lr:g}: no BN {arm_mean(runs, stability_arm('mlp', lr), 'unstable'):.0%} unstable "
                       f"(test acc {arm_mean(runs, stability_arm('mlp', lr), 'test_acc'):.3f}), BN "
                       f"{arm_mean(runs, stability_arm('mlp-bn', lr), 'unstable'):.0%} "
-                      f"({arm_mean(runs, stability_arm('mlp-bn', lr), 'test_acc'):.3f})" for lr in Settings.stability_lrs)
+                      f"({arm_mean(runs, stability_arm('mlp-bn', lr), 'test_acc'):.3f})"
+                      for lr in Settings.stability_lrs)
 
     def sd(arm: str) -> float:
         return runs[(runs["arm"] == arm) & (runs["status"] == "FINISHED")]["metrics.test_acc"].std()
@@ -61,8 +62,8 @@ def smooth_note(runs) -> list[str]:
             def m(arm: str, key: str) -> float:
                 return arm_mean(runs, arm, f"{key}_L{i}") if f"metrics.{key}_L{i}" in runs else float("nan")
 
-            cells.append(f"loss {level:g}·ln 10 (reached at step {m(none, 'step'):.0f} without BN, {m(bn, 'step'):.0f} "
-                         f"with): β_sf {m(none, 'beta_sf'):.3g} vs {m(bn, 'beta_sf'):.3g}, raw β "
+            cells.append(f"loss {level:g}·ln 10 (reached at step {m(none, 'step'):.0f} without BN, "
+                         f"{m(bn, 'step'):.0f} with): β_sf {m(none, 'beta_sf'):.3g} vs {m(bn, 'beta_sf'):.3g}, raw β "
                          f"{m(none, 'beta_raw'):.3g} vs {m(bn, 'beta_raw'):.3g}, relative gradient change "
                          f"{m(none, 'grad_change_sf'):.3g} vs {m(bn, 'grad_change_sf'):.3g}, loss variation "
                          f"{m(none, 'loss_range_sf'):.3g} vs {m(bn, 'loss_range_sf'):.3g}, ‖w‖ "
@@ -74,9 +75,11 @@ def smooth_note(runs) -> list[str]:
     lines.append("The verdict reads the scale-free β_sf (mean log10 over the levels); the raw β is Santurkar's form "
                  "and moves with the weight norm.")
     lines.append(f"The earlier measure, raw medians over the whole BN-FASTER sigmoid-MLP run (where no BN spends much "
-                 f"of the run on a chance-level plateau: loss_curves.png), no BN vs BN: β {arm_mean(runs, 'mlp', 'beta_smoothness_median'):.3g} "
+                 "of the run on a chance-level plateau: loss_curves.png), no BN vs BN: "
+                 f"β {arm_mean(runs, 'mlp', 'beta_smoothness_median'):.3g} "
                  f"vs {arm_mean(runs, 'mlp-bn', 'beta_smoothness_median'):.3g}, loss variation "
-                 f"{arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs {arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}, "
+                 f"{arm_mean(runs, 'mlp', 'loss_range_median'):.3g} vs "
+                 f"{arm_mean(runs, 'mlp-bn', 'loss_range_median'):.3g}, "
                  f"gradient predictiveness {arm_mean(runs, 'mlp', 'grad_predictiveness_median'):.3g} vs "
                  f"{arm_mean(runs, 'mlp-bn', 'grad_predictiveness_median'):.3g}.")
     return lines
@@ -110,8 +113,8 @@ def limit_note(runs) -> list[str]:
     sq_ci, norm_ci = squared.interval(0.05), norm.interval(0.05)
     return [f"Norm or square? The same fit on the squared gradient norm gives λ∞ = {squared.effect:.4f} "
             f"[{sq_ci[0]:.4f}, {sq_ci[1]:.4f}] (95%, {within(squared)} ±0.1 of {RELU_LIMIT:.4f}); on the norm "
-            f"λ∞ = {norm.effect:.4f} [{norm_ci[0]:.4f}, {norm_ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. Both fits "
-            f"read the four arms' runs at the verdict's look ({norm.n} points). "
+            f"λ∞ = {norm.effect:.4f} [{norm_ci[0]:.4f}, {norm_ci[1]:.4f}] ({within(norm)}); λ_norm² = λ_square. "
+            f"Both fits read the four arms' runs at the verdict's look ({norm.n} points). "
             + verdict[(within(norm), within(squared))]]
 
 
@@ -181,13 +184,14 @@ def dln_note(runs) -> list[str]:
     cells = {arm: (arm_mean(runs, arm, "ics_cos_median"), arm_mean(runs, arm, "ics_median"),
                    arm_mean(runs, arm, "ics_relative_median")) for arm in ("dln", "dln-bn")}
     lines = ["Median over training (mean over layers 2–25): " + "; ".join(
-        f"`{arm}` cos(G, G′) {c:.4f} (1 − cos {1 - c:.2g}), ‖G − G′‖ {n:.3g}, ‖G − G′‖/‖G‖ {r:.3g}"
+        (f"`{arm}` cos(G, G′) {c:.4f} (1 − cos {1 - c:.2g}), ‖G − G′‖ {n:.3g}, "
+         f"‖G − G′‖/‖G‖ {r:.3g}")
         for arm, (c, n, r) in cells.items()) + ". " + READS_COSINE]
     largest = max(r for _, _, r in cells.values())
     if largest < 0.05:  # the update moves the gradient by a few percent at most: both cosines sit at 1
         lines.append(f"Both networks sit next to the cosine's ceiling: the earlier layers' update changes a layer's "
-                     f"gradient by {largest:.1%} of its norm (median over training, the larger arm), so a difference between the arms, of "
-                     "either sign, is small against the range the measure can take.")
+                     f"gradient by {largest:.1%} of its norm (median over training, the larger arm), so a difference "
+                     "between the arms, of either sign, is small against the range the measure can take.")
     return lines
 
 

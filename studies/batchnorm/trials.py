@@ -186,7 +186,8 @@ def _smooth_trial(ctx) -> dict[str, float]:
                           "weight_norm": free.weight_norm, "beta_raw": raw.beta_smoothness,
                           "grad_predictiveness_raw": raw.grad_predictiveness, "loss_range_raw": raw.loss_range,
                           "ics_cos": float(np.mean([t.cosine for t in shifts])),
-                          "ics_relative": float(np.mean([t.ics / t.grad_norm if t.grad_norm else math.nan for t in shifts])),
+                          "ics_relative": float(np.mean([t.ics / t.grad_norm if t.grad_norm else math.nan
+                                                         for t in shifts])),
                           "step": float(step)})
             ctx.log_metrics({f"{k}_L{len(found) - 1}": v for k, v in found[-1].items()}, step)
 
@@ -233,7 +234,8 @@ def _dln_trial(ctx) -> dict[str, float]:
         cosines.append(float(np.mean(cos)) if cos else math.nan)
         shifts_seen.append(float(np.mean([s.ics for s in shifts])))  # Santurkar's Def. 2.1: ‖G − G′‖
         # the same norm over ‖G‖: a net whose gradients are tiny has a tiny ‖G − G′‖ without being stable
-        relative.append(float(np.mean([s.ics / s.grad_norm for s in shifts if s.grad_norm > 0])) if shifts else math.nan)
+        relative.append(float(np.mean([s.ics / s.grad_norm for s in shifts if s.grad_norm > 0])) if shifts
+                        else math.nan)
         ctx.log_metrics({"ics_cos": cosines[-1], "ics": shifts_seen[-1], "ics_relative": relative[-1]}, step)
 
     schedule = engine.Schedule(batch_size=x.shape[0], steps=budget["dln_steps"], shuffle=False,
@@ -361,7 +363,8 @@ def _inference_trial(ctx) -> dict[str, float]:
     population_var = m / (m - 1) * torch.stack(variances).mean(0)  # the seed text's estimator
     biased_var = torch.stack(variances).mean(0)  # the same without m/(m−1), for contrast
     metrics = {
-        "mean_rel_error": float(((bn.running_mean - population_mean).abs() / population_mean.abs().clamp_min(1e-12)).max()),
+        "mean_rel_error": float(((bn.running_mean - population_mean).abs()
+                                 / population_mean.abs().clamp_min(1e-12)).max()),
         "var_rel_error": float(((bn.running_var - population_var).abs() / population_var).max()),
         "var_rel_error_without_factor": float(((bn.running_var - biased_var).abs() / biased_var).max()),
     }
@@ -425,7 +428,8 @@ def _noniid_trial(ctx) -> dict[str, float]:
                           evaluate=lambda step: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
     metrics = {"test_acc": _accuracy(model, xt, yt), "train_acc": _accuracy(model, x, y),
                "val_acc": max(result.curve("val_acc")), "steps_trained": float(result.points[-1])}
-    metrics.update(alignment, grad_alignment_end=_gradient_alignment(model, x, y, cfg["batch"], budget, ctx.seeds.noise))
+    metrics.update(alignment,
+                   grad_alignment_end=_gradient_alignment(model, x, y, cfg["batch"], budget, ctx.seeds.noise))
     if cfg["norm"] == "bn":
         # what the batch statistics of m examples do at test time: each test batch of m normalised by itself
         metrics["batch_stat_acc"] = _batch_statistics_accuracy(model, xt, yt, cfg["batch"])
