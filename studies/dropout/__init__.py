@@ -57,7 +57,8 @@ def arms(budget: Budget) -> list[Arm]:
     design = [
         # dropout and the max-norm sweep first: DO-MAXNORM's arms run early in the queue
         Arm("dropout", {"kind": "mlp", "n_train": large, **dropout, "mc": True}),
-        *(Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c}) for c in budget["max_norms"]),
+        *(Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c})
+          for c in budget["max_norms"]),
         Arm("none", {"kind": "mlp", "n_train": large}),
     ]
     design += [a for n in small for a in (Arm(f"none-{n}", {"kind": "mlp", "n_train": n}),
@@ -104,7 +105,8 @@ CNN_ARMS = ("cnn", "cnn-conv-dropout", "cnn-fc-dropout")
 CLAIMS = (
     Claim(
         id="DO-OVERFIT",
-        quote=OVERFIT_QUOTE, article=ARTICLE, section="Regularization methods › Empirical › Dropout", source=SRIVASTAVA,
+        quote=OVERFIT_QUOTE, article=ARTICLE, section="Regularization methods › Empirical › Dropout",
+        source=SRIVASTAVA,
         source_numbers=TABLE2,
         measure=(f"Generalization gap (test error − train error) of the 784-512-512-10 ReLU MLP on the largest "
                  f"Fashion-MNIST subset, with dropout (retain 0.8 input, 0.5 hidden) against without, {PLATEAU}; "
@@ -131,7 +133,8 @@ CLAIMS = (
         id="DO-SPEED",
         quote="The method also significantly improves training speed.",
         article=ARTICLE, section="Regularization methods › Empirical › Dropout", source=SRIVASTAVA,
-        source_numbers="§7: \"a dropout network typically takes 2-3 times longer to train than a standard neural network\".",
+        source_numbers=("§7: \"a dropout network typically takes 2-3 times longer to train than a standard neural "
+                        "network\"."),
         measure=(f"Epochs until the training cross-entropy of the network as evaluated (no dropout noise, first "
                  f"{Settings.train_error_rows} training images) falls to {Settings.loss_target}, with dropout against "
                  "without (censored where a run stopped on its plateau before reaching it). The loss as trained (with "
@@ -147,7 +150,8 @@ CLAIMS = (
         article=ARTICLE, section="Regularization methods › Empirical › Dropout", source=SRIVASTAVA,
         source_numbers="Retain 0.5 for hidden units and 0.8 for inputs throughout; Fig. 9 sweeps p (best 0.4–0.8).",
         measure=(f"The sentence states a convention, so we test what tuning finds: independent random searches of the "
-                 f"input and hidden retain probabilities (both drawn from {searches.RANGE[0]:g}–{searches.RANGE[1]:g}, so "
+                 "input and hidden retain probabilities (both drawn from "
+                 f"{searches.RANGE[0]:g}–{searches.RANGE[1]:g}, so "
                  f"that a flat objective favours neither). Every search trial trains like a replicate, to its own "
                  "validation plateau (patience, one tenfold step-size decay, patience again), and is scored by its "
                  "validation error at its best epoch; per search, the best trial's rates. Claimed: the tuned input "
@@ -162,8 +166,8 @@ CLAIMS = (
         quote=("A major drawback to Dropout is that it does not have the same benefits for convolutional layers, where "
                "the neurons are not fully connected."),
         article=ARTICLE, section="Regularization methods › Empirical › Stochastic pooling", source=SRIVASTAVA,
-        source_numbers=("Table 4 (SVHN): dropout in the conv layers too lowered error from 3.02% (FC only) to 2.55% — "
-                        "the primary source reports a benefit."),
+        source_numbers=("Table 4 (SVHN): dropout in the conv layers too lowered error from 3.02% (FC only) to "
+                        "2.55% — the primary source reports a benefit."),
         measure=(f"Test error of a CNN with dropout after its conv blocks against the same CNN with dropout in its "
                  f"fully connected head, at the same retain rate ({Settings.p_conv}), {PLATEAU}: the claim predicts "
                  "the head's dropout benefits more. Each placement's benefit over the same CNN without dropout "
@@ -175,10 +179,11 @@ CLAIMS = (
     ),
     Claim(
         id="DO-MAXNORM",
-        quote="Typical values of c are order of 3–4. Some papers report improvements when using this form of regularization.",
+        quote=("Typical values of c are order of 3–4. Some papers report improvements when using this form of "
+               "regularization."),
         article=ARTICLE, section="Regularization methods › Explicit › Max norm constraints", source=SRIVASTAVA,
-        source_numbers=("Table 2 (MNIST, 3x1024 ReLU): dropout 1.25%, dropout + max-norm 1.06% (0.19 points, 15% of the "
-                        "error); Table 9: dropout + max-norm 1.05% vs dropout + L2 1.25%; c tuned in 3–4."),
+        source_numbers=("Table 2 (MNIST, 3x1024 ReLU): dropout 1.25%, dropout + max-norm 1.06% (0.19 points, 15% of "
+                        "the error); Table 9: dropout + max-norm 1.05% vs dropout + L2 1.25%; c tuned in 3–4."),
         measure=("Test error of dropout with a max-norm bound c, chosen per seed on the validation split among bounds "
                  "that bind on this net (the `binds` check: at least half the hidden units at the bound on average, "
                  "or the max-norm net is nearly plain dropout), against dropout alone; "
