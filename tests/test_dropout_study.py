@@ -117,7 +117,7 @@ def test_do_rate_reads_the_searches_and_both_rates_share_one_range():
     claim = next(c for c in STUDY.claims if c.id == "DO-RATE")
     assert claim.test.phase == "tune"
     assert {a.name for a in STUDY.design("standard") if claim.test.reads(a.name)} == {f"rate-search-{i}"
-                                                                                   for i in range(4)}
+                                                                                   for i in range(24)}
     distributions = optuna.create_study().ask()
     rate_space(distributions)
     p_in, p_h = distributions.distributions["p_input"], distributions.distributions["p_hidden"]
@@ -155,7 +155,7 @@ def test_every_tier_passes_its_budget_check():
     ({"max_norms": ()}, "positive bounds"),
     ({"cnn_replicates": 1}, "cnn_replicates"),
     ({"rate_searches": 1}, "rate_searches"),
-    ({"rate_searches": 9}, "rate_searches"),
+    ({"rate_searches": 25}, "rate_searches"),
 ])
 def test_bad_budgets_fail_early_with_the_reason(changes, words):
     with pytest.raises(StudyDeclarationError, match=words):

@@ -18,7 +18,8 @@ def figures(fig_ctx) -> list:
 
     # 1. train/test error curves per arm
     sizes = sorted({int(a.split("-")[1]) for a in set(runs["arm"]) if a.startswith("none-") and a[5:].isdigit()})
-    panels = [(f"none-{n}", f"dropout-{n}", f"{n} training images") for n in sizes] + [("none", "dropout", "large subset")]
+    panels = ([(f"none-{n}", f"dropout-{n}", f"{n} training images") for n in sizes]
+              + [("none", "dropout", "large subset")])
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.3), squeeze=False)
     for ax, (plain, dropped, title) in zip(axes[0], panels):
         for arm, label, color in ((plain, "no dropout", "C0"), (dropped, "dropout", "C1")):
@@ -84,5 +85,6 @@ def figures(fig_ctx) -> list:
             axes[1].axhline(base.mean(), color="k", ls="--", label="dropout alone")
     axes[1].set_xlabel("max-norm bound c"), axes[1].set_ylabel("test error"), axes[1].legend(fontsize=7)
     out.append(fig_ctx.save(fig, "variants.png", "Left: test error by arm (CNN with dropout on conv layers or on the "
-                            "fully connected head; MLP without dropout, with dropout, with DropConnect). Right: dropout with a max-norm constraint, by bound c."))
+                            "fully connected head; MLP without dropout, with dropout, with DropConnect). Right: "
+                            "dropout with a max-norm constraint, by bound c."))
     return out

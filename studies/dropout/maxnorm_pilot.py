@@ -89,7 +89,8 @@ def load(n_train: int = 5000, n_val: int = 5000, seed: int = SUBSAMPLE_SEED):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m studies.dropout.maxnorm_pilot", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m studies.dropout.maxnorm_pilot",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--lrs", default="0.05", help="comma-separated learning rates (default: the study's 0.05)")
     parser.add_argument("--bounds", default="0,0.4,0.5,0.6,0.75,1", help="comma-separated c; 0 = no bound")
     parser.add_argument("--n-train", type=int, default=5000)

@@ -54,8 +54,8 @@ def overfit_note(runs) -> list[str]:
             f"{arm_mean(runs, dropped, 'train_error'):.4f} with dropout, test error "
             f"{arm_mean(runs, plain, 'test_error'):.4f} → {arm_mean(runs, dropped, 'test_error'):.4f}, "
             f"train−test gap {arm_mean(runs, plain, 'gap'):.4f} → {arm_mean(runs, dropped, 'gap'):.4f}; "
-            f"test error with dropout − without {_paired_text(runs, dropped, plain)}. At the common budget of {common} "
-            f"epochs: test error {arm_mean(runs, plain, 'test_error_common'):.4f} → "
+            f"test error with dropout − without {_paired_text(runs, dropped, plain)}. At the common budget of "
+            f"{common} epochs: test error {arm_mean(runs, plain, 'test_error_common'):.4f} → "
             f"{arm_mean(runs, dropped, 'test_error_common'):.4f}, gap {arm_mean(runs, plain, 'gap_common'):.4f} → "
             f"{arm_mean(runs, dropped, 'gap_common'):.4f}.")
     lines.append("The primary source measures the benefit as test error (Table 2), the sentence as overfitting: the "
@@ -86,9 +86,9 @@ def scaling_note(runs) -> list[str]:
     each = ", ".join("> " + f"{v:g}" if c else f"{v:g}" for v, c in sorted(zip(values, censored)))
     return [f"MC averaging test error — {curve}; weight scaling {arm_mean(runs, 'dropout', 'scaling_error'):.4f}. "
             f"Crossover k (the smallest k tried whose MC average is at least as good as weight scaling; where no k "
-            f"tried was, censored above the largest, and not averaged) per seed: {each}; median {_k(median)}, order-statistic interval "
-            f"[{_k(low)}, {_k(high)}] ({coverage:.0%} coverage with {len(values)} seeds), against about 50 in "
-            "Srivastava et al. Fig. 11."]
+            f"tried was, censored above the largest, and not averaged) per seed: {each}; median {_k(median)}, "
+            f"order-statistic interval [{_k(low)}, {_k(high)}] ({coverage:.0%} coverage with {len(values)} seeds), "
+            "against about 50 in Srivastava et al. Fig. 11."]
 
 
 def speed_note(runs) -> list[str]:
@@ -104,8 +104,8 @@ def speed_note(runs) -> list[str]:
         f"Epochs to a training cross-entropy of {Settings.loss_target} as evaluated (no dropout noise): "
         f"{mean('none', 'epochs_to_clean_loss_target')} without dropout vs "
         f"{mean('dropout', 'epochs_to_clean_loss_target')} with (runs reaching it: "
-        f"{reached('none', 'epochs_to_clean_loss_target')} vs {reached('dropout', 'epochs_to_clean_loss_target')}; a run "
-        "that never did counts its epochs as a bound). As trained (the epoch's mean loss, with the noise): "
+        f"{reached('none', 'epochs_to_clean_loss_target')} vs {reached('dropout', 'epochs_to_clean_loss_target')}; "
+        "a run that never did counts its epochs as a bound). As trained (the epoch's mean loss, with the noise): "
         f"{mean('none', 'epochs_to_loss_target')} vs {mean('dropout', 'epochs_to_loss_target')} "
         f"(reaching it: {reached('none', 'epochs_to_loss_target')} vs {reached('dropout', 'epochs_to_loss_target')}).",
         f"Epochs to the best validation error: {arm_mean(runs, 'none', 'best_epoch'):.3g} without dropout vs "
@@ -148,7 +148,8 @@ def maxnorm_note(runs) -> list[str]:
     lines = [f"By bound — {'; '.join(parts)}; dropout alone: test error {base:.4f}, "
              f"validation {arm_mean(runs, BASE, 'val_error'):.4f}.",
              f"The typical values: after training without the constraint, the largest hidden-unit weight norm is "
-             f"{arm_mean(runs, BASE, 'max_row_norm'):.3g} on average, and {100 * arm_mean(runs, BASE, 'rows_above_c3'):.1f}% "
+             f"{arm_mean(runs, BASE, 'max_row_norm'):.3g} on average, and "
+             f"{100 * arm_mean(runs, BASE, 'rows_above_c3'):.1f}% "
              f"/ {100 * arm_mean(runs, BASE, 'rows_above_c4'):.1f}% of hidden units exceed c = 3 / 4: on this net and "
              "protocol such a bound would never bind (the run would be plain dropout), so the sweep uses bounds that "
              "do. Srivastava et al. pair max-norm with large learning rates (the constraint is what lets them use "
@@ -163,9 +164,9 @@ def maxnorm_note(runs) -> list[str]:
                      + ", ".join(f"c={c:g} x{n}" for c, n in sorted(picks.items()))
                      + f" (of {len(bounds)} bounds; dropout alone has no knob, so the max-norm side gets the better of "
                      "several tries on validation and a null is, if anything, conservative). "
-                     + (f"c = {', '.join(below)} lie below the default init's row norm (1/√3 ≈ 0.577) and rescale every "
-                        "hidden unit from the first step (most rows then stay at the bound): nearly a fixed-norm net, "
-                        "not a cap that is grown into."
+                     + (f"c = {', '.join(below)} lie below the default init's row norm (1/√3 ≈ 0.577) and rescale "
+                        "every hidden unit from the first step (most rows then stay at the bound): nearly a fixed-norm "
+                        "net, not a cap that is grown into."
                         if below else "Every bound lies above the default init's row norm (1/√3 ≈ 0.577): each is "
                         "grown into."))
     if math.isfinite(base):
@@ -202,8 +203,8 @@ def rate_note(tune_runs) -> list[str]:
     done = tune_runs[tune_runs["arm"].str.startswith(searches.PREFIX) & (tune_runs["status"] == "FINISHED")]
     if "metrics.epochs_trained" in done and len(done):
         epochs = done["metrics.epochs_trained"].astype(float)
-        lines.append(f"Every search trial trained to its own validation plateau: {epochs.min():.0f}–{epochs.max():.0f} "
-                     f"epochs (median {epochs.median():.0f}).")
+        lines.append("Every search trial trained to its own validation plateau: "
+                     f"{epochs.min():.0f}–{epochs.max():.0f} epochs (median {epochs.median():.0f}).")
     return lines
 
 
@@ -216,9 +217,9 @@ def rate_section(runs) -> list[str]:
     return ["## DO-RATE: the tuned settings' test error", "",
             f"Each search's best retain probabilities, trained once more on a fresh seed and measured like every "
             f"replicate: test error {tuned.mean():.4f} on average over {len(tuned)} searches (range "
-            f"{tuned.min():.4f}–{tuned.max():.4f}), against {arm_mean(runs, BASE, 'test_error'):.4f} for the customary "
-            f"(0.8 input, 0.5 hidden) over its seeds. Descriptive: the claim is about which rates tuning finds, "
-            "not about their error.", ""]
+            f"{tuned.min():.4f}–{tuned.max():.4f}), against {arm_mean(runs, BASE, 'test_error'):.4f} for the "
+            "customary (0.8 input, 0.5 hidden) over its seeds. Descriptive: the claim is about which rates tuning "
+            "finds, not about their error.", ""]
 
 
 def dropconnect_section(runs) -> list[str]:
@@ -240,8 +241,8 @@ def dropconnect_section(runs) -> list[str]:
             "One weight mask per minibatch, where Wan et al. draw one per example: a per-example mask of the "
             "784x512 layer at batch 128 is 51M random draws a step, 128 times the per-minibatch mask's 0.4M, and "
             "every example needs its own masked copy of the weights, so the layer's one matrix product becomes 128 "
-            "matrix-vector products. The batched engine (harness.ensemble) stacks seeds, not examples, so it does not make "
-            "per-example masks affordable either.", ""]
+            "matrix-vector products. The batched engine (harness.ensemble) stacks seeds, not examples, so it does not "
+            "make per-example masks affordable either.", ""]
 
 
 def sections(fig_ctx) -> list[str]:
@@ -250,6 +251,7 @@ def sections(fig_ctx) -> list[str]:
     runs = fig_ctx.finished
     return [*rate_section(runs), *dropconnect_section(runs),
             "## Wall-clock time", "",
-            f"Median seconds per epoch on the machine that ran the study: {arm_mean(runs, 'none', 'epoch_seconds'):.3f} "
-            f"without dropout, {arm_mean(runs, 'dropout', 'epoch_seconds'):.3f} with (DO-SPEED's third speed; "
+            "Median seconds per epoch on the machine that ran the study: "
+            f"{arm_mean(runs, 'none', 'epoch_seconds'):.3f} without dropout, "
+            f"{arm_mean(runs, 'dropout', 'epoch_seconds'):.3f} with (DO-SPEED's third speed; "
             "not reproducible to the digit).", ""]

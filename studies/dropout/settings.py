@@ -41,5 +41,6 @@ class Settings:
     lr_decays: int = 1
     common_epochs: int = 9               # the gap at a common budget too: every run reaches it, as no run can stop
                                          # before (lr_decays + 1) * patience + 1 epochs
-    train_error_rows: int = 2000         # train error/loss on the first rows only: the gap's estimate at a fraction of the cost
+    train_error_rows: int = 2000         # train error/loss on the first rows only: the gap's estimate at a fraction
+                                         # of the cost
     loss_target: float = 0.35            # DO-SPEED: training cross-entropy to reach (noise-free and as trained)

@@ -71,7 +71,8 @@ def _train(ctx, model, data, epochs: int, max_norm: float | None = None):
     def evaluate(epoch):
         # curves under their own names: the final metrics (at the best epoch) are logged at the last step too
         train_error, train_loss = _error_and_loss(model, x[:rows], y[:rows])
-        out = {"epoch_train_error": train_error, "clean_train_loss": train_loss, "epoch_val_error": _error(model, xv, yv)}
+        out = {"epoch_train_error": train_error, "clean_train_loss": train_loss,
+               "epoch_val_error": _error(model, xv, yv)}
         if not ctx.tuning:
             out["epoch_test_error"] = _error(model, xt, yt)
         return out
@@ -164,7 +165,8 @@ def _mlp_trial(ctx) -> dict[str, float]:
     max_norm = cfg.get("max_norm")
     result = _train(ctx, model, data, budget["max_epochs"][n_train], max_norm)
     if ctx.tuning:  # a search trial trains like a replicate; scored at its best validation epoch (weights restored)
-        return {"val_error": _error(model, data[2], data[3]), "best_epoch": float(result.best_point or len(result.points)),
+        return {"val_error": _error(model, data[2], data[3]),
+                "best_epoch": float(result.best_point or len(result.points)),
                 "epochs_trained": float(len(result.points))}
     metrics = _measured(ctx, model, data, result)
     norms = _hidden_rows(model, budget["hidden"])
