@@ -989,6 +989,12 @@ def test_importance_noise_control_averages_its_permutations_in_trial_order():
     assert "mean of 3 permutations a search" in check(averaged.evaluate(runs), "noise-control").detail
     shuffled = [averaged.tested_values(averaged.vectors(runs, shuffled=True, seed=seed))["wd"] for seed in (4, 5, 6)]
     assert averaged.shuffled_values(runs)["wd"] == pytest.approx(np.mean(shuffled, axis=0))
+    # every hyperparameter's shuffled reading (the report figure's control marker), averaged the same way
+    every = {name: [[v[name] for v in averaged.vectors(runs, shuffled=True, seed=seed).values()] for seed in (4, 5, 6)]
+             for name in ("lr", "wd")}
+    assert set(averaged.shuffled_importances(runs)) == {"lr", "wd"}
+    for name, per_seed in every.items():
+        assert averaged.shuffled_importances(runs)[name] == pytest.approx(np.mean(per_seed, axis=0))
     # the rows are put in trial order first: the store's order changes neither the data's reading nor a permutation's
     reordered = runs.sample(frac=1.0, random_state=0)
     assert list(reordered["run_id"]) != list(runs["run_id"])
