@@ -90,7 +90,8 @@ def test_the_other_pairs_are_shown_beside_their_reference_and_the_grid_at_its_va
             for i, v in enumerate([0.60, 0.62, 0.64])]
     rows.append({"run_id": "lost", "arm": "src-f0", "replicate": 9, "status": "FAILED", "metrics.test_accuracy": 0.1})
     # m = 2: the picked rate's test error is 0.25 (the other rate's 0.1 is not picked); m = 64: 0.35
-    rows += [_grid_row(2, 0, 0, 0.01, 0.7, 0.25), _grid_row(2, 0, 1, 0.1, 0.5, 0.1), _grid_row(64, 0, 0, 0.01, 0.6, 0.35)]
+    rows += [_grid_row(2, 0, 0, 0.01, 0.7, 0.25), _grid_row(2, 0, 1, 0.1, 0.5, 0.1),
+             _grid_row(64, 0, 0, 0.01, 0.6, 0.35)]
     lines = references_note(_runs(rows), pairs=(Reference("src-f", "factorial", 0.68, "the MLP"),
                                                 Reference("lstm-", "LSTMs", 0.91, "the GRU"),  # no runs: left out
                                                 Reference("batch-", "grid", 0.68, "the MLP",
