@@ -1062,6 +1062,17 @@ class Importance(ClaimTest):
         reads = [read(self.control_seed + k) for k in range(self.control_permutations)]
         return {name: [float(np.mean(column)) for column in zip(*(r[name] for r in reads))] for name in reads[0]}
 
+    def shuffled_importances(self, runs: "pd.DataFrame") -> dict[str, list[float]]:
+        """Every hyperparameter's importance, per search, with each search's objective shuffled, the mean over
+        ``control_permutations`` permutations (what nothing mattering reads as; the report's figure shows it)."""
+        return self._averaged(lambda seed: self._by_hyperparameter(self.vectors(runs, shuffled=True, seed=seed)))
+
+    @staticmethod
+    def _by_hyperparameter(vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
+        """search -> hyperparameter -> importance, turned into hyperparameter -> [importance per search]."""
+        names = next(iter(vectors.values()), {})
+        return {name: [v[name] for v in vectors.values()] for name in names}
+
     def shuffled_values(self, runs: "pd.DataFrame") -> dict[str, list[float]]:
         """What the test reads, per search, with each search's objective shuffled (averaged as the control is)."""
         return self._averaged(lambda seed: self.tested_values(self.vectors(runs, shuffled=True, seed=seed)))

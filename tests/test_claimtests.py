@@ -16,10 +16,9 @@ from scipy import stats as sps
 from harness import importance, stats
 from harness.checks import CheckResult
 from harness.claims import CLAIMED, OPPOSITE, decide, directional_p
-from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest, ShareOfReference, Importance, RateAbove, Shrinks,
-                                VarianceShares,
-                                Similar, Tolerance, Trend, VarianceAbove, Within, bound_evidence,
-                                difference_evidence)
+from harness.claimtests import (BestOverGrid, Better, BetterEverywhere, Bound, Extrapolated, Faster, FasterAtBest,
+                                Importance, RateAbove, ShareOfReference, Shrinks, Similar, Tolerance, Trend,
+                                VarianceAbove, VarianceShares, Within, bound_evidence, difference_evidence)
 from harness.design import StudyDeclarationError, factorial_cell
 
 M = "mse"
@@ -333,7 +332,8 @@ def test_better_everywhere_is_an_intersection_union_of_paired_t_tests():
 
 
 def test_better_everywhere_fails_the_censored_check_when_a_value_is_capped():
-    runs = make_runs({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.2, 1.9]}, extra={f"{M}_censored": {"a": [0, 1, 0], "b": [0, 0, 0]}})
+    runs = make_runs({"a": [1.0, 1.1, 0.9], "b": [2.0, 2.2, 1.9]},
+                     extra={f"{M}_censored": {"a": [0, 1, 0], "b": [0, 0, 0]}})
     e = BetterEverywhere(M, {"a": "b"}).evaluate(runs)
     assert not check(e, "censored").passed
 
@@ -508,7 +508,8 @@ def test_share_of_reference_is_a_bound_test_on_per_replicate_shares_at_each_side
                       "shallow-lo": [0.80, 0.85, 0.70, 0.90], "shallow-hi": [0.85, 0.80, 0.90, 0.80]})
     test = ShareOfReference(M, ("deep-lo", "deep-hi"), ("shallow-lo", "shallow-hi"), floor=0.1, bound=0.5)
     arm, reference, share = test.shares(runs)
-    assert list(arm) == pytest.approx([0.30, 0.25, 0.25, 0.40]) and list(reference) == pytest.approx([0.85, 0.85, 0.90, 0.90])
+    assert list(arm) == pytest.approx([0.30, 0.25, 0.25, 0.40])
+    assert list(reference) == pytest.approx([0.85, 0.85, 0.90, 0.90])
     expected = (np.array([0.30, 0.25, 0.25, 0.40]) - 0.1) / (np.array([0.85, 0.85, 0.90, 0.90]) - 0.1)
     assert list(share) == pytest.approx(list(expected))
     e = test.evaluate(runs)
@@ -956,7 +957,8 @@ def noisy_search_runs(n_searches: int, trials: int, noise: float, seed: int = 5)
 def test_importance_noise_control_of_a_named_hyperparameter_permutes_its_values():
     runs = noisy_search_runs(n_searches=6, trials=40, noise=0.4)
     named = Importance("acc", ("wd",), 0.9, space, of_total=True)
-    real, permuted, shuffled = named.vectors(runs), named.vectors(runs, permuted="wd"), named.vectors(runs, shuffled=True)
+    real, permuted = named.vectors(runs), named.vectors(runs, permuted="wd")
+    shuffled = named.vectors(runs, shuffled=True)
     assert sorted(permuted) == sorted(real) and permuted != real
     mean = lambda vectors, name: float(np.mean([v[name] for v in vectors.values()]))
     # the objective is kept: lr explains as much with wd permuted as in the data, and nothing once it is shuffled
@@ -971,7 +973,8 @@ def test_importance_noise_control_of_a_named_hyperparameter_permutes_its_values(
     # a bound below the permuted reading cannot be shown: the check says why
     floor = mean(permuted, "wd")
     failed = check(Importance("acc", ("wd",), floor * 0.9, space, of_total=True).evaluate(runs), "noise-control")
-    assert not failed.passed and "noise floor is above the bound" in failed.detail and f"wd {floor:.3f}" in failed.detail
+    assert not failed.passed
+    assert "noise floor is above the bound" in failed.detail and f"wd {floor:.3f}" in failed.detail
     with pytest.raises(ValueError, match="searched hyperparameters"):
         named.vectors(runs, permuted="depth")
     with pytest.raises(ValueError, match="not both"):
@@ -989,6 +992,12 @@ def test_importance_noise_control_averages_its_permutations_in_trial_order():
     assert "mean of 3 permutations a search" in check(averaged.evaluate(runs), "noise-control").detail
     shuffled = [averaged.tested_values(averaged.vectors(runs, shuffled=True, seed=seed))["wd"] for seed in (4, 5, 6)]
     assert averaged.shuffled_values(runs)["wd"] == pytest.approx(np.mean(shuffled, axis=0))
+    # every hyperparameter's shuffled reading (the report figure's control marker), averaged the same way
+    every = {name: [[v[name] for v in averaged.vectors(runs, shuffled=True, seed=seed).values()] for seed in (4, 5, 6)]
+             for name in ("lr", "wd")}
+    assert set(averaged.shuffled_importances(runs)) == {"lr", "wd"}
+    for name, per_seed in every.items():
+        assert averaged.shuffled_importances(runs)[name] == pytest.approx(np.mean(per_seed, axis=0))
     # the rows are put in trial order first: the store's order changes neither the data's reading nor a permutation's
     reordered = runs.sample(frac=1.0, random_state=0)
     assert list(reordered["run_id"]) != list(runs["run_id"])

@@ -90,7 +90,8 @@ def test_the_other_pairs_are_shown_beside_their_reference_and_the_grid_at_its_va
             for i, v in enumerate([0.60, 0.62, 0.64])]
     rows.append({"run_id": "lost", "arm": "src-f0", "replicate": 9, "status": "FAILED", "metrics.test_accuracy": 0.1})
     # m = 2: the picked rate's test error is 0.25 (the other rate's 0.1 is not picked); m = 64: 0.35
-    rows += [_grid_row(2, 0, 0, 0.01, 0.7, 0.25), _grid_row(2, 0, 1, 0.1, 0.5, 0.1), _grid_row(64, 0, 0, 0.01, 0.6, 0.35)]
+    rows += [_grid_row(2, 0, 0, 0.01, 0.7, 0.25), _grid_row(2, 0, 1, 0.1, 0.5, 0.1),
+             _grid_row(64, 0, 0, 0.01, 0.6, 0.35)]
     lines = references_note(_runs(rows), pairs=(Reference("src-f", "factorial", 0.68, "the MLP"),
                                                 Reference("lstm-", "LSTMs", 0.91, "the GRU"),  # no runs: left out
                                                 Reference("batch-", "grid", 0.68, "the MLP",
@@ -251,6 +252,30 @@ def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoc
     logged = {step: value for key, value, step, _ in ctx.metrics if key == "val_accuracy"}
     assert result["val_accuracy"] == logged[int(result["best_epoch"])]  # the restored epoch's, not the last one's
 
+
+
+def test_the_lstm_pilot_draws_the_searches_space_and_trains_through_the_studys_trial(monkeypatch, tmp_path):
+    from studies.seeds import lstm_pilot, trials
+
+    drawn = lstm_pilot.configurations(5)
+    assert drawn == lstm_pilot.configurations(5) and len({tuple(d.items()) for d in drawn}) == 5  # seeded, distinct
+    assert all(set(d) == {"lr", "hidden_size", "momentum", "batch_size"} for d in drawn)
+    rng = np.random.default_rng(0)
+    signals, labels = rng.normal(size=(180, 40)).astype("float32"), rng.integers(0, 10, 180)
+    seen = []
+
+    def noise_data(ctx):  # noise labels: validation loss stops improving long before the cap
+        seen.append((ctx.replicate, ctx.tuning, ctx.config["forget_bias"]))
+        return signals[:120], labels[:120], None, signals[120:], labels[120:]
+
+    monkeypatch.setattr(trials, "_data", noise_data)
+    params = {"lr": 0.05, "hidden_size": 8, "momentum": 0.9, "batch_size": 32}
+    run = lstm_pilot.pilot_trial(3, params, None, max_epochs=40, patience=2, budget_name="smoke", scratch=tmp_path)
+    assert run.stopped_early and run.epochs < 40 and 0 <= run.val_accuracy <= 1 and run.seconds > 0
+    # its own seeds (no study replicate comes near), the tuning phase (validation data only), the bias asked for
+    assert seen == [(lstm_pilot.PILOT_REPLICATES + 3, True, None)]
+    with pytest.raises(SystemExit):
+        lstm_pilot.main(["--patience", "0"])
 
 # -- the budget check ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [

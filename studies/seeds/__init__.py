@@ -214,9 +214,10 @@ CLAIMS = (
                         "51x less compute than re-running hyperparameter optimisation."),
         measure=(f"MNIST-1D dropout MLP (hidden retain 0.8, SGD 0.05 momentum 0.9): replicated crossed factorials, "
                  f"each over init, data order, dropout masks and a bootstrap of the 4000 training signals at "
-                 f"3 seeds each at the standard tier (2 at quick, 4 in full), one run per cell. Per factorial, random-effects "
-                 f"variance components of test accuracy: the four main effects and the interactions sum to one; a source's total-effect "
-                 f"share adds the interactions it enters (what varying that source alone moves). Pre-registered: a "
+                 f"3 seeds each at the standard tier (2 at quick, 4 in full), one run per cell. Per factorial, "
+                 f"random-effects variance components of test accuracy: the four main effects and the interactions "
+                 f"sum to one; a source's total-effect share adds the interactions it enters (what varying that "
+                 f"source alone moves). Pre-registered: a "
                  f"source \"moves results\" if its total-effect share exceeds {SHARE_FLOOR:g}; the claim needs every "
                  f"source to (t over factorials), and is contradicted if some source's share is significantly "
                  f"below. The main-effect shares are in the notes."),
@@ -350,15 +351,18 @@ STANDARD = Settings(
     grid_epochs=20, grid_steps=3000, grid_max_epochs=100, hp_epochs=10, hp_trials=80, searches=4,
     # HP-MOMENTUM-BATCH: 8 random LSTM searches of the budget's 60 trials (Greff et al. ran 200 random trials per
     # variant and task), every run up to 60 epochs with early stopping (patience 10 epochs). Trained so, a trial
-    # costs several times a trial of stop 36's 15 fixed epochs (2.3 s; those left 44% of the trials at chance): a
-    # pilot of 24 random trials took 8.5 s each on two threads (the study runs them on one, faster), and most
-    # still improved at 60 epochs; 8 x 60 trials is what the standard tier's time allows. On the synthetic objective at the
-    # shares stop 35's searches gave lr and hidden size (0.35, 0.16; `python -m studies.seeds.control_design
-    # --samplers random`), a null momentum reads 0.056 (SD 0.036) of the total variance at 60 random trials, batch size 0.049 (SD 0.028):
-    # 8 searches give the one-sided t-test 70% and 97% power (momentum, batch size) at a Holm level of 0.0125, 48%
-    # and 89% at the strictest (0.05 / 12); if the searches read 1.3 times the simulation, as stop 35's did, about
-    # 20% and 50%. (80 trials simulated no better: 0.061, SD 0.050.) Runs that train should leave less of the
-    # variance to noise than the searches those shares came from
+    # costs several times a trial of stop 36's 15 fixed epochs (2.3 s; those left 44% of the trials at chance).
+    # `python -m studies.seeds.lstm_pilot --trials 24 --forget-bias default,1` (the study's trial code, 24 random
+    # configurations): at torch's default init 9 of 24 end at chance (mean validation accuracy 0.40), at forget
+    # bias 1 one of 24 (0.59; lr 2.5e-4, 8 units); 20 of 24 reach the 60-epoch cap; 6.8 s a trial on one thread.
+    # 8 x 60 trials is what the standard tier's time allows. On the synthetic
+    # objective at the shares stop 35's searches gave lr and hidden size (0.35, 0.16; `python -m
+    # studies.seeds.control_design --samplers random`), a null momentum reads 0.056 (SD 0.036) of the total
+    # variance at 60 random trials, batch size 0.049 (SD 0.028): 8 searches give the one-sided t-test 70% and 97%
+    # power (momentum, batch size) at a Holm level of 0.0125, 48% and 89% at the strictest (0.05 / 12); if the
+    # searches read 1.3 times the simulation, as stop 35's did, about 20% and 50%. (80 trials simulated no better:
+    # 0.061, SD 0.050.) Runs that train should leave less of the variance to noise than the searches those shares
+    # came from
     lstm_searches=8, lstm_max_epochs=60, lstm_patience=10,
     batch_sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512),
     base_lrs=(2 ** -12, 2 ** -10, 2 ** -8, 2 ** -6, 2 ** -4, 2 ** -2), batch_seeds=5)

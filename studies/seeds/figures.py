@@ -90,9 +90,7 @@ def figures(fig_ctx, *, sens_arms: tuple[str, ...], few_pair: tuple[str, str], f
         ax.set_xticks(np.arange(len(names)), names, fontsize=8)
         if evaluator == tunability.evaluator:  # the noise control: what the evaluator finds when nothing matters
             # each hyperparameter's mean over searches and over the control's permutations, as the check reads it
-            shuffles = [tunability.vectors(tuning, shuffled=True, seed=tunability.control_seed + k)
-                        for k in range(tunability.control_permutations)]
-            control = {n: np.mean([[v[n] for v in shuffle.values()] for shuffle in shuffles]) for n in names}
+            control = {n: float(np.mean(v)) for n, v in tunability.shuffled_importances(tuning).items()}
             ax.scatter(x, [control[n] for n in names], marker="_", s=200, color="r", zorder=3,
                        label=f"{evaluator}, objective shuffled (mean of {tunability.control_permutations})")
     ax.set_ylabel("importance (bootstrap 95% CI)")

@@ -200,7 +200,8 @@ def importance_note(runs, *, test: Importance) -> list[str]:
         summary = importance.bootstrap_mean(list(vectors.values()))
         ranked = sorted(summary.items(), key=lambda kv: -kv[1][0])
         text = ", ".join(f"{name} {m:.2f} [{lo:.2f}, {hi:.2f}]" for name, (m, lo, hi) in ranked)
-        lines.append(f"{evaluator} over {len(vectors)} searches (mean [95% bootstrap CI over searches]): {text or 'n/a'}.")
+        lines.append(f"{evaluator} over {len(vectors)} searches (mean [95% bootstrap CI over searches]): "
+                     f"{text or 'n/a'}.")
     best = runs[(runs["status"] == "FINISHED") & runs["arm"].str.startswith(test.prefix)] if len(runs) else runs
     def means(values):
         return ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in values.items() if v)
