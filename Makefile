@@ -11,7 +11,7 @@ STAMP       := $(VENV)/.installed
 # build first. Elsewhere, e.g.: make setup TORCH_PIP="torch --index-url <the CPU wheel index>"
 TORCH_PIP   ?= torch==2.13.0
 BUDGET      ?= standard
-WORKERS     ?= 1
+WORKERS     ?=
 STORAGE     ?= .harness/optuna.journal
 FASHION_DIR ?= /usr/share/datasets/fashion-mnist
 # the registry's names, for `make help` (`harness list` imports no torch: instant)
@@ -69,13 +69,13 @@ faults: setup
 	$(BIN)/python -m harness.faults
 
 reproduce: setup
-	$(HARNESS) run all --budget $(BUDGET) --workers $(WORKERS)
+	$(HARNESS) run all --budget $(BUDGET)$(if $(WORKERS), --workers $(WORKERS))
 
 # A pattern rule, never listed in .PHONY: GNU make skips implicit-rule search for phony targets, so
 # `make study-NAME` would do nothing. FORCE makes it run every time instead. An unknown NAME gets the
 # harness's own error with the known names.
 study-%: setup FORCE
-	$(HARNESS) run $* --budget $(BUDGET) --workers $(WORKERS)
+	$(HARNESS) run $* --budget $(BUDGET)$(if $(WORKERS), --workers $(WORKERS))
 
 FORCE:
 

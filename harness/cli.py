@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run (or resume) studies and write their reports")
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, or 'all'")
     add_stores(p)
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--workers", type=int, help="worker processes on this machine (default: one per core, at most "
+                                               "8, at quick; 1 at every other tier, the committed reports' float path)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("worker", help="join a study's sweep as one worker (any machine)")
@@ -108,10 +109,11 @@ def _study_names(names: Sequence[str]) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.run import RunRequest, prepare, run_study
+    from harness.run import RunRequest, default_workers, prepare, run_study
     from harness.summary import print_summary
 
-    requests = [RunRequest(name, args.budget, args.workers, args.storage, args.tracking_uri, args.device,
+    workers = args.workers if args.workers is not None else default_workers(args.budget)
+    requests = [RunRequest(name, args.budget, workers, args.storage, args.tracking_uri, args.device,
                            progress=not args.no_progress, ensemble=args.ensemble)
                 for name in _study_names(args.studies)]
     if len(requests) > 1:

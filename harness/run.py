@@ -37,6 +37,24 @@ class InputError(ValueError):
     """Bad input found before any compute; the message names the fix."""
 
 
+# at most this many quick-tier workers by default: each loads torch and the data sets (a few hundred MB)
+QUICK_MAX_WORKERS = 8
+
+
+def default_workers(budget: str, cores: int | None = None) -> int:
+    """Worker processes when ``--workers`` is not given. ``quick`` is a preview
+    meant to fit 8 minutes on 2 cores: one worker per core (at most
+    QUICK_MAX_WORKERS), one torch thread each, since small nets' kernels are too
+    small to share (batchnorm's preview took 353 s on 2 workers against 637 s
+    on one here). Every other tier runs one worker on all cores: the committed
+    reports come from that float path, and a different thread count changes
+    the order of floating-point sums, which training amplifies into different
+    numbers, so `make reproduce` and `make verify-reports` use it too."""
+    if budget != "quick":
+        return 1
+    return max(1, min(QUICK_MAX_WORKERS, cores if cores is not None else (os.cpu_count() or 1)))
+
+
 def prepare(request: RunRequest) -> tuple[Study, list, Any, str]:
     """Validate everything and open the stores; returns (study, arms, tracker, tracking uri)."""
     from harness import datasets, faultpoints

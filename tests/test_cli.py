@@ -49,6 +49,15 @@ def test_bad_budget_and_workers_are_rejected(bare_home):
     assert not (home / "mlflow.db").exists()  # nothing was started
 
 
+def test_run_without_workers_uses_the_tiers_default(home):
+    from harness.run import default_workers
+
+    for budget in ("quick", "smoke"):
+        result = run_cli(home, "run", "tiny", "--budget", budget, "--no-progress")
+        assert result.returncode == 0, result.stderr
+        assert f"x {default_workers(budget)} worker(s)" in result.stdout, result.stdout
+
+
 def test_bad_urls_are_rejected_before_compute(bare_home):
     home = bare_home
     result = run_cli(home, "run", "tiny", "--budget", "smoke", "--tracking-uri", "ftp://example.org/mlflow")

@@ -24,11 +24,14 @@ def dry_run(*args: str) -> str:
 @pytest.mark.parametrize("name", load_studies().names())
 def test_make_study_runs_the_harness_for_every_registered_study(name):
     # GNU make skips implicit rules for .PHONY targets: this once printed "Nothing to be done"
-    assert re.search(rf"harness run {re.escape(name)} --budget standard --workers 1$", dry_run(f"study-{name}"), re.M)
+    assert re.search(rf"harness run {re.escape(name)} --budget standard$", dry_run(f"study-{name}"), re.M)
 
 
-def test_make_study_passes_budget_and_workers():
+def test_make_study_passes_budget_and_workers_only_when_set():
+    # unset, the harness picks the tier's default (harness.run.default_workers: one per core at quick, else 1)
+    assert re.search(r"harness run seeds --budget quick$", dry_run("study-seeds", "BUDGET=quick"), re.M)
     assert "harness run seeds --budget smoke --workers 2" in dry_run("study-seeds", "BUDGET=smoke", "WORKERS=2")
+    assert "harness run all --budget standard --workers 3" in dry_run("reproduce", "WORKERS=3")
 
 
 @pytest.mark.parametrize("target, command", [

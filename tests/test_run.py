@@ -8,7 +8,7 @@ import pytest
 from harness.claimtests import Better
 from harness.claims import Claim
 from harness.design import BUDGET_NAMES
-from harness.run import InputError, RunRequest, check_tuning_space, prepare
+from harness.run import QUICK_MAX_WORKERS, InputError, RunRequest, check_tuning_space, default_workers, prepare
 from harness.discovery import get_study, load_studies
 from harness.study import Arm, Budget, Study, StudyDeclarationError, Tuning
 from harness.tracking import study_runs
@@ -90,6 +90,12 @@ def test_prepare_rejects_bad_workers(home):
 
 
 @pytest.mark.slow  # runs a study
+def test_quick_defaults_to_a_worker_per_core_and_every_other_tier_to_one():
+    assert [default_workers("quick", cores=c) for c in (1, 2, 16)] == [1, 2, min(16, QUICK_MAX_WORKERS)]
+    assert {default_workers(b, cores=2) for b in BUDGET_NAMES if b != "quick"} == {1}  # the committed float path
+    assert {default_workers(b, cores=64) for b in BUDGET_NAMES if b != "quick"} == {1}
+
+
 def test_study_runs_is_the_public_dataframe(home):
     from harness.run import run_study
 
