@@ -45,7 +45,7 @@ def default_workers(budget: str, cores: int | None = None) -> int:
     """Worker processes when ``--workers`` is not given. ``quick`` is a preview
     meant to fit 8 minutes on 2 cores: one worker per core (at most
     QUICK_MAX_WORKERS), one torch thread each, since small nets' kernels are too
-    small to share (batchnorm's preview took 353 s on 2 workers against 637 s
+    small to share (batchnorm's preview took 326 s on 2 workers against 637 s
     on one here). Every other tier runs one worker on all cores: the committed
     reports come from that float path, and a different thread count changes
     the order of floating-point sums, which training amplifies into different
