@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -1068,9 +1068,11 @@ class Importance(ClaimTest):
         return self._averaged(lambda seed: self._by_hyperparameter(self.vectors(runs, shuffled=True, seed=seed)))
 
     @staticmethod
-    def _by_hyperparameter(vectors: Mapping[str, Mapping[str, float]]) -> dict[str, list[float]]:
-        """search -> hyperparameter -> importance, turned into hyperparameter -> [importance per search]."""
-        names = next(iter(vectors.values()), {})
+    def _by_hyperparameter(vectors: Mapping[str, Mapping[str, float]],
+                           names: Iterable[str] | None = None) -> dict[str, list[float]]:
+        """search -> hyperparameter -> importance, turned into hyperparameter -> [importance per search], for
+        ``names`` (default: every hyperparameter)."""
+        names = next(iter(vectors.values()), {}) if names is None else names
         return {name: [v[name] for v in vectors.values()] for name in names}
 
     def shuffled_values(self, runs: "pd.DataFrame") -> dict[str, list[float]]:
@@ -1095,7 +1097,7 @@ class Importance(ClaimTest):
         """What the test reads from each search's importances: the top-2 share, or the named ones'."""
         if self.what == "top":
             return {"top-2 share": [sum(sorted(v.values())[-2:]) for v in vectors.values()]}
-        return {name: [v[name] for v in vectors.values()] for name in self.what}
+        return self._by_hyperparameter(vectors, self.what)
 
     def _control_check(self, runs: "pd.DataFrame") -> CheckResult:
         """What the evaluator reports under the control's null; the check fails

@@ -253,7 +253,6 @@ def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoc
     assert result["val_accuracy"] == logged[int(result["best_epoch"])]  # the restored epoch's, not the last one's
 
 
-
 def test_the_lstm_pilot_draws_the_searches_space_and_trains_through_the_studys_trial(monkeypatch, tmp_path):
     from studies.seeds import lstm_pilot, trials
 
@@ -276,6 +275,7 @@ def test_the_lstm_pilot_draws_the_searches_space_and_trains_through_the_studys_t
     assert seen == [(lstm_pilot.PILOT_REPLICATES + 3, True, None)]
     with pytest.raises(SystemExit):
         lstm_pilot.main(["--patience", "0"])
+
 
 # -- the budget check ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, message", [
