@@ -12,7 +12,7 @@ import pytest
 
 from harness.checks import CheckContext, Trained, run_checks
 from harness.study import StudyDeclarationError
-from studies.dropout import MAXNORM_SWEEP, STUDY, check_budget
+from studies.dropout import CNN_ARMS, MAXNORM_SWEEP, STUDY, check_budget
 from studies.dropout.grids import Binds, MaxNormVsDropout, maxnorm_arm, maxnorm_grid
 from studies.dropout.searches import InputAboveHidden, rate_space, tuned_rates
 
@@ -100,6 +100,11 @@ def test_each_search_is_represented_by_its_lowest_validation_error_trial():
     assert picks.loc["rate-search-1", "trials"] == 3 and picks.loc["rate-search-1", "run_id"] == "s1t1"
 
 
+def test_searches_are_listed_in_numeric_order():
+    runs = _search_runs([(0.9, 0.4, 0.1)] * 12)
+    assert list(tuned_rates(runs)["search"]) == [f"rate-search-{i}" for i in range(12)]  # not 0, 1, 10, 11, 2, ...
+
+
 def test_input_above_hidden_tests_the_picked_differences_over_searches():
     test = InputAboveHidden()
     above = test.evaluate(_search_runs([(0.9, 0.4, 0.1), (0.8, 0.5, 0.1), (0.95, 0.55, 0.1), (0.85, 0.4, 0.1)]))
@@ -154,6 +159,7 @@ def test_every_tier_passes_its_budget_check():
     ({"mc_samples": (1, 2, 100)}, "k = 50"),
     ({"max_norms": ()}, "positive bounds"),
     ({"cnn_replicates": 1}, "cnn_replicates"),
+    ({"cnn_replicates": 31}, "at most the tier's replicates"),
     ({"rate_searches": 1}, "rate_searches"),
     ({"rate_searches": 25}, "rate_searches"),
 ])
@@ -254,7 +260,31 @@ def test_the_quick_tier_gives_do_speeds_arms_their_sign_test_seeds_and_the_rest_
     seeds = {arm.name: arm.replicates_at(budget, 0) for arm in STUDY.design("quick")}
     assert seeds["dropout"] == seeds["none"] == 8
     assert max(n for name, n in seeds.items() if name not in {"dropout", "none"}) == 3
-    standard = STUDY.budget("standard")  # caps nothing new: the sweep goes on to the tier's last look with dropout
-    last = {arm.name: arm.replicates_at(standard, len(standard.schedule) - 1) for arm in STUDY.design("standard")}
-    assert standard["other_replicates"] is None
-    assert {last[maxnorm_arm(c)] for c in MAXNORM_SWEEP} == {last["dropout"]} == {standard.replicates}
+
+
+def test_standard_takes_do_convs_cnns_to_thirty_seeds_and_caps_every_other_arm_at_nine():
+    # DO-CONV's settle line at 9 seeds was ~30; the other claims keep the looks (3, 9) they were decided at, so
+    # their alpha at each look is what it was before the CNNs' third look was added
+    from harness.spending import arms_read, information, replicates_by_look
+
+    standard = STUDY.budget("standard")
+    design = STUDY.design("standard")
+    by_look = {arm.name: [arm.replicates_at(standard, k) for k in range(len(standard.schedule))] for arm in design}
+    assert standard.schedule == (3, 9, 30)
+    assert {name: n for name, n in by_look.items() if n[-1] == 30} == {a: [3, 9, 30] for a in CNN_ARMS}
+    assert {maxnorm_arm(c) for c in MAXNORM_SWEEP} | {"dropout", "none"} <= {
+        name for name, n in by_look.items() if n == [3, 9, 9]}
+    at = replicates_by_look(standard, design)
+    for claim in STUDY.claims:
+        reads = arms_read(claim, [a.name for a in design])
+        fractions = [information(reads, at, k) for k in range(3)]
+        expected = [0.1, 0.3, 1.0] if claim.id == "DO-CONV" else ([1.0] * 3 if reads is None else [1 / 3, 1.0, 1.0])
+        assert fractions == pytest.approx(expected), claim.id
+
+
+def test_full_gives_no_arm_fewer_seeds_than_standard():
+    standard, full = STUDY.budget("standard"), STUDY.budget("full")
+    most = {arm.name: arm.replicates_at(full, len(full.schedule) - 1) for arm in STUDY.design("full")}
+    for arm in STUDY.design("standard"):
+        if arm.name in most:
+            assert most[arm.name] >= arm.replicates_at(standard, len(standard.schedule) - 1), arm.name

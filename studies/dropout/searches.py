@@ -31,7 +31,7 @@ def rate_space(trial) -> dict[str, float]:
 
 
 def tuned_rates(runs):
-    """One row per search: the finished tuning trial with the lowest validation error (ties: the earlier trial,
+    """One row per search, in numeric order: the finished tuning trial with the lowest validation error (ties: the earlier trial,
     as Optuna's best_trial), with its retain probabilities and run id."""
     import pandas as pd
 
@@ -42,11 +42,16 @@ def tuned_rates(runs):
     done = runs[runs["arm"].str.startswith(PREFIX) & (runs["status"] == STATUS_FINISHED)]
     done = done.dropna(subset=sorted(needed))
     rows = []
-    for arm, group in done.groupby("arm"):
+    for arm, group in sorted(done.groupby("arm"), key=lambda item: search_number(item[0])):
         best = group.assign(v=group["metrics.val_error"].astype(float)).sort_values(["v", "replicate"]).iloc[0]
         rows.append((arm, float(best["params.hp.p_input"]), float(best["params.hp.p_hidden"]), float(best["v"]),
                      len(group), best["run_id"]))
     return pd.DataFrame(rows, columns=columns)
+
+
+def search_number(arm: str) -> int:
+    """``rate-search-10`` -> 10: searches are listed in numeric order (as strings, 10 would come before 2)."""
+    return int(arm[len(PREFIX):])
 
 
 @dataclass(frozen=True)

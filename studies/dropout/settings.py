@@ -19,11 +19,14 @@ class Settings:
                                          # budget's tuning_trials trials trained like a replicate, on the largest size)
     cnn_n: int                           # training images of the CNN arms
     cnn_max_epochs: int
-    cnn_replicates: int                  # seeds of each CNN arm (DO-CONV), at most the tier's replicates
+    cnn_replicates: int                  # most seeds of each CNN arm (DO-CONV), at most the tier's replicates
     max_norms: tuple[float, ...]         # DO-MAXNORM's sweep of the bound c: values that bind (see the notes)
     mc_samples: tuple[int, ...]          # DO-SCALING: Monte-Carlo averages over k sampled nets (k = 50 is tested)
-    other_replicates: int | None = None  # most seeds of every arm but DO-SPEED's two (None: no cap beyond the arm's
-                                         # own); the quick tier gives the sign test its 8 and the rest 3
+    other_replicates: int | None = None  # most seeds of every arm but DO-SPEED's two and DO-CONV's CNNs (None: no
+                                         # cap beyond the arm's own); the quick tier gives the sign test its 8 and
+                                         # the rest 3
+    speed_replicates: int | None = None  # most seeds of DO-SPEED's two arms (`dropout`, `none`; None: the tier's
+                                         # replicates): a sign test on n pairs cannot go below 2 x 2^-n
     # -- the protocol: the same in every tier
     p_conv: float = 0.75                 # DO-CONV: retain probability of *either* placement (matched rates): after
                                          # each conv block, or in the fully connected head
