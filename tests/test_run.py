@@ -89,13 +89,13 @@ def test_prepare_rejects_bad_workers(home):
         prepare(RunRequest("tiny", "smoke", workers=0))
 
 
-@pytest.mark.slow  # runs a study
 def test_quick_defaults_to_a_worker_per_core_and_every_other_tier_to_one():
     assert [default_workers("quick", cores=c) for c in (1, 2, 16)] == [1, 2, min(16, QUICK_MAX_WORKERS)]
     assert {default_workers(b, cores=2) for b in BUDGET_NAMES if b != "quick"} == {1}  # the committed float path
     assert {default_workers(b, cores=64) for b in BUDGET_NAMES if b != "quick"} == {1}
 
 
+@pytest.mark.slow  # runs a study
 def test_study_runs_is_the_public_dataframe(home):
     from harness.run import run_study
 
