@@ -48,14 +48,8 @@ def test_standard_gives_the_speed_and_stability_mlps_20_seeds_and_keeps_every_ot
     assert quick == {a: 10 if a in long_arms else 3 for a in quick}
 
 
-def test_full_is_sequential_and_gives_no_arm_fewer_seeds_than_standard():
-    """The paper-scale tier may run the speed MLPs and BN-STABLE's ladder to 20 seeds, every other arm to 10, so no
-    claim can be decided at standard and left open at full for want of seeds."""
-    from harness.spending import replicates_by_look
+def test_full_is_sequential():
+    # that it gives no arm fewer seeds than standard: tests/test_run.py, for every study
     from studies.batchnorm import STUDY
 
-    full_plan = STUDY.budget("full")
-    full = replicates_by_look(full_plan, STUDY.design("full"))[-1]
-    standard = replicates_by_look(STUDY.budget("standard"), STUDY.design("standard"))[-1]
-    assert full_plan.schedule == (5, 10, 20)
-    assert set(standard) <= set(full) and all(full[a] >= n for a, n in standard.items())
+    assert STUDY.budget("full").schedule == (5, 10, 20)

@@ -280,11 +280,3 @@ def test_standard_takes_do_convs_cnns_to_thirty_seeds_and_caps_every_other_arm_a
         fractions = [information(reads, at, k) for k in range(3)]
         expected = [0.1, 0.3, 1.0] if claim.id == "DO-CONV" else ([1.0] * 3 if reads is None else [1 / 3, 1.0, 1.0])
         assert fractions == pytest.approx(expected), claim.id
-
-
-def test_full_gives_no_arm_fewer_seeds_than_standard():
-    standard, full = STUDY.budget("standard"), STUDY.budget("full")
-    most = {arm.name: arm.replicates_at(full, len(full.schedule) - 1) for arm in STUDY.design("full")}
-    for arm in STUDY.design("standard"):
-        if arm.name in most:
-            assert most[arm.name] >= arm.replicates_at(standard, len(standard.schedule) - 1), arm.name
