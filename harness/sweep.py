@@ -428,7 +428,7 @@ class Runner(TrialQueue):
 
         # final metrics at the trial's last step, so MLflow's charts end on them instead of jumping back to 0
         last = max((step for _, _, step, _ in ctx.metrics), default=0)
-        now = int(time.time() * 1000)
+        now = final_metrics_stamp(ctx.metrics)
         digests = sorted({d.digest[:16] for d in ctx.datasets})
         self.tracker.log_batch(run_id, ctx.params, [*ctx.metrics, *((k, v, last, now) for k, v in final.items())],
                                {TAG + "dataset_digest": ",".join(digests),
@@ -438,6 +438,22 @@ class Runner(TrialQueue):
             curves.write_learning_curve(ctx.metrics, ctx.artifact_path("learning_curve.csv"),
                                         f"{ctx.arm.name} r{ctx.replicate}", plot=self.study.curve_plots)
         self.tracker.log_artifacts(run_id, ctx.artifact_dir)
+
+
+def final_metrics_stamp(curves: list[tuple[str, float, int, int]], now_ms: int | None = None) -> int:
+    """The timestamp (ms) a trial's final metrics are logged with: now, but
+    strictly after every point of its curves (key, value, step, ms).
+
+    A final metric shares the last step with a curve of the same name where a
+    study re-logs a result under a curve's name (the restored best epoch's
+    val_loss beside the last epoch's, a median epoch time beside the last). For
+    a run's latest value at one step MLflow takes the later timestamp and, on
+    equal ones, the larger value: a final metric logged in the same millisecond
+    as the last epoch then lost to it whenever it was the smaller, so a report
+    read the last epoch's value or the trial's result by the clock. One
+    millisecond later, the trial's result is always the run's final value."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return max([now, *(ms + 1 for *_, ms in curves)])
 
 
 def _outcome(result: Any) -> tuple[str, str, dict[str, float]]:

@@ -249,8 +249,11 @@ def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoc
     assert torch.get_num_threads() == threads  # the LSTM's single thread is given back
     assert result["stopped_early"] == 1.0 and result["epochs_trained"] < 60
     assert result["epochs_trained"] == result["best_epoch"] + 3
-    logged = {step: value for key, value, step, _ in ctx.metrics if key == "val_accuracy"}
+    logged = {step: value for key, value, step, _ in ctx.metrics if key == "epoch_val_accuracy"}
     assert result["val_accuracy"] == logged[int(result["best_epoch"])]  # the restored epoch's, not the last one's
+    losses = {step: value for key, value, step, _ in ctx.metrics if key == "epoch_val_loss"}
+    assert result["val_loss"] < losses[int(result["epochs_trained"])]  # so no curve may share the result's name
+    assert not {key for key, *_ in ctx.metrics} & {"val_accuracy", "val_loss"}
 
 
 def test_the_lstm_pilot_draws_the_searches_space_and_trains_through_the_studys_trial(monkeypatch, tmp_path):

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.context import DatasetRecord
+from harness.sweep import final_metrics_stamp
 from harness.tracking import (
     BATCH_LIMIT,
     PARAM_BATCH_LIMIT,
@@ -247,6 +248,20 @@ def test_log_metrics_more_than_one_batch(tracker):
     assert {(m.step, m.value, m.timestamp) for m in history} == {(i, i / 10, 1_000 + i) for i in range(n)}
     assert tracker.client.get_run(run_id).data.metrics["final"] == 0.25
     assert sorted(tracker.metric_history(run_id, "loss"))[:2] == [(0, 0.0), (1, 0.1)]
+
+
+def test_a_final_metric_stamped_after_its_curve_is_the_runs_final_value_whatever_the_clock(tracker):
+    # a curve's last epoch (0.8) and the trial's result under its name (0.7, the restored best epoch's) at one step
+    curve = [("val_loss", 0.9, 2, 5_000), ("val_loss", 0.8, 3, 5_001)]
+    same_ms = _child(tracker, "trk-final", replicate=0)
+    tracker.log_metrics(same_ms, [*curve, ("val_loss", 0.7, 3, 5_001)])
+    assert tracker.client.get_run(same_ms).data.metrics["val_loss"] == 0.8  # MLflow: on a tie the larger value
+    stamped = _child(tracker, "trk-final", replicate=1)
+    stamp = final_metrics_stamp(curve, now_ms=5_001)  # the clock had not moved on since the last epoch
+    assert stamp == 5_002 and final_metrics_stamp(curve, now_ms=9_000) == 9_000
+    tracker.log_metrics(stamped, [*curve, ("val_loss", 0.7, 3, stamp)])
+    assert tracker.client.get_run(stamped).data.metrics["val_loss"] == 0.7
+    assert tracker.metric_history(stamped, "val_loss")[-1] == (3, 0.7)  # curve readers' last value at the step
 
 
 def test_log_params_more_than_one_batch(tracker):
