@@ -64,9 +64,10 @@ class CheckContext:
         """(run id, one value per step in step order) of each finished run of the arm.
 
         A step logged twice (the final metric re-logged at the last epoch) counts
-        once, with its last logged value: whether the store kept the duplicate
-        (it drops exact ones with the same timestamp) must not move "the last k
-        evaluations" of a convergence check."""
+        once, with its last logged value, the final metric's (it is stamped
+        after the curve), so the duplicate never moves "the last k evaluations"
+        of a convergence check; a study whose result differs from its curve's
+        last value names the curve apart (tests/test_studies.py)."""
         out = []
         for run_id in self.finished(arm)["run_id"]:
             by_step: dict[int, float] = {}
