@@ -65,9 +65,10 @@ class CheckContext:
 
         A step logged twice (the final metric re-logged at the last epoch) counts
         once, with its last logged value, the final metric's (it is stamped
-        after the curve), so the duplicate never moves "the last k evaluations"
-        of a convergence check; a study whose result differs from its curve's
-        last value names the curve apart (tests/test_studies.py)."""
+        after the curve), so the same store always gives the same curve. Where a
+        study's result differs from its curve's last value (batchnorm's best
+        val_acc) the curve ends on the result: such a study should name its
+        curve apart (tests/test_studies.py lists the ones that do not yet)."""
         out = []
         for run_id in self.finished(arm)["run_id"]:
             by_step: dict[int, float] = {}
