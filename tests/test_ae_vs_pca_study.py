@@ -66,7 +66,7 @@ def test_als_hands_each_logged_sweeps_weights_to_on_log_for_the_gradient_curve()
     ctx, seen = Logged(), []
 
     def on_log(sweep):  # the model's own error must be the one the sweep logged: its weights are that sweep's
-        seen.append((sweep, float(torch.nn.functional.mse_loss(model(xt), xt)), _gradient_norm(model, xt)))
+        seen.append((sweep, float(torch.nn.functional.mse_loss(model(xt), xt).detach()), _gradient_norm(model, xt)))
 
     _alternating_least_squares(model, xt, sweeps=200, every=50, ctx=ctx, on_log=on_log)
     logged = [(s, v) for k, v, s in ctx.metrics if k == "train_loss"]
