@@ -212,7 +212,7 @@ CLAIMS = (
                  "before the run. The paper gives no noise magnitude: the notes sweep it (x0.25 to x2) and say the "
                  "largest at which 'similar' holds."),
         test=Similar("test_acc", noisy_arm(Settings.noise_scale), "cnn-bn", margin=NOISY_MARGIN),
-        checks=(Trained("train_loss", fell_by=0.1), Converged("val_acc", lower_is_better=False)),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("epoch_val_acc", lower_is_better=False)),
         notes=notes.noisy_note,
     ),
     Claim(
@@ -227,7 +227,7 @@ CLAIMS = (
                  "noise scales is in the notes."),
         test=BetterEverywhere("test_acc", {noisy_arm(Settings.noise_scale): "cnn", "cnn-bn": "cnn"},
                               lower_is_better=False),
-        checks=(Trained("train_loss", fell_by=0.1), Converged("val_acc", lower_is_better=False)),
+        checks=(Trained("train_loss", fell_by=0.1), Converged("epoch_val_acc", lower_is_better=False)),
         notes=notes.noisy_standard_note,
     ),
     Claim(
@@ -332,7 +332,7 @@ CLAIMS = (
                  "each test batch of m is normalised by its own statistics (the train/eval gap)."),
         test=Trend("test_acc", {noniid_arm("bn", b): b for b in Settings.noniid_levels}, direction="increasing",
                    baselines={noniid_arm("bn", b): noniid_arm("none", b) for b in Settings.noniid_levels}),
-        checks=(AboveChance("test_acc", chance=0.1, margin=0.1), Converged("val_acc", lower_is_better=False)),
+        checks=(AboveChance("test_acc", chance=0.1, margin=0.1), Converged("look_val_acc", lower_is_better=False)),
         notes=notes.noniid_note,
     ),
 )

@@ -148,7 +148,7 @@ def _noniid_curves(fig_ctx, plt) -> list:
     fig, axes = plt.subplots(1, len(Settings.noniid_levels), figsize=(12, 3), sharey=True)
     for ax, m in zip(axes, Settings.noniid_levels):
         for i, (norm, label) in enumerate((("none", "no BN"), ("bn", "BN"))):
-            for j, curve in enumerate(fig_ctx.histories(noniid_arm(norm, m), "val_acc")):
+            for j, curve in enumerate(fig_ctx.histories(noniid_arm(norm, m), "look_val_acc")):
                 ax.plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
                         label=label if j == 0 else None)
         ax.set_title(f"m = {m}", fontsize=9), ax.set_xlabel("step")
@@ -193,7 +193,7 @@ def _noise_and_depth(fig_ctx, plt, np) -> list:
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
     for i, (arm, label) in enumerate((("cnn", "standard"), ("cnn-bn", "BN"),
                                       (noisy_arm(Settings.noise_scale), "noisy BN (x1)"))):
-        for j, curve in enumerate(histories(arm, "val_acc")):
+        for j, curve in enumerate(histories(arm, "epoch_val_acc")):
             axes[0].plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
                          label=label if j == 0 else None)
     axes[0].set_xlabel("epoch"), axes[0].set_ylabel("validation accuracy"), axes[0].legend(fontsize=7)

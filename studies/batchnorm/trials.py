@@ -267,11 +267,11 @@ def _cnn_trial(ctx) -> dict[str, float]:
                                                                noise=cfg.get("noise", 1.0)), ctx)
     optimizer = torch.optim.SGD(model.parameters(), lr=budget["cnn_lr"], momentum=budget["cnn_momentum"])
     schedule = engine.Schedule(batch_size=budget["cnn_batch"], epochs=budget["cnn_epochs"], drop_last=True)
-    plateau = EarlyStopping("val_acc", patience=budget["cnn_patience"], lower_is_better=False,
+    plateau = EarlyStopping("epoch_val_acc", patience=budget["cnn_patience"], lower_is_better=False,
                             min_delta=budget["cnn_min_gain"], decays=1, factor=0.1, restore_best=True)
     result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
-                          evaluate=lambda epoch: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
-    return {"test_acc": _accuracy(model, xt, yt), "val_acc": max(result.curve("val_acc")),
+                          evaluate=lambda epoch: {"epoch_val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
+    return {"test_acc": _accuracy(model, xt, yt), "val_acc": max(result.curve("epoch_val_acc")),
             "epochs_trained": float(len(result.points))}
 
 
@@ -422,12 +422,12 @@ def _noniid_trial(ctx) -> dict[str, float]:
     # per 200 steps alone, a small batch's noisy curve (400 examples a look at m = 2) does
     every = max(budget["noniid_eval_every"], x.shape[0] // cfg["batch"])
     schedule = engine.Schedule(batch_size=cfg["batch"], steps=budget["noniid_steps"], drop_last=True, eval_every=every)
-    plateau = EarlyStopping("val_acc", patience=budget["noniid_patience"], lower_is_better=False,
+    plateau = EarlyStopping("look_val_acc", patience=budget["noniid_patience"], lower_is_better=False,
                             min_delta=budget["noniid_min_gain"], decays=1, factor=0.1, restore_best=True)
     result = engine.train(model, x, y, torch.nn.functional.cross_entropy, optimizer, schedule, ctx,
-                          evaluate=lambda step: {"val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
+                          evaluate=lambda step: {"look_val_acc": _accuracy(model, xv, yv)}, early_stopping=plateau)
     metrics = {"test_acc": _accuracy(model, xt, yt), "train_acc": _accuracy(model, x, y),
-               "val_acc": max(result.curve("val_acc")), "steps_trained": float(result.points[-1])}
+               "val_acc": max(result.curve("look_val_acc")), "steps_trained": float(result.points[-1])}
     metrics.update(alignment,
                    grad_alignment_end=_gradient_alignment(model, x, y, cfg["batch"], budget, ctx.seeds.noise))
     if cfg["norm"] == "bn":
