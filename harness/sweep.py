@@ -479,7 +479,7 @@ def clashes_with_curves(final: Mapping[str, float], curves: list[tuple[str, floa
     return sorted(k for k, v in final.items() if k in last and last[k][1] != {v})
 
 
-def _outcome(result: Any, curves: list[tuple[str, float, int, int]] = ()) -> tuple[str, str, dict[str, float]]:
+def _outcome(result: Any, curves: list[tuple[str, float, int, int]]) -> tuple[str, str, dict[str, float]]:
     """(MLflow status, redacted failure reason or "", final metrics) of what a trial function returned or raised,
     given the curves it logged (key, value, step, ms)."""
     try:
