@@ -63,12 +63,13 @@ class CheckContext:
     def curves(self, arm: str, metric: str) -> list[tuple[str, list[float]]]:
         """(run id, one value per step in step order) of each finished run of the arm.
 
-        A step logged twice (the final metric re-logged at the last epoch) counts
-        once, with its last logged value, the final metric's (it is stamped
-        after the curve), so the same store always gives the same curve. Where a
-        study's result differs from its curve's last value (batchnorm's best
-        val_acc) the curve ends on the result: such a study should name its
-        curve apart (tests/test_studies.py lists the ones that do not yet)."""
+        A step logged twice (a final metric repeating the last epoch's value)
+        counts once, with its last logged value, so the same store always gives
+        the same curve. A final metric that would end its curve on another
+        value fails its trial (``sweep.clashes_with_curves``): the curve's end
+        is always the last evaluation. Stores written before that refusal
+        (batchnorm's best val_acc before its curve was named epoch_val_acc)
+        end such a curve on the result."""
         out = []
         for run_id in self.finished(arm)["run_id"]:
             by_step: dict[int, float] = {}

@@ -368,8 +368,8 @@ class Runner(TrialQueue):
         never FINISHED for a trial Optuna does not hold as COMPLETE. A trial
         another worker failed as stale meanwhile (its retry runs the key again)
         ends with its run KILLED and that reason, not as a tracking failure."""
-        status, reason, metrics = _outcome(result)
         trial, ctx = pending.trial, pending.ctx
+        status, reason, metrics = _outcome(result, ctx.metrics)
         self._log_outcome(pending.run_id, ctx, metrics, reason)
         faultpoints.point("logged")
         told = self._tell(ostudy, trial, ctx, metrics, reason)
@@ -451,13 +451,37 @@ def final_metrics_stamp(curves: list[tuple[str, float, int, int]], now_ms: int |
     equal ones, the larger value: a final metric logged in the same millisecond
     as the last epoch then lost to it whenever it was the smaller, so a report
     read the last epoch's value or the trial's result by the clock. One
-    millisecond later, the trial's result is always the run's final value."""
+    millisecond later, the trial's result is always the run's final value.
+    A result that differs from its curve's last point is now refused outright
+    (``clashes_with_curves``); the stamp keeps a repeated one in order."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     return max([now, *(ms + 1 for *_, ms in curves)])
 
 
-def _outcome(result: Any) -> tuple[str, str, dict[str, float]]:
-    """(MLflow status, redacted failure reason or "", final metrics) of what a trial function returned or raised."""
+def clashes_with_curves(final: Mapping[str, float], curves: list[tuple[str, float, int, int]]) -> list[str]:
+    """The final metrics named like a curve of the trial whose last point they
+    differ from: logged at the trial's last step, each would become that
+    curve's last point.
+
+    Why refused: a curve reader (a convergence check, a figure) would end on the
+    trial's result instead of its last evaluation (a best-epoch accuracy read as
+    the last one), and where both share a step, which of the two was the run's
+    value depended on the clock before ``final_metrics_stamp``. A final metric
+    equal to its curve's last point is a repeat, not a clash."""
+    last: dict[str, tuple[int, set[float]]] = {}
+    for key, value, step, _ in curves:
+        at, values = last.get(key, (step, set()))
+        if step > at:
+            at, values = step, set()
+        if step == at:
+            values.add(value)
+        last[key] = (at, values)
+    return sorted(k for k, v in final.items() if k in last and last[k][1] != {v})
+
+
+def _outcome(result: Any, curves: list[tuple[str, float, int, int]]) -> tuple[str, str, dict[str, float]]:
+    """(MLflow status, redacted failure reason or "", final metrics) of what a trial function returned or raised,
+    given the curves it logged (key, value, step, ms)."""
     try:
         if isinstance(result, BaseException):
             raise result
@@ -465,6 +489,11 @@ def _outcome(result: Any) -> tuple[str, str, dict[str, float]]:
         bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
         if bad:
             raise ArithmeticError(f"non-finite final metric(s): {', '.join(bad)}")
+        clashes = clashes_with_curves(metrics, curves)
+        if clashes:
+            raise ValueError(f"final metric(s) {', '.join(clashes)} would end the curve(s) of that name on the "
+                             "trial's result instead of the last evaluation: log the curve under its own name "
+                             "(e.g. epoch_<name>) or return the result under another")
         return "FINISHED", "", metrics
     except Exception as exc:
         if os.environ.get("HARNESS_DEBUG"):

@@ -297,7 +297,7 @@ class Tracker:
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """(step, value) in the order they were logged. A value logged twice at
-        one step (a final metric re-logged at the last epoch, stamped after it:
+        one step (a final metric repeating the last epoch's, stamped after it:
         ``sweep.final_metrics_stamp``) appears twice, the final one last;
         readers keep the last value per step (``CheckContext.curves``)."""
         logged = sorted(self.client.get_metric_history(run_id, key), key=lambda m: (m.timestamp, m.step))

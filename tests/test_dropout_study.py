@@ -213,7 +213,7 @@ def test_measured_reads_the_common_budget_and_censors_an_unreached_loss_target()
     ctx = _Ctx(train_error_rows=10, common_epochs=2, loss_target=0.35)
     m = _measured(ctx, model, (x, y, x, y, x, y), result)
     assert m["gap_common"] == pytest.approx(0.2) and m["test_error_common"] == 0.3
-    assert m["best_epoch"] == 2 and m["epochs_trained"] == 3 and m["epoch_seconds"] == 2.0
+    assert m["best_epoch"] == 2 and m["epochs_trained"] == 3 and m["median_epoch_seconds"] == 2.0
     assert (m["epochs_to_clean_loss_target"], m["epochs_to_clean_loss_target_censored"]) == (2, 0)
     assert (m["epochs_to_loss_target"], m["epochs_to_loss_target_censored"]) == (3, 1)  # 0.4 > 0.35: a bound
 

@@ -87,6 +87,16 @@ def test_failures_are_recorded_and_rerun_on_resume(home, monkeypatch):
     assert len(child_runs()) == 6  # 4 finished + the 2 failed attempts, kept for the record
 
 
+def test_a_result_that_would_end_its_curve_on_another_value_fails_the_trial_with_the_fix(home, monkeypatch):
+    monkeypatch.setenv("TINY_FAIL", "wide/r0=clash")  # returns train_loss -1, the loop's curve ends elsewhere
+    run_study(RunRequest("tiny", "smoke", progress=False))
+    failed = {t.user_attrs["key"]: t.user_attrs["fail_reason"] for t in design_trials() if t.state == TrialState.FAIL}
+    assert failed.keys() == {"wide/r0"}
+    assert "final metric(s) train_loss" in failed["wide/r0"] and "epoch_<name>" in failed["wide/r0"]
+    runs = child_runs()
+    assert list(runs[runs["status"] == "FAILED"]["tags.harness.fail_reason"].str[:10]) == ["ValueError"]
+
+
 def test_a_key_that_keeps_failing_is_quarantined_after_its_attempts(home, monkeypatch, capsys):
     monkeypatch.setenv("TINY_FAIL", "wide/r1=exception")
     monkeypatch.setenv("HARNESS_MAX_ATTEMPTS", "2")

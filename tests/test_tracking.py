@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.context import DatasetRecord
-from harness.sweep import final_metrics_stamp
+from harness.sweep import clashes_with_curves, final_metrics_stamp
 from harness.tracking import (
     BATCH_LIMIT,
     PARAM_BATCH_LIMIT,
@@ -262,6 +262,14 @@ def test_a_final_metric_stamped_after_its_curve_is_the_runs_final_value_whatever
     tracker.log_metrics(stamped, [*curve, ("val_loss", 0.7, 3, stamp)])
     assert tracker.client.get_run(stamped).data.metrics["val_loss"] == 0.7
     assert tracker.metric_history(stamped, "val_loss")[-1] == (3, 0.7)  # curve readers' last value at the step
+
+
+def test_only_a_final_metric_that_differs_from_its_curves_last_point_clashes():
+    curves = [("val_loss", 0.9, 2, 5_000), ("val_loss", 0.8, 3, 5_001), ("lr", 0.1, 2, 5_000)]
+    assert clashes_with_curves({"val_loss": 0.7, "test_loss": 0.5}, curves) == ["val_loss"]
+    assert clashes_with_curves({"val_loss": 0.8, "lr": 0.1}, curves) == []  # repeats of the last points
+    assert clashes_with_curves({"lr": 0.05}, curves) == ["lr"]  # logged at step 3, it would be the curve's last
+    assert clashes_with_curves({"val_loss": 0.7}, []) == []
 
 
 def test_log_params_more_than_one_batch(tracker):

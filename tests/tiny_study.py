@@ -12,8 +12,10 @@ To start a study, copy this file's first half (down to "test-only" below) into
    what the trial reads as ``ctx.config`` and is logged as params ``config.*``.
 3. **The trial** (``trials.py``): ``run_trial(ctx)`` trains one (arm, replicate) through
    ``harness.engine.train`` (``fit`` is its one-line form) and returns final metrics;
-   per-epoch metrics go through ``ctx.log_metric``. Seeds come from ``ctx.seeds``
-   (``build_model`` and the loop apply them); NaN raises ``TrialDiverged``.
+   per-epoch metrics go through ``ctx.log_metric``, under names of their own (a result
+   that would end a curve of its name on another value fails the trial, so a restored
+   best epoch's accuracy is ``val_acc`` beside an ``epoch_val_acc`` curve). Seeds come
+   from ``ctx.seeds`` (``build_model`` and the loop apply them); NaN raises ``TrialDiverged``.
 4. **Claims**: the sentence verbatim (a test checks it against the seed text), its
    primary source and numbers, what we measure, a test from ``harness.claimtests``, and
    the validity checks its arms must pass (``harness.checks``: trained, converged...).
@@ -67,7 +69,9 @@ def run_trial(ctx):
     engine.fit(model, x, y, torch.nn.functional.cross_entropy, train, ctx)
     with torch.no_grad():
         error = float((model(xt).argmax(1) != yt).float().mean())
-    return {"val_error" if ctx.tuning else "test_error": error}
+    # test-only: a "clash" fault returns a result under the name of the loop's train_loss curve
+    clash = {"train_loss": -1.0} if _faults().get(f"{ctx.arm.name}/r{ctx.replicate}") == "clash" else {}
+    return {"val_error" if ctx.tuning else "test_error": error, **clash}
 
 
 STUDY = register(Study(
@@ -96,7 +100,7 @@ STUDY = register(Study(
 
 # -- test-only from here: fault injection, and a second study trained as ensembles -------------------
 # Failures and slowness are injected with environment variables so that a subprocess can be steered too:
-# TINY_FAIL="arm/rREPLICATE=exception|nan|interrupt,…" and TINY_SLEEP=seconds.
+# TINY_FAIL="arm/rREPLICATE=exception|nan|interrupt|clash,…" and TINY_SLEEP=seconds.
 def _faults() -> dict[str, str]:
     spec = os.environ.get("TINY_FAIL", "")
     return dict(item.split("=", 1) for item in spec.split(",") if "=" in item)

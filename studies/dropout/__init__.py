@@ -56,12 +56,15 @@ CNN_ARMS = ("cnn", "cnn-conv-dropout", "cnn-fc-dropout")  # DO-CONV's, and the C
 def arms(budget: Budget) -> list[Arm]:
     *small, large = budget["sizes"]
     dropout = {"p_input": budget["p_input"], "p_hidden": budget["p_hidden"]}
+    # DO-SPEED's two arms get speed_replicates (its sign test: 2 x 2^-n needs n >= 8 under Holm's first step), the
+    # CNNs cnn_replicates (below), every other arm at most other_replicates (the cap at the end)
+    speed = budget["speed_replicates"]
     design = [
         # dropout and the max-norm sweep first: DO-MAXNORM's arms run early in the queue
-        Arm("dropout", {"kind": "mlp", "n_train": large, **dropout, "mc": True}),
+        Arm("dropout", {"kind": "mlp", "n_train": large, **dropout, "mc": True}, max_replicates=speed),
         *(Arm(maxnorm_arm(c), {"kind": "mlp", "n_train": large, **dropout, "max_norm": c})
           for c in budget["max_norms"]),
-        Arm("none", {"kind": "mlp", "n_train": large}),
+        Arm("none", {"kind": "mlp", "n_train": large}, max_replicates=speed),
     ]
     design += [a for n in small for a in (Arm(f"none-{n}", {"kind": "mlp", "n_train": n}),
                                           Arm(f"dropout-{n}", {"kind": "mlp", "n_train": n, **dropout}))]
@@ -74,16 +77,12 @@ def arms(budget: Budget) -> list[Arm]:
     design += [Arm(f"{searches.PREFIX}{i}", {"kind": "mlp", "n_train": large, "sampler": "random", "search": i},
                    max_replicates=1)
                for i in range(budget["rate_searches"])]
-    # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest, a
-    # minute and a half a seed; at most cnn_replicates seeds, which a tier sets apart from the other arms' cap)
+    # DO-CONV: the same retain rate in either placement, and the same CNN without dropout (last: the costliest, about
+    # a minute a seed; at most cnn_replicates seeds, which a tier sets apart from the other arms' cap)
     cnn = budget["cnn_replicates"]
     design += [Arm("cnn", {"kind": "cnn"}, max_replicates=cnn),
                Arm("cnn-conv-dropout", {"kind": "cnn", "p_conv": budget["p_conv"]}, max_replicates=cnn),
                Arm("cnn-fc-dropout", {"kind": "cnn", "p_fc": budget["p_conv"]}, max_replicates=cnn)]
-    # DO-SPEED's two arms get speed_replicates (its sign test: 2 x 2^-n needs n >= 8 under Holm's first step), the
-    # CNNs their own cap, every other arm at most other_replicates
-    names = {a.name for a in design}
-    design = cap_replicates(design, budget["speed_replicates"], keep=names - set(SPEED_ARMS))
     return cap_replicates(design, budget["other_replicates"], keep={*SPEED_ARMS, *CNN_ARMS})
 
 
@@ -154,7 +153,8 @@ CLAIMS = (
         article=ARTICLE, section="Regularization methods › Empirical › Dropout", source=SRIVASTAVA,
         source_numbers="Retain 0.5 for hidden units and 0.8 for inputs throughout; Fig. 9 sweeps p (best 0.4–0.8).",
         measure=("The sentence states a convention, so we test what tuning finds: independent random searches of the "
-                 f"input and hidden retain probabilities (both drawn from {searches.RANGE[0]:g}–{searches.RANGE[1]:g}, "
+                 "input and hidden retain probabilities (both drawn from "
+                 f"{searches.RANGE[0]:g}–{searches.RANGE[1]:g}, "
                  "so that a flat objective favours neither). Every search trial trains like a replicate, to its own "
                  "validation plateau (patience, one tenfold step-size decay, patience again), and is scored by its "
                  "validation error at its best epoch; per search, the best trial's rates. Claimed: the tuned input "

@@ -252,6 +252,6 @@ def sections(fig_ctx) -> list[str]:
     return [*rate_section(runs), *dropconnect_section(runs),
             "## Wall-clock time", "",
             "Median seconds per epoch on the machine that ran the study: "
-            f"{arm_mean(runs, 'none', 'epoch_seconds'):.3f} without dropout, "
-            f"{arm_mean(runs, 'dropout', 'epoch_seconds'):.3f} with (DO-SPEED's third speed; "
+            f"{arm_mean(runs, 'none', 'median_epoch_seconds'):.3f} without dropout, "
+            f"{arm_mean(runs, 'dropout', 'median_epoch_seconds'):.3f} with (DO-SPEED's third speed; "
             "not reproducible to the digit).", ""]

@@ -31,8 +31,8 @@ def rate_space(trial) -> dict[str, float]:
 
 
 def tuned_rates(runs):
-    """One row per search, in numeric order: the finished tuning trial with the lowest validation error (ties: the earlier trial,
-    as Optuna's best_trial), with its retain probabilities and run id."""
+    """One row per search, in numeric order: the finished tuning trial with the lowest validation error (ties: the
+    earlier trial, as Optuna's best_trial), with its retain probabilities and run id."""
     import pandas as pd
 
     columns = ["search", "p_input", "p_hidden", "val_error", "trials", "run_id"]
