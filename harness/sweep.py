@@ -468,15 +468,14 @@ def clashes_with_curves(final: Mapping[str, float], curves: list[tuple[str, floa
     the last one), and where both share a step, which of the two was the run's
     value depended on the clock before ``final_metrics_stamp``. A final metric
     equal to its curve's last point is a repeat, not a clash."""
-    last: dict[str, tuple[int, set[float]]] = {}
+    last_step: dict[str, int] = {}
+    for key, _, step, _ in curves:
+        last_step[key] = max(step, last_step.get(key, step))
+    ends: dict[str, set[float]] = {}  # each curve's values at its last step (one, unless logged twice there)
     for key, value, step, _ in curves:
-        at, values = last.get(key, (step, set()))
-        if step > at:
-            at, values = step, set()
-        if step == at:
-            values.add(value)
-        last[key] = (at, values)
-    return sorted(k for k, v in final.items() if k in last and last[k][1] != {v})
+        if step == last_step[key]:
+            ends.setdefault(key, set()).add(value)
+    return sorted(k for k, v in final.items() if k in ends and ends[k] != {v})
 
 
 def _outcome(result: Any, curves: list[tuple[str, float, int, int]]) -> tuple[str, str, dict[str, float]]:

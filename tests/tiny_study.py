@@ -69,9 +69,9 @@ def run_trial(ctx):
     engine.fit(model, x, y, torch.nn.functional.cross_entropy, train, ctx)
     with torch.no_grad():
         error = float((model(xt).argmax(1) != yt).float().mean())
-    # test-only: a "clash" fault returns a result under the name of the loop's train_loss curve
-    clash = {"train_loss": -1.0} if _faults().get(f"{ctx.arm.name}/r{ctx.replicate}") == "clash" else {}
-    return {"val_error" if ctx.tuning else "test_error": error, **clash}
+    metrics = {"val_error" if ctx.tuning else "test_error": error}
+    metrics.update(_fault_metrics(ctx))      # test-only: drop this line
+    return metrics
 
 
 STUDY = register(Study(
@@ -101,13 +101,15 @@ STUDY = register(Study(
 # -- test-only from here: fault injection, and a second study trained as ensembles -------------------
 # Failures and slowness are injected with environment variables so that a subprocess can be steered too:
 # TINY_FAIL="arm/rREPLICATE=exception|nan|interrupt|clash,…" and TINY_SLEEP=seconds.
-def _faults() -> dict[str, str]:
+def _fault(ctx) -> str | None:
+    """The fault TINY_FAIL names for this trial's (arm, replicate), if any."""
     spec = os.environ.get("TINY_FAIL", "")
-    return dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+    faults = dict(item.split("=", 1) for item in spec.split(",") if "=" in item)
+    return faults.get(f"{ctx.arm.name}/r{ctx.replicate}")
 
 
 def _inject_faults(ctx) -> None:
-    fault = _faults().get(f"{ctx.arm.name}/r{ctx.replicate}")
+    fault = _fault(ctx)
     if fault == "exception":
         raise RuntimeError("injected failure")
     if fault == "interrupt":
@@ -117,7 +119,12 @@ def _inject_faults(ctx) -> None:
 
 def _fault_lr(ctx) -> float | None:
     """An absurd learning rate for a replicate told to go NaN."""
-    return 1e6 if _faults().get(f"{ctx.arm.name}/r{ctx.replicate}") == "nan" else None
+    return 1e6 if _fault(ctx) == "nan" else None
+
+
+def _fault_metrics(ctx) -> dict[str, float]:
+    """For a replicate told to clash: a result under the name of the loop's train_loss curve, off its last point."""
+    return {"train_loss": -1.0} if _fault(ctx) == "clash" else {}
 
 
 # -- a study that trains its trials as ensembles (harness.ensemble) --------------------------------
@@ -132,11 +139,10 @@ def run_group(contexts):
     from harness.ensemble import Member, Shape, train
 
     data = datasets.load("synthetic", n_train=256, n_test=128, dim=8, classes=3)
-    faults = _faults()
     members = []
     for ctx in contexts:
         ctx.use_dataset("synthetic", data.digest, data.source)
-        lr = 1e6 if faults.get(f"{ctx.arm.name}/r{ctx.replicate}") == "nan" else ctx.config["lr"]
+        lr = _fault_lr(ctx) or ctx.config["lr"]
         members.append(Member(ctx.seeds.init, ctx.seeds.data_order, ctx.seeds.noise, lr=lr, momentum=0.9))
     shape = Shape(8, 3, (contexts[0].config["width"],), epochs=contexts[0].budget["epochs"], batch_size=64)
     tensors = [engine.as_tensor(a, contexts[0].device) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
