@@ -83,8 +83,8 @@ report: setup
 	$(HARNESS) report --budget $(BUDGET)
 
 # Clones HEAD into a temporary folder, reruns every study there with a private store
-# (about 80 minutes at the standard budget on 2 cores) and compares each reports/<study>/verdicts.json
-# with the committed one; the project's own store and reports/ are not touched.
+# (about 6 hours at the standard budget on 2 cores, one study after another) and compares each
+# reports/<study>/verdicts.json with the committed one; the project's own store and reports/ are not touched.
 verify-reports: setup
 	$(BIN)/python -m harness.verify
 

@@ -145,7 +145,11 @@ def test_standard_sizes_the_depth_and_subspace_arms_to_their_settle_lines_and_ke
             assert fraction == [0.15, 0.3, 0.6, 1.0], claim_id
         else:
             assert fraction == [0.5, 1.0, 1.0, 1.0], claim_id
-    # the preview and the paper-scale tier are unchanged: 3 and 10 seeds of every arm (full's code-size curve: 3)
+    # the preview is unchanged: 3 seeds of every arm. The paper-scale tier is sequential too (looks at 5, 10, 20):
+    # the arms standard takes past 10 go to 20 there, every other arm to 10, the code-size curve's to 3
     assert {a.replicates(STUDY.budget("quick")) for a in STUDY.design("quick")} == {3}
-    full = {a.name: a.replicates(STUDY.budget("full")) for a in STUDY.design("full")}
-    assert {n for n, r in full.items() if r != 10} == {f"deep-ae-{k}" for k in (2, 4, 8, 16, 60)}
+    full_plan = STUDY.budget("full")
+    full = {a.name: a.replicates(full_plan) for a in STUDY.design("full")}
+    curve = {f"deep-ae-{k}" for k in (2, 4, 8, 16, 60)}
+    assert full_plan.schedule == (5, 10, 20)
+    assert full == {a: 3 if a in curve else 20 if a in fashion_ae | set(SUBSPACE_ARMS) else 10 for a in full}

@@ -25,6 +25,16 @@ def test_bench_writes_ratios_with_command_and_machine(tmp_path, capsys):
     assert "ensemble-seeds:" in capsys.readouterr().out
 
 
+def test_dropconnect_masks_times_both_mask_kinds_as_a_measurement(tmp_path):
+    out = tmp_path / "bench.md"
+    assert bench.main(["dropconnect-masks", "--epochs", "1", "--repeats", "1", "--out", str(out)]) == 0
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| dropconnect-masks"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert "per minibatch" in cells[1] and "per example" in cells[3]
+    assert float(cells[2]) > 0 and float(cells[4]) > 0
+    assert cells[8] == "no target"  # a measurement: how many times slower per-example masks are, no goal
+
+
 def test_bench_rejects_unknown_names_and_bad_sizes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["no-such-bench", "--out", str(tmp_path / "b.md")])

@@ -17,6 +17,23 @@ def test_dropconnect_with_p_one_is_the_plain_layer():
     assert torch.equal(layer(x), plain(x))
 
 
+def test_per_example_dropconnect_gives_each_row_its_own_mask_around_the_mean_weights():
+    """4000 copies of one input in one batch: with a mask per example the rows differ, their mean is the
+    evaluation output (the same tolerance argument as the per-minibatch test below: SE ~0.009 per output), and
+    the gradient reaches the weights through every example's mask."""
+    torch.manual_seed(0)
+    layer = DropConnectLinear(50, 3, p=0.5, per_example=True).train()
+    x = torch.randn(1, 50).expand(4000, 50)
+    rows = layer(x)
+    assert rows.shape == (4000, 3)
+    assert len(torch.unique(rows[:, 0])) > 3000  # distinct masks, not one shared by the batch
+    rows.sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    layer.eval()
+    assert torch.allclose(rows.detach().mean(0), layer(x[:1])[0], atol=0.05)
+    assert torch.allclose(layer(x[:2])[0], layer(x[:2])[1])  # evaluation: the mean weights, no mask
+
+
 @pytest.mark.slow  # many sampled masks
 def test_dropconnect_drops_weights_in_training_and_uses_the_mean_in_eval():
     """4000 training-mode forward passes, each with its own weight mask. The layer draws one mask per
@@ -93,6 +110,10 @@ def test_dropout_mlp_places_input_and_hidden_dropout():
     assert drops == pytest.approx([0.2, 0.5, 0.5])  # torch takes the drop probability 1 − p
     connect = DropoutMLP(in_features=10, classes=3, hidden=(8, 8), p_input=0.8, p_hidden=0.5, dropconnect=True)
     assert sum(isinstance(m, DropConnectLinear) for m in connect.body) == 2
+    assert [m.per_example for m in connect.body if isinstance(m, DropConnectLinear)] == [False, False]
+    per_example = DropoutMLP(in_features=10, classes=3, hidden=(8, 8), p_hidden=0.5, dropconnect=True,
+                             per_example_masks=True)
+    assert [m.per_example for m in per_example.body if isinstance(m, DropConnectLinear)] == [True, True]
     assert [m.p for m in connect.body if isinstance(m, nn.Dropout)] == pytest.approx([0.2])
     with pytest.raises(ValueError, match="retain probability"):
         DropoutMLP(p_hidden=0.0)

@@ -76,14 +76,7 @@ def test_every_studys_tiers_are_possible_and_can_decide_each_claim_on_its_own(na
         assert study.design(budget)
 
 
-# ae-vs-pca's full tier still caps every arm at 10 (its standard gives 12 and 20): raising it edits the study's
-# source, so it lands with the study's next regeneration, and this mark goes with it (strict: it fails once fixed)
-FULL_FEWER_THAN_STANDARD = {"ae-vs-pca"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="its full tier caps every arm at 10"))
-    if n in FULL_FEWER_THAN_STANDARD else n for n in load_studies().names()])
+@pytest.mark.parametrize("name", load_studies().names())
 def test_full_gives_no_arm_fewer_seeds_than_standard(name):
     """The paper-scale tier may take every arm as far as standard does, so no claim decided at standard is left
     open at full for want of seeds (the arms' most replicates over a sequential tier's looks)."""

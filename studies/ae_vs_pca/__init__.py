@@ -112,8 +112,8 @@ PROTOCOL = ("He initialisation, Adam from 1e-3 (tuned per arm when the tier tune
 
 # Validity checks (harness.checks): an AE arm must have trained (loss down 10% from its first epoch), have
 # reached its validation plateau (stopped on patience, or the validation error down < 1% over its last 3 epochs)
-# and have no ReLU layer narrower than twice its code (NoBottleneck); the linear AEs of the subspace claims ("at the optimum")
-# must have reached their plateau.
+# and have no ReLU layer narrower than twice its code (NoBottleneck); the linear AEs of the subspace claims ("at the
+# optimum") must have reached their plateau.
 def AE_CHECKS(*arms: str) -> tuple:
     return (Trained("train_loss", fell_by=0.1, arms=arms), Converged("val_sse", last=3, tolerance=0.01, arms=arms),
             NoBottleneck("hidden", "code", arms=arms, per_code=2))
@@ -166,7 +166,9 @@ CLAIMS = (
     Claim(
         id="AE-LIN-NONORTHOGONAL",
         quote=NOT_ORTHO_QUOTE, article=ARTICLE, section="Dimensionality reduction › Principal component analysis",
-        source=BALDI, source_numbers="a theorem: any invertible mixing C of the top-p directions is optimal, so nothing forces orthogonality.",
+        source=BALDI,
+        source_numbers=("a theorem: any invertible mixing C of the top-p directions is optimal, so nothing forces "
+                        "orthogonality."),
         measure=("Largest |cosine| between two distinct decoder columns of the trained linear AE (0 = orthogonal); "
                  "'generally not orthogonal' is pre-registered as a mean above 0.1 in every configuration."),
         test=Bound("max_abs_cos", 0.1, side="above", over=SUBSPACE_ARMS),
@@ -206,9 +208,9 @@ CLAIMS = (
         quote=DEPTH_QUOTE, article=ARTICLE, section="Advantages of depth", source=HINTON,
         source_numbers=DEPTH_SOURCE_NUMBERS,
         measure=("Test squared error per image of a deep (784-240-120-60-30, mirrored) and a shallow (784-278-30, "
-                 "mirrored) ReLU AE, no pretraining, both ~454k parameters: the smallest deep AE of this depth and taper with no "
-                 "ReLU layer narrower than twice the code (what it takes to contain the linear AE of its code); "
-                 f"{PROTOCOL}; same data."),
+                 "mirrored) ReLU AE, no pretraining, both ~454k parameters: the smallest deep AE of this depth and "
+                 "taper with no ReLU layer narrower than twice the code (what it takes to contain the linear AE of "
+                 f"its code); {PROTOCOL}; same data."),
         test=Better("test_sse", "deep-ae-small", "shallow-ae-small", margin=DEPTH_MARGIN),
         checks=(*AE_CHECKS("deep-ae-small", "shallow-ae-small"), TUNED_ALIKE),
         notes=lambda runs: notes.plateau_note("deep-ae-small", "shallow-ae-small")(runs) + notes.lr_pilot_note(runs),
@@ -259,8 +261,8 @@ def check_budget(budget: Budget) -> None:
     solves a plain linear AE only: an arm it names must be one of ``subspace_arms`` (no weight decay, linear code)."""
     if budget["n_train"] + budget["n_val"] > 60_000 or budget["subspace_n_fashion"] > 60_000:
         raise StudyDeclarationError(
-            f"budget asks for {budget['n_train']} + {budget['n_val']} training images and {budget['subspace_n_fashion']} "
-            "for the Fashion-MNIST linear AEs; Fashion-MNIST has 60000")
+            f"budget asks for {budget['n_train']} + {budget['n_val']} training images and "
+            f"{budget['subspace_n_fashion']} for the Fashion-MNIST linear AEs; Fashion-MNIST has 60000")
     plain = [name for name, _, _ in budget["subspace_arms"]]
     if not set(budget["als_arms"]) <= set(plain) or budget["als_sweeps"] < 1:
         raise StudyDeclarationError(
@@ -313,9 +315,11 @@ STUDY = register(Study(
         # on one CPU, 0.01-0.03 on another)
         "standard": Budget(replicates=20, looks=(3, 6, 12, 20), tuning_trials=0, settings=STANDARD),
         # near the paper's scale: 50k training images (10k validation), each AE's learning rate tuned by TPE on
-        # runs of the replicates' own length
-        "full": Budget(replicates=10, tuning_trials=12, settings=Settings(
-            n_train=50_000, n_val=10_000, max_epochs=200, ae_replicates=10, curve_codes=(2, 4, 8, 16, 60),
-            curve_replicates=3, subspace_steps=10_000, subspace_steps_fashion=20_000, subspace_n_fashion=10_000)),
+        # runs of the replicates' own length; sequential like standard, and no arm gets fewer seeds than there
+        # (the AE, PCA and plain linear arms up to 20, every other arm up to 10)
+        "full": Budget(replicates=20, looks=(5, 10, 20), tuning_trials=12, settings=Settings(
+            n_train=50_000, n_val=10_000, max_epochs=200, ae_replicates=20, curve_codes=(2, 4, 8, 16, 60),
+            curve_replicates=3, subspace_steps=10_000, subspace_steps_fashion=20_000, subspace_n_fashion=10_000,
+            other_replicates=10)),
     },
 ))

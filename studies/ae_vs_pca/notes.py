@@ -15,8 +15,8 @@ def ratio_note(runs) -> list[str]:
         return []
     ours = ae["metrics.test_sse"].mean() / pca["metrics.test_sse"].mean()
     return [f"Error ratio AE/PCA: ours {ours:.3f} (Fashion-MNIST, {ae['metrics.test_sse'].mean():.2f} vs "
-            f"{pca['metrics.test_sse'].mean():.2f}); the paper's 3.00/13.87 = {3.00 / 13.87:.3f} (MNIST, RBM-pretrained "
-            "784-1000-500-250-30, logistic units)."]
+            f"{pca['metrics.test_sse'].mean():.2f}); the paper's 3.00/13.87 = {3.00 / 13.87:.3f} (MNIST, "
+            "RBM-pretrained 784-1000-500-250-30, logistic units)."]
 
 
 def _mean(rows, metric: str) -> str:
@@ -88,8 +88,8 @@ def svd_constructions_note(runs) -> list[str]:
         lines.append(f"With weight decay λ = λp/2 the same construction recovers them: up to "
                      f"{decayed['metrics.weights_svd_max_angle_deg'].mean():.3g}° off on average (the tested values).")
     lines.append(f"Recovery with the data (projecting the data onto the decoder's basis and taking the SVD of the "
-                 f"projection) is off by {plain['metrics.data_svd_max_angle_deg'].mean():.3g}° without weight decay; it "
-                 "is PCA inside the learned subspace, so it holds whenever AE-LIN-SUBSPACE does and is not the "
+                 f"projection) is off by {plain['metrics.data_svd_max_angle_deg'].mean():.3g}° without weight decay; "
+                 "it is PCA inside the learned subspace, so it holds whenever AE-LIN-SUBSPACE does and is not the "
                  "sentence's recovery from the weights.")
     return lines
 
@@ -159,7 +159,8 @@ def nonortho_note(arms: tuple[str, ...], dims: dict[str, int]):
                 continue
             dataset, p = arm.split("-")[1], int(arm.rsplit("-p", 1)[1])
             cells.append(f"`{arm}` {rows['metrics.max_abs_cos'].mean():.3f} (random directions "
-                         f"{random_max_cos(dims[dataset], p):.3f}; ‖WᵀW − I‖/√p {rows['metrics.ortho_error'].mean():.3g})")
+                         f"{random_max_cos(dims[dataset], p):.3f}; "
+                         f"‖WᵀW − I‖/√p {rows['metrics.ortho_error'].mean():.3g})")
         return ["Largest |cos| between decoder columns (mean over runs), beside the mean largest |cos| of p random "
                 "unit vectors in the data's dimension, and the distance from orthonormal — " + "; ".join(cells)
                 + ". A value near the random one says the columns are mixed with no structure, not that they were "

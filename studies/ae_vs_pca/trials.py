@@ -126,7 +126,8 @@ def _subspace_trial(ctx) -> dict[str, float]:
     pca_test = engine.sse_per_example(pca.reconstruct, x_test)
     ae_test = engine.sse_per_example(model, x_test)
     metrics = {"test_sse": ae_test, "pca_test_sse": pca_test, "sse_ratio_to_pca": ae_test / pca_test,
-               "train_sse": engine.sse_per_example(model, x), "pca_train_sse": engine.sse_per_example(pca.reconstruct, x)}
+               "train_sse": engine.sse_per_example(model, x),
+               "pca_train_sse": engine.sse_per_example(pca.reconstruct, x)}
     metrics["optimality_gap"] = metrics["train_sse"] / metrics["pca_train_sse"] - 1  # 0 at a plain linear AE's optimum
     if cfg.get("code_act", "linear") != "linear":
         return metrics
