@@ -263,7 +263,7 @@ def dropconnect_masks(args: argparse.Namespace) -> Result:
                     loss = torch.nn.functional.cross_entropy(model(x[start:start + batch]), y[start:start + batch])
                     loss.backward()
                     optimizer.step()
-            return float(loss)
+            return float(loss.detach())
         return run
 
     per_batch_s, per_example_s, _, _, ratios = _alternate(trainer(False), trainer(True), args.repeats)
