@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from harness.claims import arm_mean
-from harness.claimtests import Better, Extrapolated, Similar, Trend
-from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
-                                        noniid_arm, smooth_arm, stability_arm)
+from harness.claimtests import Better, Extrapolated, FasterAtBest, Similar, Trend
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
+                                        faster_rates, noisy_arm, noniid_arm, smooth_arm, stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -31,6 +31,44 @@ def speed_note(runs) -> list[str]:
             "step budget (censored: each counts as the budget, a lower bound): "
             + ", ".join(f"`{a}` {v:.0%}" for a, v in censored.items()) + ".",
             "'More stable' is tested separately: BN-STABLE."]
+
+
+def faster_best_note(runs) -> list[str]:
+    """Per side of BN-FASTER-BEST, how many seeds were fastest at each rate,
+    and whether the side's optimum lies inside the ladder: a seed fastest at
+    the lowest (highest) rate might be faster still below (above) it, and a
+    wider ladder could only shorten that side's best time (a minimum over
+    more runs), never lengthen it."""
+    import numpy as np
+
+    test = FasterAtBest("steps_to_target", faster_ladder("mlp-bn"), faster_ladder("mlp"))
+    lines, medians = [], {}
+    for label, ladder in (("BN", test.arms_ladder), ("no BN", test.baselines_ladder)):
+        _, _, rung = test.best(runs, ladder)
+        if rung.empty:
+            return []
+        rate = dict(zip(ladder, faster_rates()))
+        counts = rung.value_counts()
+        won = ", ".join(f"{rate[a]:g} in {int(counts.get(a, 0))}" for a in ladder)
+        never = int(counts.get("(none)", 0))
+        reached = rung[rung != "(none)"].map(rate)
+        medians[label] = float(np.median(reached)) if len(reached) else float("nan")
+        low, high = int(counts.get(ladder[0], 0)), int(counts.get(ladder[-1], 0))
+        if not len(reached):
+            where = "unknown: no seed reached the target at any rate"
+        elif low or high:
+            edges = " and ".join(f"{n} at the {end} rate {rate[a]:g}" for n, end, a in
+                                 ((low, "lowest", ladder[0]), (high, "highest", ladder[-1])) if n)
+            where = (f"not bracketed: {edges}, where a rate beyond the ladder might be faster still (a wider ladder "
+                     f"could only shorten {label}'s best time)")
+        else:
+            where = "bracketed: every seed's fastest rate has a slower rate on each side"
+        lines.append(f"{label}'s fastest rate per seed — {won} of {len(rung)} seeds"
+                     + (f" (none reached the target in {never})" if never else "") + f"; its optimum is {where}.")
+    if all(m == m for m in medians.values()):
+        lines.append(f"Median fastest rate: BN {medians['BN']:g}, no BN {medians['no BN']:g} (the paper's BN network "
+                     "was fastest at a higher rate than its baseline's).")
+    return lines
 
 
 def stability_note(runs) -> list[str]:
