@@ -56,9 +56,9 @@ def test_full_is_sequential():
 
 
 def _ladder_runs(best_bn: list[str], best_none: list[str]):
-    """Finished runs of both BN-FASTER-BEST ladders: per seed, the named rung
-    reaches the target in 100 steps and every other in 500 ("(none)": every
-    rung capped at the 3000-step budget)."""
+    """Finished runs of both BN-FASTER-BEST ladders: per seed, the named rungs
+    ("a = b": a tie) reach the target in 100 steps and every other in 500
+    ("(none)": every rung capped at the 3000-step budget)."""
     import pandas as pd
 
     from studies.batchnorm.settings import faster_ladder
@@ -69,7 +69,8 @@ def _ladder_runs(best_bn: list[str], best_none: list[str]):
             for arm in ladder:
                 capped = best == "(none)"
                 rows.append({"arm": arm, "replicate": replicate, "status": "FINISHED",
-                             "metrics.steps_to_target": 3000.0 if capped else 100.0 if arm == best else 500.0,
+                             "metrics.steps_to_target": 3000.0 if capped else 100.0 if arm in best.split(" = ")
+                             else 500.0,
                              "metrics.steps_to_target_censored": float(capped)})
     return pd.DataFrame(rows)
 
@@ -79,15 +80,19 @@ def test_faster_best_note_says_whether_each_sides_optimum_lies_inside_the_ladder
     from studies.batchnorm.settings import faster_ladder, faster_rates
 
     bn, none = faster_ladder("mlp-bn"), faster_ladder("mlp")
-    lowest, highest = faster_rates()[0], faster_rates()[-1]
-    lines = faster_best_note(_ladder_runs([bn[0], bn[0], bn[1], bn[1]], [none[2], none[2], none[3], "(none)"]))
-    assert lines[0].startswith(f"BN's fastest rate per seed — {lowest:g} in 2, {faster_rates()[1]:g} in 2, ")
-    assert f"not bracketed: 2 at the lowest rate {lowest:g}" in lines[0]
-    assert "(none reached the target in 1)" in lines[1] and "bracketed: every seed's fastest rate" in lines[1]
-    assert f"at the highest rate {highest:g}" not in lines[1]
-    assert lines[2].startswith(f"Median fastest rate: BN {(lowest + faster_rates()[1]) / 2:g}, "
-                               f"no BN {faster_rates()[2]:g}")
-    top = faster_best_note(_ladder_runs([bn[-1]] * 3, [none[1]] * 3))[0]
-    assert f"not bracketed: 3 at the highest rate {highest:g}" in top and "lowest" not in top
+    rates = faster_rates()
+    lines = faster_best_note(_ladder_runs([bn[0], bn[0], bn[1], f"{bn[0]} = {bn[1]}"],
+                                          [none[2], none[2], none[3], "(none)"]))
+    assert lines[0].startswith(f"BN's fastest rate per seed (a tie counts for each rate in it) — {rates[0]:g} in 3 "
+                               f"(1 tied), {rates[1]:g} in 2 (1 tied), {rates[2]:g} in 0")
+    assert "not bracketed: 2 at the lowest rate alone" in lines[0]
+    assert "(none reached the target in 1)" in lines[1] and "its optimum is bracketed" in lines[1]
+    assert lines[2].startswith("Seed by seed, BN's fastest rates all lay below no BN's in 3 of 3 seeds and all above "
+                               "in 0")
+    # a tie with the next rate brackets the optimum: the lowest rate is not faster than every other
+    assert "its optimum is bracketed" in faster_best_note(_ladder_runs([f"{bn[0]} = {bn[1]}"] * 2, [none[1]] * 2))[0]
+    top = faster_best_note(_ladder_runs([bn[-1]] * 3, [none[1]] * 3))
+    assert "not bracketed: 3 at the highest rate alone" in top[0] and "lowest" not in top[0]
+    assert "all above in 3" in top[2]
     unreached = faster_best_note(_ladder_runs(["(none)"] * 2, ["(none)"] * 2))
     assert len(unreached) == 2 and all("unknown: no seed reached the target" in line for line in unreached)

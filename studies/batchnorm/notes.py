@@ -34,40 +34,48 @@ def speed_note(runs) -> list[str]:
 
 
 def faster_best_note(runs) -> list[str]:
-    """Per side of BN-FASTER-BEST, how many seeds were fastest at each rate,
-    and whether the side's optimum lies inside the ladder: a seed fastest at
-    the lowest (highest) rate might be faster still below (above) it, and a
-    wider ladder could only shorten that side's best time (a minimum over
-    more runs), never lengthen it."""
-    import numpy as np
-
+    """Per side of BN-FASTER-BEST, at which rates each seed was fastest (a tie,
+    common with times read every ``eval_every`` steps, counts for each rate in
+    it), and whether the side's optimum lies inside the ladder: a seed fastest
+    at the lowest (highest) rate alone might be faster still below (above) it,
+    and a wider ladder could only shorten that side's best time (a minimum over
+    more runs), never lengthen it. Then, seed by seed, how BN's fastest rates
+    lie against no BN's (the paper's BN network was fastest at a higher rate)."""
     test = FasterAtBest("steps_to_target", faster_ladder("mlp-bn"), faster_ladder("mlp"))
-    lines, medians = [], {}
+    lines, fastest = [], {}
     for label, ladder in (("BN", test.arms_ladder), ("no BN", test.baselines_ladder)):
         _, _, rung = test.best(runs, ladder)
         if rung.empty:
             return []
         rate = dict(zip(ladder, faster_rates()))
-        counts = rung.value_counts()
-        won = ", ".join(f"{rate[a]:g} in {int(counts.get(a, 0))}" for a in ladder)
-        never = int(counts.get("(none)", 0))
-        reached = rung[rung != "(none)"].map(rate)
-        medians[label] = float(np.median(reached)) if len(reached) else float("nan")
-        low, high = int(counts.get(ladder[0], 0)), int(counts.get(ladder[-1], 0))
-        if not len(reached):
+        tied = {replicate: [rate[a] for a in r.split(" = ")] if r != "(none)" else [] for replicate, r in rung.items()}
+        fastest[label] = tied
+
+        def count(lr: float) -> str:
+            among = [rates for rates in tied.values() if lr in rates]
+            shared = sum(len(rates) > 1 for rates in among)
+            return f"{lr:g} in {len(among)}" + (f" ({shared} tied)" if shared else "")
+
+        never = sum(not rates for rates in tied.values())
+        alone = {end: sum(rates == [rate[a]] for rates in tied.values())
+                 for end, a in (("lowest", ladder[0]), ("highest", ladder[-1]))}
+        if never == len(tied):
             where = "unknown: no seed reached the target at any rate"
-        elif low or high:
-            edges = " and ".join(f"{n} at the {end} rate {rate[a]:g}" for n, end, a in
-                                 ((low, "lowest", ladder[0]), (high, "highest", ladder[-1])) if n)
+        elif any(alone.values()):
+            edges = " and ".join(f"{n} at the {end} rate alone" for end, n in alone.items() if n)
             where = (f"not bracketed: {edges}, where a rate beyond the ladder might be faster still (a wider ladder "
                      f"could only shorten {label}'s best time)")
         else:
-            where = "bracketed: every seed's fastest rate has a slower rate on each side"
-        lines.append(f"{label}'s fastest rate per seed — {won} of {len(rung)} seeds"
+            where = "bracketed: in no seed was the lowest or the highest rate faster than every other"
+        lines.append(f"{label}'s fastest rate per seed (a tie counts for each rate in it) — "
+                     f"{', '.join(count(lr) for lr in faster_rates())} of {len(tied)} seeds"
                      + (f" (none reached the target in {never})" if never else "") + f"; its optimum is {where}.")
-    if all(m == m for m in medians.values()):
-        lines.append(f"Median fastest rate: BN {medians['BN']:g}, no BN {medians['no BN']:g} (the paper's BN network "
-                     "was fastest at a higher rate than its baseline's).")
+    both = [r for r in fastest["BN"] if fastest["BN"][r] and fastest["no BN"].get(r)]
+    if both:
+        below = sum(max(fastest["BN"][r]) < min(fastest["no BN"][r]) for r in both)
+        above = sum(min(fastest["BN"][r]) > max(fastest["no BN"][r]) for r in both)
+        lines.append(f"Seed by seed, BN's fastest rates all lay below no BN's in {below} of {len(both)} seeds and all "
+                     f"above in {above} (the paper's BN network was fastest at a higher rate than its baseline's).")
     return lines
 
 
