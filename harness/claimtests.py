@@ -678,7 +678,9 @@ class FasterAtBest(ClaimTest):
 
     def best(self, runs: "pd.DataFrame", ladder: tuple[str, ...]):
         """Per replicate (those every rung finished): the best time, whether it
-        is capped, and the rung that gave it."""
+        is capped, and the rung that gave it: rungs that tie for it (times are
+        often read at a fixed interval) are named together, "a = b" in ladder
+        order, so no rung is credited with a win it shares."""
         import pandas as pd
 
         times = _ladder_values(runs, ladder, self.metric)
@@ -688,8 +690,9 @@ class FasterAtBest(ClaimTest):
         for replicate in times.index:
             reached = {a: times.at[replicate, a] for a in ladder if not capped.at[replicate, a]}
             all_capped[replicate] = not reached  # a capped time is a bound: it never beats one that reached the target
-            rung[replicate] = min(reached, key=reached.get) if reached else "(none)"
-            best[replicate] = reached[rung[replicate]] if reached else float(times.loc[replicate].max())
+            fastest = min(reached.values()) if reached else None
+            rung[replicate] = " = ".join(a for a, t in reached.items() if t == fastest) if reached else "(none)"
+            best[replicate] = fastest if reached else float(times.loc[replicate].max())
         return pd.Series(best, dtype=float), pd.Series(all_capped, dtype=bool), pd.Series(rung, dtype=object)
 
     def evaluate(self, runs: "pd.DataFrame") -> Evidence:

@@ -53,3 +53,46 @@ def test_full_is_sequential():
     from studies.batchnorm import STUDY
 
     assert STUDY.budget("full").schedule == (5, 10, 20)
+
+
+def _ladder_runs(best_bn: list[str], best_none: list[str]):
+    """Finished runs of both BN-FASTER-BEST ladders: per seed, the named rungs
+    ("a = b": a tie) reach the target in 100 steps and every other in 500
+    ("(none)": every rung capped at the 3000-step budget)."""
+    import pandas as pd
+
+    from studies.batchnorm.settings import faster_ladder
+
+    rows = []
+    for ladder, bests in ((faster_ladder("mlp-bn"), best_bn), (faster_ladder("mlp"), best_none)):
+        for replicate, best in enumerate(bests):
+            for arm in ladder:
+                capped = best == "(none)"
+                rows.append({"arm": arm, "replicate": replicate, "status": "FINISHED",
+                             "metrics.steps_to_target": 3000.0 if capped else 100.0 if arm in best.split(" = ")
+                             else 500.0,
+                             "metrics.steps_to_target_censored": float(capped)})
+    return pd.DataFrame(rows)
+
+
+def test_faster_best_note_says_whether_each_sides_optimum_lies_inside_the_ladder():
+    from studies.batchnorm.notes import faster_best_note
+    from studies.batchnorm.settings import faster_ladder, faster_rates
+
+    bn, none = faster_ladder("mlp-bn"), faster_ladder("mlp")
+    rates = faster_rates()
+    lines = faster_best_note(_ladder_runs([bn[0], bn[0], bn[1], f"{bn[0]} = {bn[1]}"],
+                                          [none[2], none[2], none[3], "(none)"]))
+    assert lines[0].startswith(f"BN's fastest rate per seed (a tie counts for each rate in it) — {rates[0]:g} in 3 "
+                               f"(1 tied), {rates[1]:g} in 2 (1 tied), {rates[2]:g} in 0")
+    assert "not bracketed: 2 at the lowest rate alone" in lines[0]
+    assert "(none reached the target in 1)" in lines[1] and "its optimum is bracketed" in lines[1]
+    assert lines[2].startswith("Seed by seed, BN's fastest rates all lay below no BN's in 3 of 3 seeds and all above "
+                               "in 0")
+    # a tie with the next rate brackets the optimum: the lowest rate is not faster than every other
+    assert "its optimum is bracketed" in faster_best_note(_ladder_runs([f"{bn[0]} = {bn[1]}"] * 2, [none[1]] * 2))[0]
+    top = faster_best_note(_ladder_runs([bn[-1]] * 3, [none[1]] * 3))
+    assert "not bracketed: 3 at the highest rate alone" in top[0] and "lowest" not in top[0]
+    assert "all above in 3" in top[2]
+    unreached = faster_best_note(_ladder_runs(["(none)"] * 2, ["(none)"] * 2))
+    assert len(unreached) == 2 and all("unknown: no seed reached the target" in line for line in unreached)

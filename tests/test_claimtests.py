@@ -481,6 +481,11 @@ def test_faster_at_best_takes_each_sides_fastest_uncapped_rung():
     e = test.evaluate(runs)
     assert e.measured["faster pairs"] == 2 and e.measured["slower pairs"] == 1 and e.n == 3
     assert e.measured["BN best at bn-lo"] == 2 and e.measured["no BN best at (none)"] == 1
+    tied = ladder_runs({"bn-lo": [100, 100], "bn-hi": [100, 200], "none-lo": [300, 300], "none-hi": [400, 300]},
+                       {arm: [0, 0] for arm in ("bn-lo", "bn-hi", "none-lo", "none-hi")})
+    shared = test.evaluate(tied).measured  # a tie credits every rung that reached the best time, not the first
+    assert shared["BN best at bn-lo = bn-hi"] == 1 and shared["BN best at bn-lo"] == 1
+    assert shared["no BN best at none-lo"] == 1 and shared["no BN best at none-lo = none-hi"] == 1
     assert e.p_support == pytest.approx(sps.binomtest(2, 3, 0.5, alternative="greater").pvalue)
     assert e.effect == pytest.approx(2 / 3)
     assert "≥" in e.effect_note  # the baseline side was capped in one pair: the ratio is a bound

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
-                                        noisy_arm, noniid_arm, smooth_arm)
+                                        faster_rates, noisy_arm, noniid_arm, smooth_arm)
 
 
 def figures(fig_ctx) -> list:
@@ -126,10 +126,11 @@ def figures(fig_ctx) -> list:
 
 
 def _stability_ladder(fig_ctx, plt) -> list:
-    """BN-STABLE: every run's training loss at each rung of the learning-rate ladder (BN-FASTER's rate, then the
-    stability rates), against chance: the loss BN-STABLE's `unstable` outcome compares the final loss with."""
-    rates = (Settings.mlp_lr, *Settings.stability_lrs)
-    fig, axes = plt.subplots(1, len(rates), figsize=(12, 3), sharey=True)
+    """BN-FASTER-BEST's and BN-STABLE's ladder: every run's training loss at each rung (the rates below BN-FASTER's,
+    BN-FASTER's, then the stability rates), against chance: the loss BN-STABLE's `unstable` outcome compares the
+    final loss with, and the curves both claims' `trained` checks read."""
+    rates = faster_rates()
+    fig, axes = plt.subplots(1, len(rates), figsize=(3 * len(rates), 3), sharey=True)
     for ax, lr, arms in zip(axes, rates, zip(faster_ladder("mlp"), faster_ladder("mlp-bn"))):
         for i, (arm, label) in enumerate(zip(arms, ("no BN", "BN"))):
             for j, curve in enumerate(fig_ctx.histories(arm, "train_loss")):
@@ -138,9 +139,10 @@ def _stability_ladder(fig_ctx, plt) -> list:
         ax.axhline(math.log(10), color="k", lw=0.8, ls="--", label="chance (ln 10)" if lr == rates[0] else None)
         ax.set_yscale("log"), ax.set_title(f"lr {lr:g}", fontsize=9), ax.set_xlabel("step")
     axes[0].set_ylabel("training loss"), axes[0].legend(fontsize=7)
-    return [fig_ctx.save(fig, "stability_ladder.png", "BN-STABLE's ladder: each run's training loss (one line a seed) "
-                         f"at BN-FASTER's rate {Settings.mlp_lr:g} and the stability rates; a run counts as unstable "
-                         "when its loss turns non-finite (the line ends) or ends above chance (dashed).")]
+    return [fig_ctx.save(fig, "stability_ladder.png", "BN-FASTER-BEST's and BN-STABLE's ladder: each run's training "
+                         f"loss (one line a seed) below BN-FASTER's rate {Settings.mlp_lr:g}, at it, and at the "
+                         "stability rates; a run counts as unstable when its loss turns non-finite (the line ends) or "
+                         "ends above chance (dashed).")]
 
 
 def _noniid_curves(fig_ctx, plt) -> list:
@@ -189,30 +191,35 @@ def _noise_and_depth(fig_ctx, plt, np) -> list:
     def mean_of(arm: str, key: str = "test_acc") -> float:
         return runs[runs["arm"] == arm][f"metrics.{key}"].mean() if f"metrics.{key}" in runs else float("nan")
 
-    # 6. BN-NOISY: every CNN run's validation curve to its plateau, and accuracy against the noise scale
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    # 6. BN-NOISY: every CNN run's training loss and validation curve to its plateau (the curves its trained and
+    # converged checks read), and accuracy against the noise scale
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.4))
     for i, (arm, label) in enumerate((("cnn", "standard"), ("cnn-bn", "BN"),
                                       (noisy_arm(Settings.noise_scale), "noisy BN (x1)"))):
-        for j, curve in enumerate(histories(arm, "epoch_val_acc")):
-            axes[0].plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
-                         label=label if j == 0 else None)
-    axes[0].set_xlabel("epoch"), axes[0].set_ylabel("validation accuracy"), axes[0].legend(fontsize=7)
+        for ax, key in ((axes[0], "train_loss"), (axes[1], "epoch_val_acc")):
+            for j, curve in enumerate(histories(arm, key)):
+                ax.plot([s for s, _ in curve], [v for _, v in curve], color=f"C{i}", lw=0.8,
+                        label=label if j == 0 else None)
+    axes[0].set_yscale("log"), axes[0].set_xlabel("epoch"), axes[0].set_ylabel("training loss (epoch mean)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("epoch"), axes[1].set_ylabel("validation accuracy"), axes[1].legend(fontsize=7)
     scales = sorted((Settings.noise_scale, *Settings.noise_sweep))
     means = [mean_of(noisy_arm(sc)) for sc in scales]
-    axes[1].plot(scales, means, "o-", label="noisy BN")
+    axes[2].plot(scales, means, "o-", label="noisy BN")
     for sc in scales:
         values = runs[runs["arm"] == noisy_arm(sc)]["metrics.test_acc"] if "metrics.test_acc" in runs else []
-        axes[1].scatter([sc] * len(values), values, color="k", s=8, zorder=3)
+        axes[2].scatter([sc] * len(values), values, color="k", s=8, zorder=3)
     bn = mean_of("cnn-bn")
     if bn == bn:
-        axes[1].axhline(bn, color="C1", lw=1, label="BN")
-        axes[1].axhspan(bn - NOISY_MARGIN, bn + NOISY_MARGIN, color="C1", alpha=0.15, label=f"BN ±{NOISY_MARGIN:g}")
-        axes[1].axhline(mean_of("cnn"), color="C0", lw=1, ls="--", label="standard")
-    axes[1].set_xscale("log", base=2), axes[1].set_xlabel("noise scale"), axes[1].set_ylabel("test accuracy")
-    axes[1].legend(fontsize=7)
-    out.append(fig_ctx.save(fig, "noise_sweep.png", "Left: each CNN run's validation accuracy, epoch by epoch, until "
-                            "its plateau stopped it (the curves the converged check reads). Right: noisy BN's test "
-                            "accuracy against the noise scale (points: seeds), with BN's and its equivalence margin."))
+        axes[2].axhline(bn, color="C1", lw=1, label="BN")
+        axes[2].axhspan(bn - NOISY_MARGIN, bn + NOISY_MARGIN, color="C1", alpha=0.15, label=f"BN ±{NOISY_MARGIN:g}")
+        axes[2].axhline(mean_of("cnn"), color="C0", lw=1, ls="--", label="standard")
+    axes[2].set_xscale("log", base=2), axes[2].set_xlabel("noise scale"), axes[2].set_ylabel("test accuracy")
+    axes[2].legend(fontsize=7)
+    out.append(fig_ctx.save(fig, "noise_sweep.png", "Left: each CNN run's training loss, epoch by epoch (the curve "
+                            "the trained check reads). Middle: its validation accuracy until its plateau stopped it "
+                            "(the curve the converged check reads). Right: noisy BN's test accuracy against the noise "
+                            "scale (points: seeds), with BN's and its equivalence margin."))
 
     # 7. BN-UNTRAINABLE / BN-SKIP-RELIEF: accuracy by learning rate, and the curves at the middle rate
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))

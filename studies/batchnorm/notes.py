@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from harness.claims import arm_mean
-from harness.claimtests import Better, Extrapolated, Similar, Trend
-from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, noisy_arm,
-                                        noniid_arm, smooth_arm, stability_arm)
+from harness.claimtests import Better, Extrapolated, FasterAtBest, Similar, Trend
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
+                                        faster_rates, noisy_arm, noniid_arm, smooth_arm, stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -31,6 +31,52 @@ def speed_note(runs) -> list[str]:
             "step budget (censored: each counts as the budget, a lower bound): "
             + ", ".join(f"`{a}` {v:.0%}" for a, v in censored.items()) + ".",
             "'More stable' is tested separately: BN-STABLE."]
+
+
+def faster_best_note(runs) -> list[str]:
+    """Per side of BN-FASTER-BEST, at which rates each seed was fastest (a tie,
+    common with times read every ``eval_every`` steps, counts for each rate in
+    it), and whether the side's optimum lies inside the ladder: a seed fastest
+    at the lowest (highest) rate alone might be faster still below (above) it,
+    and a wider ladder could only shorten that side's best time (a minimum over
+    more runs), never lengthen it. Then, seed by seed, how BN's fastest rates
+    lie against no BN's (the paper's BN network was fastest at a higher rate)."""
+    test = FasterAtBest("steps_to_target", faster_ladder("mlp-bn"), faster_ladder("mlp"))
+    lines, fastest = [], {}
+    for label, ladder in (("BN", test.arms_ladder), ("no BN", test.baselines_ladder)):
+        _, _, rung = test.best(runs, ladder)
+        if rung.empty:
+            return []
+        rate = dict(zip(ladder, faster_rates()))
+        tied = {replicate: [rate[a] for a in r.split(" = ")] if r != "(none)" else [] for replicate, r in rung.items()}
+        fastest[label] = tied
+
+        def count(lr: float) -> str:
+            among = [rates for rates in tied.values() if lr in rates]
+            shared = sum(len(rates) > 1 for rates in among)
+            return f"{lr:g} in {len(among)}" + (f" ({shared} tied)" if shared else "")
+
+        never = sum(not rates for rates in tied.values())
+        alone = {end: sum(rates == [rate[a]] for rates in tied.values())
+                 for end, a in (("lowest", ladder[0]), ("highest", ladder[-1]))}
+        if never == len(tied):
+            where = "unknown: no seed reached the target at any rate"
+        elif any(alone.values()):
+            edges = " and ".join(f"{n} at the {end} rate alone" for end, n in alone.items() if n)
+            where = (f"not bracketed: {edges}, where a rate beyond the ladder might be faster still (a wider ladder "
+                     f"could only shorten {label}'s best time)")
+        else:
+            where = "bracketed: in no seed was the lowest or the highest rate faster than every other"
+        lines.append(f"{label}'s fastest rate per seed (a tie counts for each rate in it) — "
+                     f"{', '.join(count(lr) for lr in faster_rates())} of {len(tied)} seeds"
+                     + (f" (none reached the target in {never})" if never else "") + f"; its optimum is {where}.")
+    both = [r for r in fastest["BN"] if fastest["BN"][r] and fastest["no BN"].get(r)]
+    if both:
+        below = sum(max(fastest["BN"][r]) < min(fastest["no BN"][r]) for r in both)
+        above = sum(min(fastest["BN"][r]) > max(fastest["no BN"][r]) for r in both)
+        lines.append(f"Seed by seed, BN's fastest rates all lay below no BN's in {below} of {len(both)} seeds and all "
+                     f"above in {above} (the paper's BN network was fastest at a higher rate than its baseline's).")
+    return lines
 
 
 def stability_note(runs) -> list[str]:

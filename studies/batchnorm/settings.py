@@ -49,6 +49,9 @@ class Settings:
     probe_batch: int = 60                # the one fixed batch (the first rows) every probe uses
     probe_eta_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # landscape step sizes, times the arm's lr
     stability_lrs: tuple[float, ...] = (0.5, 2.0, 8.0)  # BN-STABLE's ladder: 5x, 20x, 80x mlp_lr (a trend over it)
+    # BN-FASTER-BEST's rungs below mlp_lr: with the ladder starting at mlp_lr, BN was fastest at its lowest rung in
+    # 18 of 20 seeds (reports/batchnorm at 9c58e91), so BN's optimum was not bracketed; a quarter of it brackets it
+    faster_lrs_below: tuple[float, ...] = (0.025,)
     # BN-SMOOTH: Santurkar et al.'s landscape measures on a small VGG-style CNN (5 conv layers), plain SGD, probed
     # on one fixed batch when the training loss (mean since the last look) first reaches each level: matched loss
     smooth_blocks: tuple[tuple[int, ...], ...] = ((8, 8), (16, 16), (32,))
@@ -111,7 +114,8 @@ EXPLODE_ARMS = tuple(f"explode-relu-b{b}" for b in Settings.explode_batches)  # 
 
 
 def stability_arm(name: str, lr: float) -> str:
-    """The arm of a BN-STABLE run: ``name`` ("mlp" or "mlp-bn") trained at ``lr``."""
+    """The BN-FASTER MLP ``name`` ("mlp" or "mlp-bn") trained at ``lr`` by the
+    stability trial: BN-STABLE's rungs, and BN-FASTER-BEST's rungs below mlp_lr."""
     return f"stable-{name}-lr{round(lr * 1000)}m"  # arm names allow no '.': lr 0.5 → "lr500m" (milli-units)
 
 
@@ -131,9 +135,16 @@ def depth_arm(depth: str, lr: float) -> str:
 
 
 def faster_ladder(name: str) -> tuple[str, ...]:
-    """BN-FASTER-BEST's ladder for ``name`` ("mlp" or "mlp-bn"): the BN-FASTER
-    run at mlp_lr, then the BN-STABLE runs of the same MLP at each larger rate."""
-    return (name, *(stability_arm(name, lr) for lr in Settings.stability_lrs))
+    """BN-FASTER-BEST's ladder for ``name`` ("mlp" or "mlp-bn"), lowest rate
+    first: the same MLP at each rate below mlp_lr, the BN-FASTER run at mlp_lr,
+    then the BN-STABLE runs at each larger rate."""
+    return (*(stability_arm(name, lr) for lr in Settings.faster_lrs_below), name,
+            *(stability_arm(name, lr) for lr in Settings.stability_lrs))
+
+
+def faster_rates() -> tuple[float, ...]:
+    """The learning rates of ``faster_ladder``'s rungs, in its order."""
+    return (*Settings.faster_lrs_below, Settings.mlp_lr, *Settings.stability_lrs)
 
 
 def noniid_arm(norm: str, batch: int) -> str:
