@@ -234,12 +234,15 @@ def ensemble_dropconnect(args: argparse.Namespace) -> Result:
 @benchmark("dropconnect-masks")
 def dropconnect_masks(args: argparse.Namespace) -> Result:
     """Wan et al.'s one DropConnect mask per example against the dropout
-    study's one per minibatch: training steps of its DropConnect MLP
-    (784-512-512-10, input retain 0.8, weights kept with 0.5; SGD with momentum,
-    batch 128) on 2000 Fashion-MNIST images, ``min(--epochs, 2)`` epochs, the
-    same initial weights on both sides. Whether per-example masks are
-    affordable (the dropout issue's question) is this ratio: below 1 the
-    per-example net is that many times slower a step."""
+    study's one per minibatch: the study's DropConnect MLP (784-512-512-10,
+    input retain 0.8, weights kept with 0.5) through the study's training path
+    (``engine.build_model``, then ``engine.fit``: shuffled minibatches of 128,
+    SGD lr 0.05 with momentum 0.9) on 2000 Fashion-MNIST images for
+    ``min(--epochs, 2)`` epochs, the same seed on both sides. Whether
+    per-example masks are affordable (the dropout issue's question) is this
+    ratio: below 1 the per-example net is that many times slower."""
+    import tempfile
+
     import torch
 
     from harness import datasets, engine
@@ -249,21 +252,15 @@ def dropconnect_masks(args: argparse.Namespace) -> Result:
     data = datasets.load("fashion-mnist").subsample(2000, seed=0)
     x, y = engine.as_tensor(data.x_train, device), engine.as_tensor(data.y_train.astype("int64"), device)
     epochs, batch = min(args.epochs, FAMILY_EPOCHS), 128
+    cfg = engine.TrainConfig(epochs=epochs, batch_size=batch, lr=0.05, optimizer="sgd", momentum=0.9)
 
     def trainer(per_example: bool):
-        torch.manual_seed(0)
-        model = DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5, dropconnect=True,
-                           per_example_masks=per_example).to(device).train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
         def run() -> float:
-            for _ in range(epochs):
-                for start in range(0, len(x), batch):
-                    optimizer.zero_grad()
-                    loss = torch.nn.functional.cross_entropy(model(x[start:start + batch]), y[start:start + batch])
-                    loss.backward()
-                    optimizer.step()
-            return float(loss.detach())
+            with tempfile.TemporaryDirectory() as scratch:
+                ctx = bench_context(0, Path(scratch), device, "dropconnect-masks")
+                model = engine.build_model(lambda: DropoutMLP(784, 10, (512, 512), p_input=0.8, p_hidden=0.5,
+                                                              dropconnect=True, per_example_masks=per_example), ctx)
+                return engine.fit(model, x, y, torch.nn.functional.cross_entropy, cfg, ctx)[-1]
         return run
 
     per_batch_s, per_example_s, _, _, ratios = _alternate(trainer(False), trainer(True), args.repeats)
@@ -273,9 +270,10 @@ def dropconnect_masks(args: argparse.Namespace) -> Result:
         baseline=f"{steps} steps, one DropConnect mask per minibatch (the dropout study's)", baseline_s=per_batch_s,
         candidate=f"the same {steps} steps, one mask per example (Wan et al.)", candidate_s=per_example_s,
         target="report (< 1: per-example masks are slower by 1/ratio)", threshold=None, samples=ratios,
-        detail=(f"median of {args.repeats} alternating runs of each side; fashion-mnist (2000 training rows), "
-                f"{epochs} epochs, batch {batch}, SGD lr 0.05 momentum 0.9; per step the per-example net draws "
-                f"{batch} x (784x512 + 512x512) mask entries where the per-minibatch one draws 784x512 + 512x512"))
+        detail=(f"median of {args.repeats} alternating runs of each side through engine.build_model and engine.fit; "
+                f"fashion-mnist (2000 training rows), {epochs} epochs, batch {batch}, SGD lr 0.05 momentum 0.9; per "
+                f"step the per-example net draws {batch} x (784x512 + 512x512) mask entries where the per-minibatch "
+                "one draws 784x512 + 512x512"))
 
 
 @benchmark("ensemble-ae")
