@@ -360,13 +360,28 @@ def _render_claim(c: dict[str, Any], experiment: str, smoke: bool) -> list[str]:
                       f"{' (' + stage['detail'] + ')' if stage['detail'] else ''}. Replicates read: {per_arm}."
                       + share]
     lines += ["", f"**Result.** {result}", "", f"**Verdict: {verdict}** — {c['reason']}"
-              + (f"; {c['settle']}" if c.get("settle") else "") + ".", ""]
+              + (f"; {c['settle']}" if c.get("settle") else "") + _within_margin(c) + ".", ""]
     for note in c.get("notes") or []:
         lines += [f"- {note}"]
     if c.get("notes"):
         lines.append("")
     lines += [f"**Runs.** {runs or 'none'}", ""]
     return lines
+
+
+def _within_margin(c: dict[str, Any]) -> str:
+    """For a claim contradicted by a significant opposite effect whose test
+    declared an equivalence margin: whether that effect also lies within the
+    margin (TOST at the claim's own level). The verdict stands -- the effect
+    is real and against the claim -- but its size is one the claim's margin
+    counts as no practical difference, and the reader should see both."""
+    p_eq = (c.get("p_raw") or {}).get("equivalence")
+    alpha = c.get("alpha")
+    if c["verdict"] != "contradicted" or p_eq is None or alpha is None or not p_eq < alpha:
+        return ""
+    return (f"; the effect also lies within the pre-registered equivalence margin (TOST p = {_fmt(p_eq, 3)} < its "
+            f"level {_fmt(alpha, 3)}): significant against the claim, but no larger than the difference the margin "
+            "counts as none")
 
 
 def write_index(reports_root: Path) -> Path:

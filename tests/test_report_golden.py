@@ -101,3 +101,18 @@ def test_a_quick_report_says_it_is_a_preview_and_a_standard_one_does_not():
     quick = render(STUDY, DOC | {"budget": "quick"}, [], RUNS)
     assert "> **quick budget: a preview" in quick.split("## ")[0]   # above the first section
     assert "quick budget" not in render(STUDY, DOC, [], RUNS)
+
+
+def test_a_contradiction_within_the_claims_own_margin_says_so():
+    """AE-DEPTH-1M's case: significant opposite (contradicted), and the TOST against its declared margin holds at
+    the same level too; the page says both. Without a margin, or with the TOST short of the level, it says nothing."""
+    def verdict_line(p_equivalence):
+        opposite = claim(id="G-WIDE", verdict="contradicted", reason="significant opposite to the claim",
+                         effect=0.02, ci=[0.01, 0.03], ci_level=0.975, p_value=0.004, n=12, runs=["r1"], checks=[],
+                         p_raw={"support": 0.998, "opposite": 0.002, "equivalence": p_equivalence})
+        text = render(STUDY, DOC | {"claims": [opposite]}, [], RUNS)
+        return next(line for line in text.splitlines() if line.startswith("**Verdict: contradicted**"))
+
+    assert "also lies within the pre-registered equivalence margin (TOST p = 7e-05 < its level 0.025)" in \
+        verdict_line(7e-05)
+    assert "margin" not in verdict_line(0.2) and "margin" not in verdict_line(None)
