@@ -96,3 +96,20 @@ def test_faster_best_note_says_whether_each_sides_optimum_lies_inside_the_ladder
     assert "all above in 3" in top[2]
     unreached = faster_best_note(_ladder_runs(["(none)"] * 2, ["(none)"] * 2))
     assert len(unreached) == 2 and all("unknown: no seed reached the target" in line for line in unreached)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"faster_lrs_below": ()}, "BN-FASTER-BEST's ladder reads the rates"),   # the rung below mlp_lr left out
+    ({"stability_lrs": (0.5, 2.0)}, "BN-STABLE's trend reads the rates"),
+])
+def test_a_budget_without_a_rung_of_the_ladders_fails_early_with_the_reason(changes, words):
+    import dataclasses
+
+    from harness.design import StudyDeclarationError
+    from studies.batchnorm import STUDY, check_budget
+
+    for budget in STUDY.budgets.values():
+        check_budget(budget)
+    budget = STUDY.budgets["standard"]
+    with pytest.raises(StudyDeclarationError, match=words):
+        check_budget(dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes)))
