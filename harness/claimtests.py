@@ -678,9 +678,9 @@ class FasterAtBest(ClaimTest):
 
     def best(self, runs: "pd.DataFrame", ladder: tuple[str, ...]):
         """Per replicate (those every rung finished): the best time, whether it
-        is capped, and the rung that gave it: rungs that tie for it (times are
-        often read at a fixed interval) are named together, "a = b" in ladder
-        order, so no rung is credited with a win it shares."""
+        is capped, and the rungs that gave it, a tuple in ladder order: rungs
+        that tie for it (times are often read at a fixed interval) all, so no
+        rung is credited with a win it shares; () when every rung was capped."""
         import pandas as pd
 
         times = _ladder_values(runs, ladder, self.metric)
@@ -691,7 +691,7 @@ class FasterAtBest(ClaimTest):
             reached = {a: times.at[replicate, a] for a in ladder if not capped.at[replicate, a]}
             all_capped[replicate] = not reached  # a capped time is a bound: it never beats one that reached the target
             fastest = min(reached.values()) if reached else None
-            rung[replicate] = " = ".join(a for a, t in reached.items() if t == fastest) if reached else "(none)"
+            rung[replicate] = tuple(a for a, t in reached.items() if t == fastest)
             best[replicate] = fastest if reached else float(times.loc[replicate].max())
         return pd.Series(best, dtype=float), pd.Series(all_capped, dtype=bool), pd.Series(rung, dtype=object)
 
@@ -703,7 +703,8 @@ class FasterAtBest(ClaimTest):
         measured = {f"{self.label} best": float(x.loc[common].mean()) if len(common) else math.nan,
                     f"{self.baseline_label} best": float(y.loc[common].mean()) if len(common) else math.nan}
         for side, rungs in ((self.label, rung_x), (self.baseline_label, rung_y)):
-            for rung, count in rungs.loc[common].value_counts().sort_index().items():
+            named = rungs.loc[common].map(lambda tied: " = ".join(tied) or "(none)")  # tied rungs named together
+            for rung, count in named.value_counts().sort_index().items():
                 measured[f"{side} best at {rung}"] = float(count)
         if len(common) < 2:
             return no_evidence(self.describe(), len(common), ids, measured)

@@ -35,7 +35,7 @@ def test_standard_gives_the_speed_and_stability_mlps_20_seeds_and_keeps_every_ot
     design = STUDY.design("standard")
     names = [a.name for a in design]
     at = replicates_by_look(plan, design)
-    long_arms = {"mlp-bn-5x", *faster_ladder("mlp"), *faster_ladder("mlp-bn")}
+    long_arms = {*faster_ladder("mlp"), *faster_ladder("mlp-bn")}
     assert plan.schedule == (3, 6, 10, 20)
     assert {a: at[-1][a] for a in names} == {a: 20 if a in long_arms else 10 for a in names}
     fractions = {c.id: [information(arms_read(c, names), at, k) for k in range(4)] for c in STUDY.claims}
@@ -113,3 +113,18 @@ def test_a_budget_without_a_rung_of_the_ladders_fails_early_with_the_reason(chan
     budget = STUDY.budgets["standard"]
     with pytest.raises(StudyDeclarationError, match=words):
         check_budget(dataclasses.replace(budget, settings=dataclasses.replace(budget.settings, **changes)))
+
+
+def test_bn_faster_5x_reads_bn_stables_lowest_rung_instead_of_running_the_same_seeds_twice():
+    from studies.batchnorm import STUDY
+    from studies.batchnorm.settings import FASTER_5X_ARM, Settings
+
+    design = {a.name: a for a in STUDY.design("standard")}
+    (claim,) = [c for c in STUDY.claims if c.id == "BN-FASTER-5X"]
+    assert claim.test.arms() == {FASTER_5X_ARM, "mlp"}
+    five_x = design[FASTER_5X_ARM]
+    assert five_x.config == {"kind": "stability", "norm": "bn", "lr": 5 * Settings.mlp_lr}
+    assert five_x.replicates(STUDY.budget("standard")) == design["mlp"].replicates(STUDY.budget("standard"))
+    # no other arm trains the BN MLP at that rate
+    assert [n for n, a in design.items() if a.config.get("norm") == "bn" and a.config.get("lr") == 5 * Settings.mlp_lr
+            and a.config.get("kind") in ("mlp", "stability")] == [FASTER_5X_ARM]

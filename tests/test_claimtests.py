@@ -475,9 +475,9 @@ def test_faster_at_best_takes_each_sides_fastest_uncapped_rung():
                        {"bn-lo": [1, 0, 0], "bn-hi": [0, 0, 0], "none-lo": [0, 1, 0], "none-hi": [0, 1, 0]})
     test = FasterAtBest("steps", ("bn-lo", "bn-hi"), ("none-lo", "none-hi"), label="BN", baseline_label="no BN")
     best, capped, rung = test.best(runs, ("bn-lo", "bn-hi"))
-    assert list(best) == [300, 150, 50] and not capped.any() and list(rung) == ["bn-hi", "bn-lo", "bn-lo"]
+    assert list(best) == [300, 150, 50] and not capped.any() and list(rung) == [("bn-hi",), ("bn-lo",), ("bn-lo",)]
     best, capped, rung = test.best(runs, ("none-lo", "none-hi"))
-    assert list(best) == [200, 900, 60] and list(capped) == [False, True, False] and rung[1] == "(none)"
+    assert list(best) == [200, 900, 60] and list(capped) == [False, True, False] and rung[1] == ()
     e = test.evaluate(runs)
     assert e.measured["faster pairs"] == 2 and e.measured["slower pairs"] == 1 and e.n == 3
     assert e.measured["BN best at bn-lo"] == 2 and e.measured["no BN best at (none)"] == 1

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from harness.claims import arm_mean
 from harness.claimtests import Better, Extrapolated, FasterAtBest, Similar, Trend
-from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm, faster_ladder,
-                                        faster_rates, noisy_arm, noniid_arm, smooth_arm, stability_arm)
+from studies.batchnorm.settings import (EXPLODE_ARMS, FASTER_5X_ARM, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm,
+                                        faster_ladder, faster_rates, noisy_arm, noniid_arm, smooth_arm, stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -12,7 +12,7 @@ def speed_note(runs) -> list[str]:
     reached the target is at least the step budget, so an arm with any such
     run has a mean of at least its printed value, and a speed-up over it is a
     lower bound (none when the faster arm is censored too)."""
-    arms = {"mlp": "no BN", "mlp-bn": "BN", "mlp-bn-5x": "BN at 5x lr"}
+    arms = {"mlp": "no BN", "mlp-bn": "BN", FASTER_5X_ARM: "BN at 5x lr"}
     steps = {a: arm_mean(runs, a, "steps_to_target") for a in arms}
     censored = {a: 1 - arm_mean(runs, a, "reached_target") for a in arms}
 
@@ -26,7 +26,7 @@ def speed_note(runs) -> list[str]:
 
     return [f"Steps to {Settings.target_accuracy:.0%} test accuracy (mean): "
             + ", ".join(f"{label} {mean(a)}" for a, label in arms.items())
-            + f"; speed-up of BN {speedup('mlp-bn')} and of BN at 5x lr {speedup('mlp-bn-5x')}, beside the paper's "
+            + f"; speed-up of BN {speedup('mlp-bn')} and of BN at 5x lr {speedup(FASTER_5X_ARM)}, beside the paper's "
             "31.0M/13.3M = 2.3x and 31.0M/2.1M = 14.8x on Inception. Runs that never reached the target within the "
             "step budget (censored: each counts as the budget, a lower bound): "
             + ", ".join(f"`{a}` {v:.0%}" for a, v in censored.items()) + ".",
@@ -48,7 +48,7 @@ def faster_best_note(runs) -> list[str]:
         if rung.empty:
             return []
         rate = dict(zip(ladder, faster_rates()))
-        tied = {replicate: [rate[a] for a in r.split(" = ")] if r != "(none)" else [] for replicate, r in rung.items()}
+        tied = {replicate: [rate[a] for a in rungs] for replicate, rungs in rung.items()}
         fastest[label] = tied
 
         def count(lr: float) -> str:
