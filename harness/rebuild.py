@@ -8,7 +8,7 @@ queue. For each key (arm, replicate) with a FINISHED trial run, the rebuild
 writes one COMPLETE trial carrying what the sweep records on a COMPLETE trial
 (``Runner._tell``): ``key``, ``arm``, ``replicate``, ``mlflow_run_id``,
 ``metric.*`` (the run's final metrics, named by its ``harness.final_metrics``
-tag) and, as its value, the first final metric; ``worker`` says it was
+tag; a tuning trial also its ``draw``) and, as its value, the first final metric; ``worker`` says it was
 rebuilt (MLflow does not record the worker). Tuning runs rebuild each tuned
 arm's search (params and distributions by replaying the study's search space
 against the run's ``hp.*`` params, ``hyperparams``, and the recorded tuned
@@ -49,7 +49,7 @@ from harness.redact import redact
 from harness.seeding import trial_seeds
 from harness.storage import journal_path, resolve_storage
 from harness.study import Arm, Study
-from harness.sweep import TUNED_ATTR, Runner, SweepOptions
+from harness.sweep import TUNED_ATTR, TUNING_REPLICATE_OFFSET, Runner, SweepOptions
 from harness.tracking import (FINAL_METRICS, TAG, Tracker, check_tracking_uri, final_metric_names,
                               resolve_tracking_uri)
 from harness.tracking import _flat as flat  # how a value was written as an MLflow param: compare as written
@@ -244,9 +244,10 @@ def _plan(study: Study, budget_name: str, arms: list[Arm], runs: list, parent_pa
                 replicate_hp[arm].add(tuple(sorted(_prefixed(run.data.params, "hp.").items())))
         else:
             params, distributions, hyperparams = _replay(study, arm, run)
+            draw = int(run.data.tags[TAG + "replicate"]) - TUNING_REPLICATE_OFFSET  # the sweep's seeds: offset + draw
             tuning[arm].append(_Trial(run.info.run_id, slot, run.info.start_time, run.info.end_time,
                                       metrics.get(study.tuning.metric, 0.0),
-                                      {**attrs, "hyperparams": hyperparams}, params, distributions))
+                                      {**attrs, "hyperparams": hyperparams, "draw": draw}, params, distributions))
     truth = {arm: _tuned_truth(arm, _prefixed(parent_params, f"tuned.{arm}."), replicate_hp.get(arm))
              for arm in tuned_arms}
     for arm in tuned_arms:

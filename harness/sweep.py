@@ -48,12 +48,34 @@ from harness.storage import (HEARTBEAT_ENV, Heartbeat, StorageError, open_storag
 from harness.design import REPORT_BUDGET
 from harness.study import Arm, Study
 from harness.tracking import FINAL_METRICS, TAG, Tracker, trial_tags
-from harness.trialqueue import (DesignChanged, TrialQueue, optuna_study_name, stage_of, trial_key,  # noqa: F401
-                               worker_id)
+from harness.trialqueue import (ABANDONED_ATTR, DesignChanged, TrialQueue, abandoned,  # noqa: F401
+                               optuna_study_name, stage_of, trial_key, worker_id)
 
 TUNING_REPLICATE_OFFSET = 1_000_000  # tuning seeds never coincide with a replicate's
 TUNED_ATTR = "tuned"  # a tuning study's user attribute: the hyperparameters every worker adopts
 STALE_REASON = "failed as stale by another worker (no heartbeat within the grace period)"
+
+
+def search_draw(ostudy: optuna.Study) -> int:
+    """The index of a search's next draw: its trials so far, less those
+    ``abandoned`` (cut off before their end). A trial that failed on its own
+    (an exception, a NaN) used its draw, as it would in an uninterrupted
+    search; an abandoned one did not, so the next trial repeats its draw.
+    Uninterrupted, draw k is trial k."""
+    return sum(1 for t in ostudy.get_trials(deepcopy=False) if not abandoned(t))
+
+
+def draw_sampler(study: str, arm: Arm, draw: int) -> optuna.samplers.BaseSampler:
+    """A search's sampler for one draw (TPE, or random where the arm says so),
+    seeded by the study, the arm and the draw's index. Each draw gets its own
+    seed rather than one sampler's stream, which a new process would restart
+    from its first value (a resumed search then drew its opening
+    configurations again); TPE keeps no other state between draws: it reads
+    the history from the study."""
+    seed = stable_int(f"{study}/{arm.name}/draw{draw}") % 2**32
+    if arm.config.get("sampler") == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -225,12 +247,10 @@ class Runner(TrialQueue):
         best: dict[str, dict] = {}
         with self.lock.hold(optuna_study_name(self.study.name, self.options.budget), "tuning"):
             for arm in (a for a in arms if a.name in tuning.arms):
-                seed = stable_int(f"{self.study.name}/{arm.name}") % 2**32
-                sampler = (optuna.samplers.RandomSampler(seed=seed) if arm.config.get("sampler") == "random"
-                           else optuna.samplers.TPESampler(seed=seed))
                 ostudy = optuna.create_study(
                     study_name=optuna_study_name(self.study.name, self.options.budget, f"tune.{arm.name}"),
-                    storage=self.storage, load_if_exists=True, direction=tuning.direction, sampler=sampler)
+                    storage=self.storage, load_if_exists=True, direction=tuning.direction,
+                    sampler=draw_sampler(self.study.name, arm, 0))  # replaced before every draw
                 recorded = ostudy.user_attrs.get(TUNED_ATTR)
                 if recorded is None:
                     recorded = self._search(ostudy, arm)
@@ -253,13 +273,18 @@ class Runner(TrialQueue):
         while (len(ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < wanted
                and attempts < 2 * wanted + 2):
             attempts += 1
+            # the draw's own sampler and seeds: a resumed search repeats a draw cut off by an interruption instead
+            # of going on from a fresh sampler's first draw, which would repeat the search's opening configurations
+            draw = search_draw(ostudy)
+            ostudy.sampler = draw_sampler(self.study.name, arm, draw)
             with warnings.catch_warnings():  # our Heartbeat does for asked trials what optimize() would
                 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
                 trial = ostudy.ask()
             trial.set_user_attr("worker", self.worker)
+            trial.set_user_attr("draw", draw)
             hyperparams = tuning.space_for(arm.name)(trial)
             trial.set_user_attr("hyperparams", hyperparams)
-            bar.update(self.execute(ostudy, trial, arm, TUNING_REPLICATE_OFFSET + trial.number, "tune", hyperparams))
+            bar.update(self.execute(ostudy, trial, arm, TUNING_REPLICATE_OFFSET + draw, "tune", hyperparams))
         bar.close()
         if not ostudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             reasons = {t.user_attrs.get("fail_reason", "?") for t in ostudy.get_trials(deepcopy=False)}
@@ -412,6 +437,7 @@ class Runner(TrialQueue):
         for p in pending:
             try:
                 p.trial.set_user_attr("fail_reason", reason)
+                p.trial.set_user_attr(ABANDONED_ATTR, True)
                 ostudy.tell(p.trial, state=TrialState.FAIL, skip_if_finished=True)
             except UpdateFinishedTrialError:  # failed as stale by another worker meanwhile
                 pass

@@ -47,6 +47,17 @@ class DesignChanged(RuntimeError):
 # a RUNNING trial completed from its FINISHED run (its tell lost with a journal's last records)
 ADOPTED = "completed from its FINISHED MLflow run: the worker died after closing it, its tell was lost"
 INTERRUPTED = "interrupted"  # the start of the reason Ctrl-C/SIGTERM gives: an interruption is not an attempt
+# a trial's user attribute: cut off before its end (Ctrl-C, SIGTERM, its worker died), so it used no draw of its
+# search: the search's next trial repeats that draw (``sweep.search_draw``)
+ABANDONED_ATTR = "abandoned"
+
+
+def abandoned(trial: FrozenTrial) -> bool:
+    """Cut off before its end: marked so, or failed with no reason, which only
+    Optuna's stale-heartbeat check does (a worker that fails its own trial, or
+    a dead worker's, always records one)."""
+    return bool(trial.user_attrs.get(ABANDONED_ATTR)) or (trial.state == TrialState.FAIL
+                                                          and "fail_reason" not in trial.user_attrs)
 
 
 def counts_as_attempt(trial: FrozenTrial) -> bool:
@@ -150,6 +161,7 @@ class TrialQueue:
                     continue
                 try:
                     self.storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+                    self.storage.set_trial_user_attr(t._trial_id, ABANDONED_ATTR, True)
                     self.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                 except UpdateFinishedTrialError:  # another worker got there first
                     continue

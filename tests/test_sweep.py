@@ -231,6 +231,57 @@ def test_an_arm_with_its_own_tuning_trials_searches_that_long(home, monkeypatch)
     assert "; 5 tuning trials. " in report   # none failed: no count of failures
 
 
+def test_an_interrupted_search_resumes_with_the_draws_of_an_uninterrupted_one(home, empty_store, monkeypatch):
+    """A search cut off mid-way (here by Ctrl-C in a trial) and resumed makes the same draws, with the same seeds
+    and results, as one run straight through: the resumed trial repeats the cut-off draw, and no configuration is
+    drawn twice (one sampler's stream restarted by the new process drew the opening configurations again)."""
+    import dataclasses
+
+    from harness.discovery import STUDIES, get_study
+    from harness.study import Arm
+    from harness.sweep import ABANDONED_ATTR, TUNING_REPLICATE_OFFSET
+
+    tiny = get_study("tiny")
+    searched = dataclasses.replace(tiny, arms=lambda budget: [
+        Arm("narrow", {"width": 2, "tuning_trials": 4}),                       # TPE
+        Arm("wide", {"width": 32, "tuning_trials": 4, "sampler": "random"})],
+        tuning=dataclasses.replace(tiny.tuning, arms=("narrow", "wide")))
+    monkeypatch.setitem(STUDIES._entries, "tiny", searched)
+
+    def searches():
+        out = {}
+        for arm in ("narrow", "wide"):
+            trials = optuna.load_study(study_name=f"tiny.quick.tune.{arm}", storage=open_storage(None)).get_trials()
+            out[arm] = trials
+        return out
+
+    def draws(trials):
+        return [(t.user_attrs["draw"], t.user_attrs["hyperparams"], t.value) for t in trials
+                if t.state == TrialState.COMPLETE]
+
+    run_study(RunRequest("tiny", "quick", progress=False, report=False))
+    straight = {arm: draws(trials) for arm, trials in searches().items()}
+    assert [d for d, _, _ in straight["wide"]] == [0, 1, 2, 3]
+    assert len({str(hp) for _, hp, _ in straight["wide"]}) == 4  # four different configurations
+
+    again = home / "again"
+    again.mkdir()
+    shutil.copy(empty_store, again / "mlflow.db")
+    monkeypatch.setenv("HARNESS_HOME", str(again))
+    for cut in ("narrow", "wide"):  # Ctrl-C in each search's draw 1 (each stops the run), then a clean resume
+        monkeypatch.setenv("TINY_FAIL", f"{cut}/r{TUNING_REPLICATE_OFFSET + 1}=interrupt")
+        with pytest.raises(KeyboardInterrupt):
+            run_study(RunRequest("tiny", "quick", progress=False, report=False))
+    monkeypatch.delenv("TINY_FAIL")
+    run_study(RunRequest("tiny", "quick", progress=False, report=False))
+    for arm, trials in searches().items():
+        assert draws(trials) == straight[arm], arm
+        cut_off = [t for t in trials if t.state == TrialState.FAIL]
+        assert len(cut_off) == 1 and cut_off[0].user_attrs[ABANDONED_ATTR] and cut_off[0].user_attrs["draw"] == 1
+        redo = trials[cut_off[0].number + 1]
+        assert redo.user_attrs["draw"] == 1 and redo.user_attrs["hyperparams"] == cut_off[0].user_attrs["hyperparams"]
+
+
 def test_two_workers_share_the_design(home, monkeypatch):
     # `--workers 2`: two `harness worker` processes, started by run_study in this process as `harness run`
     # would (a `python -m harness` parent as well would add only its imports); they find the tiny study
