@@ -85,7 +85,7 @@ class Study:
             raise StudyDeclarationError(f"study {self.name!r} repeats an arm name at budget {budget!r}: {names}")
         if self.check:
             self.check(self.budget(budget))
-        needed = {arm for claim in self.claims for arm in claim.test.arms()}
+        needed = {arm for claim in self.claims for arm in (*claim.test.arms(), *claim.reads_also)}
         if self.tuning and not set(self.tuning.arms) & set(names):
             # tuned arms absent at this tier are skipped (a tier may run fewer searches), but not all of them
             raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r}: none of the tuned arms "

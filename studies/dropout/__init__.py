@@ -174,8 +174,9 @@ CLAIMS = (
         measure=(f"Test error of a CNN with dropout after its conv blocks against the same CNN with dropout in its "
                  f"fully connected head, at the same retain rate ({Settings.p_conv}), {PLATEAU}: the claim predicts "
                  "the head's dropout benefits more. Each placement's benefit over the same CNN without dropout "
-                 "(`cnn`) is in the notes."),
+                 "(`cnn`, run to as many seeds as the two placements) is in the notes."),
         test=Better("test_error", "cnn-fc-dropout", "cnn-conv-dropout"),
+        reads_also=("cnn",),  # the notes' reference: both placements' benefit over no dropout, at the test's seeds
         checks=(Trained("train_loss", fell_by=0.1, arms=CNN_ARMS),
                 Converged("epoch_val_error", last=3, tolerance=0.01, arms=CNN_ARMS)),
         notes=notes.conv_note,
