@@ -181,7 +181,8 @@ class Claim:
     ``reads_also`` names arms outside the test that the notes read (e.g. a
     reference both compared arms are set against): a sequential design runs
     them as long as the test's arms, so the notes see as many seeds; they do
-    not enter the test or its share of alpha.
+    not enter the test or its share of alpha. A tier may lack some of them
+    (not all).
     """
 
     id: str

@@ -103,7 +103,9 @@ def test_an_arm_only_a_claims_notes_read_grows_with_it_and_leaves_its_alpha_alon
     assert last.verdicts[1].p_value == plain.verdicts[1].p_value
     notes_see = last.runs_at_stop(_runs({"base": 6, "null": 6, "large": 6}), 1)
     assert (notes_see["arm"] == "large").sum() == 6
-    with pytest.raises(StudyDeclarationError, match="nowhere"):
+    some = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], reads_also=("large", "at-another-tier")))
+    assert len(dataclasses.replace(STUDY, claims=some).design("quick")) == 3, "an arm a tier lacks is skipped"
+    with pytest.raises(StudyDeclarationError, match="reads_also of which the design has none"):
         bad = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], reads_also=("nowhere",)))
         dataclasses.replace(STUDY, claims=bad).design("quick")
 
