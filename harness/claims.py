@@ -178,6 +178,11 @@ class Claim:
     example our ratio next to the paper's). ``checks`` run on the test's arms
     unless a check names its own; a comparison of two or more arms gets
     ``TunedAlike()`` unless the claim declares one (with its reason).
+    ``reads_also`` names arms outside the test that the notes read (e.g. a
+    reference both compared arms are set against): a sequential design runs
+    them as long as the test's arms, so the notes see as many seeds; they do
+    not enter the test or its share of alpha. A tier may lack some of them
+    (not all).
     """
 
     id: str
@@ -190,6 +195,7 @@ class Claim:
     test: ClaimTest
     notes: Callable[["pd.DataFrame"], list[str]] | None = None
     checks: tuple[Check, ...] = ()
+    reads_also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("id", "quote", "article", "section", "source", "measure"):
@@ -197,6 +203,9 @@ class Claim:
                 raise StudyDeclarationError(f"claim {self.id!r}: field {name!r} is empty")
         if not isinstance(self.test, ClaimTest):
             raise StudyDeclarationError(f"claim {self.id!r}: test must be a ClaimTest, got {type(self.test).__name__}")
+        if isinstance(self.reads_also, str) or not all(isinstance(a, str) for a in self.reads_also):
+            raise StudyDeclarationError(f"claim {self.id!r}: reads_also must be a tuple of arm names, got "
+                                        f"{self.reads_also!r}")
         bad = [c for c in self.checks if not isinstance(c, Check)]
         if bad:
             raise StudyDeclarationError(f"claim {self.id!r}: checks must be harness.checks.Check, got {bad!r}")

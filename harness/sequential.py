@@ -156,8 +156,10 @@ def evaluate(study: "Study", budget: str, runs: "pd.DataFrame", history: History
     def judge(counts: Mapping[str, int], indices: list[int]):
         return assess(study, look_runs(runs, counts), history, [study.claims[i] for i in indices])
 
-    reads = [arms_read(c, [a.name for a in arms]) for c in study.claims]
-    return SequentialRule(reads, at, looks, alpha).run(settled, judge)
+    names = [a.name for a in arms]
+    reads = [arms_read(c, names) for c in study.claims]
+    grows = [None if r is None else r | {a for a in names if a in c.reads_also} for r, c in zip(reads, study.claims)]
+    return SequentialRule(reads, at, looks, alpha, grows).run(settled, judge)
 
 
 def evaluate_store(study: "Study", budget: str, tracker: "Tracker", history: History | None = None) -> Outcome:
@@ -187,11 +189,15 @@ class SequentialRule:
     first ``counts[arm]`` replicates of each arm. ``reads[i]`` is the set of
     arms claim i reads (None: it reads no replicates, e.g. the tuning
     searches, so it is complete at once); ``at[k]`` the replicates per arm at
-    look k. The calibration test drives it with simulated evidence."""
+    look k. ``grows[i]`` (default ``reads[i]``) adds the arms only claim i's
+    notes read (``Claim.reads_also``): they grow with its test's arms but
+    leave its information fraction alone. The calibration test drives it
+    with simulated evidence."""
 
     def __init__(self, reads: list[frozenset[str] | None], at: list[dict[str, int]], looks: tuple[int, ...],
-                 alpha: float = ALPHA):
+                 alpha: float = ALPHA, grows: list[frozenset[str] | None] | None = None):
         self.reads, self.at, self.looks, self.alpha = reads, at, looks, alpha
+        self.grows = reads if grows is None else grows
         self.K = len(at)
         n = len(reads)
         self.open = list(range(n))
@@ -214,7 +220,7 @@ class SequentialRule:
         """Replicates per arm at look k: an arm grows while an open claim reads it."""
         if k == 0:
             return dict(self.at[0])
-        live = {a for i in self.open for a in self.reads[i] or ()}
+        live = {a for i in self.open for a in self.grows[i] or ()}
         return {a: (self.at[k][a] if a in live else previous[a]) for a in self.at[k]}
 
     def run(self, settled: Callable[[Mapping[str, int]], bool], judge: Judge) -> Outcome:

@@ -86,6 +86,12 @@ class Study:
         if self.check:
             self.check(self.budget(budget))
         needed = {arm for claim in self.claims for arm in claim.test.arms()}
+        # the arms a claim's notes read (reads_also) absent at this tier are skipped (a tier may have fewer sizes),
+        # but not all of them: a claim whose notes find none of theirs names arms of no tier, or misspells them
+        blind = [c.id for c in self.claims if c.reads_also and not set(c.reads_also) & set(names)]
+        if blind:
+            raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r}: claims {blind} name arms in "
+                                        f"reads_also of which the design has none (it has {names})")
         if self.tuning and not set(self.tuning.arms) & set(names):
             # tuned arms absent at this tier are skipped (a tier may run fewer searches), but not all of them
             raise StudyDeclarationError(f"study {self.name!r} at budget {budget!r}: none of the tuned arms "

@@ -280,3 +280,15 @@ def test_standard_takes_do_convs_cnns_to_thirty_seeds_and_caps_every_other_arm_a
         fractions = [information(reads, at, k) for k in range(3)]
         expected = [0.1, 0.3, 1.0] if claim.id == "DO-CONV" else ([1.0] * 3 if reads is None else [1 / 3, 1.0, 1.0])
         assert fractions == pytest.approx(expected), claim.id
+
+
+def test_do_overfits_notes_read_every_tiers_smaller_sizes_at_its_seeds():
+    """The small-data case: every tier's sizes below the tested one are among SMALL_SIZES (DO-OVERFIT's notes read
+    their arms, so a sequential tier runs them as long as the claim's own); standard has 100 and 500 images."""
+    from studies.dropout import SMALL_ARMS, SMALL_SIZES
+
+    for tier in STUDY.budgets:
+        assert set(STUDY.budget(tier)["sizes"][:-1]) <= set(SMALL_SIZES), tier
+    assert STUDY.budget("standard")["sizes"][:-1] == (100, 500)
+    claims = {c.id: c for c in STUDY.claims}
+    assert claims["DO-OVERFIT"].reads_also == SMALL_ARMS and claims["DO-CONV"].reads_also == ("cnn",)

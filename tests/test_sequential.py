@@ -89,6 +89,27 @@ def test_a_test_that_finds_its_arms_by_pattern_still_gets_its_later_looks():
     assert dict(outcome.stops[1].replicates) == {"base": 6, "null": 6}  # what it reads at the next look
 
 
+def test_an_arm_only_a_claims_notes_read_grows_with_it_and_leaves_its_alpha_alone():
+    # SEQ-LARGE is decided at look 1, so `large` stops at 3; SEQ-NULL's notes reading it keep it growing with SEQ-NULL
+    claims = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], reads_also=("large",)))
+    study = dataclasses.replace(STUDY, claims=claims)
+    first = evaluate(study, "quick", _runs({"base": 3, "large": 3, "null": 3}), _no_history)
+    assert first.counts == {"base": 6, "large": 6, "null": 6}
+    # `large` last, so the other arms' simulated values are the same draws in both stores
+    last = evaluate(study, "quick", _runs({"base": 6, "null": 6, "large": 6}), _no_history)
+    plain = evaluate(STUDY, "quick", _runs({"base": 6, "null": 6, "large": 3}), _no_history)
+    assert dict(last.stops[1].replicates) == {"base": 6, "null": 6}   # what its test read
+    assert last.verdicts[1].alpha == plain.verdicts[1].alpha and last.alpha_spent == plain.alpha_spent
+    assert last.verdicts[1].p_value == plain.verdicts[1].p_value
+    notes_see = last.runs_at_stop(_runs({"base": 6, "null": 6, "large": 6}), 1)
+    assert (notes_see["arm"] == "large").sum() == 6
+    some = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], reads_also=("large", "at-another-tier")))
+    assert len(dataclasses.replace(STUDY, claims=some).design("quick")) == 3, "an arm a tier lacks is skipped"
+    with pytest.raises(StudyDeclarationError, match="reads_also of which the design has none"):
+        bad = (STUDY.claims[0], dataclasses.replace(STUDY.claims[1], reads_also=("nowhere",)))
+        dataclasses.replace(STUDY, claims=bad).design("quick")
+
+
 @dataclasses.dataclass(frozen=True)
 class _Blind(_ByPattern):
     """A pattern test that forgot to say which arms it reads."""

@@ -242,7 +242,11 @@ def dropconnect_section(runs) -> list[str]:
             "784x512 layer at batch 128 is 51M random draws a step, 128 times the per-minibatch mask's 0.4M, and "
             "every example needs its own masked copy of the weights, so the layer's one matrix product becomes 128 "
             "matrix-vector products. The batched engine (harness.ensemble) stacks seeds, not examples, so it does not "
-            "make per-example masks affordable either.", ""]
+            "make per-example masks affordable either. Measured: `python -m harness.bench dropconnect-masks` times "
+            "this net both ways on the same steps through the study's training path "
+            "(`harness.dropnets.DropConnectLinear(per_example=True)`); on the 2-core machine of the committed "
+            "reports a step with per-example masks took two orders of magnitude longer (the number: README, "
+            "Benchmarks).", ""]
 
 
 def sections(fig_ctx) -> list[str]:
