@@ -9,10 +9,11 @@ BN-INFERENCE (population statistics, determinism) and BN-NONIID.
 
 Protocol: Fashion-MNIST subsets on CPU. The speed claims train Ioffe &
 Szegedy's MNIST check (784-100-100-100-10 sigmoid MLP, batch 60, SGD), with and
-without BN and with BN at 5x the learning rate, probed every few hundred steps
-on a fixed batch (harness.probes: the landscape and ICS at equal steps, shown
-in the notes); the same MLP at larger rates gives the stability ladder, and
-at a quarter of the rate the speed ladder's lowest rung. The
+without BN, probed every few hundred steps on a fixed batch (harness.probes:
+the landscape and ICS at equal steps, shown in the notes); the same MLP at
+larger rates gives the stability ladder (its lowest rung, 5x the rate, is
+BN-FASTER-5X's BN arm), and at a quarter of the rate the speed ladder's lowest
+rung. The
 smoothness claim and BN-ICS-VGG use a small VGG-style CNN probed at matched
 training loss, the smoothness in a scale-free form.
 The noise claims use a small CNN (conv-BN-ReLU blocks) instead of VGG-16,

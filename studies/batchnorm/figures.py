@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from studies.batchnorm.settings import (EXPLODE_ARMS, FASTER_5X_ARM, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm,
+from studies.batchnorm.settings import (EXPLODE_ARMS, NOISY_MARGIN, RELU_LIMIT, SPEED_ARMS, Settings, depth_arm,
                                         faster_ladder, faster_rates, noisy_arm, noniid_arm, smooth_arm)
 
 
@@ -20,7 +20,7 @@ def figures(fig_ctx) -> list:
 
     # 1. loss curves
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for arm, label in (("mlp", "no BN"), ("mlp-bn", "BN"), (FASTER_5X_ARM, "BN, 5x lr")):
+    for arm, label in SPEED_ARMS.items():
         band(axes[0], arm, "train_loss", label)
         band(axes[1], arm, "test_acc", label)
     axes[0].set_ylabel("training loss"), axes[1].set_ylabel("test accuracy")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from harness.claims import arm_mean
 from harness.claimtests import Better, Extrapolated, FasterAtBest, Similar, Trend
-from studies.batchnorm.settings import (EXPLODE_ARMS, FASTER_5X_ARM, NOISY_MARGIN, RELU_LIMIT, Settings, depth_arm,
-                                        faster_ladder, faster_rates, noisy_arm, noniid_arm, smooth_arm, stability_arm)
+from studies.batchnorm.settings import (EXPLODE_ARMS, FASTER_5X_ARM, NOISY_MARGIN, RELU_LIMIT, SPEED_ARMS, Settings,
+                                        depth_arm, faster_ladder, faster_rates, noisy_arm, noniid_arm, smooth_arm,
+                                        stability_arm)
 
 
 def speed_note(runs) -> list[str]:
@@ -12,7 +13,7 @@ def speed_note(runs) -> list[str]:
     reached the target is at least the step budget, so an arm with any such
     run has a mean of at least its printed value, and a speed-up over it is a
     lower bound (none when the faster arm is censored too)."""
-    arms = {"mlp": "no BN", "mlp-bn": "BN", FASTER_5X_ARM: "BN at 5x lr"}
+    arms = SPEED_ARMS
     steps = {a: arm_mean(runs, a, "steps_to_target") for a in arms}
     censored = {a: 1 - arm_mean(runs, a, "reached_target") for a in arms}
 
@@ -26,7 +27,7 @@ def speed_note(runs) -> list[str]:
 
     return [f"Steps to {Settings.target_accuracy:.0%} test accuracy (mean): "
             + ", ".join(f"{label} {mean(a)}" for a, label in arms.items())
-            + f"; speed-up of BN {speedup('mlp-bn')} and of BN at 5x lr {speedup(FASTER_5X_ARM)}, beside the paper's "
+            + f"; speed-up of BN {speedup('mlp-bn')} and of {arms[FASTER_5X_ARM]} {speedup(FASTER_5X_ARM)}, beside the paper's "
             "31.0M/13.3M = 2.3x and 31.0M/2.1M = 14.8x on Inception. Runs that never reached the target within the "
             "step budget (censored: each counts as the budget, a lower bound): "
             + ", ".join(f"`{a}` {v:.0%}" for a, v in censored.items()) + ".",

@@ -156,6 +156,9 @@ FASTER_5X_ARM = stability_arm("mlp-bn", 5 * Settings.mlp_lr)
 if 5 * Settings.mlp_lr not in Settings.stability_lrs:
     raise StudyDeclarationError("BN-FASTER-5X reads BN-STABLE's rung at 5x mlp_lr: stability_lrs must include it")
 
+# the speed trial's arms as the loss-curve figure and the speed note name them (BN-FASTER's two and BN-FASTER-5X's)
+SPEED_ARMS = {"mlp": "no BN", "mlp-bn": "BN", FASTER_5X_ARM: "BN at 5x lr"}
+
 
 def noniid_arm(norm: str, batch: int) -> str:
     """The BN-NONIID arm of a normalisation ("none", "bn") at batch size m."""
