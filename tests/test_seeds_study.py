@@ -188,6 +188,50 @@ def test_every_factorial_block_and_every_seed_spread_arm_must_have_trained():
     assert claims["HP-MOMENTUM-BATCH"].test.read_arms(runs) == sorted(design & set(LSTM_SEARCHES))
 
 
+def _search_trials(arm: str, accuracies: list[float], stopped: list[float] | None = None) -> list[dict]:
+    rows = [{"run_id": f"{arm}-{i}", "arm": arm, "replicate": i, "metrics.val_accuracy": acc}
+            for i, acc in enumerate(accuracies)]
+    for row, flag in zip(rows, stopped or []):
+        row["metrics.stopped_early"] = flag
+    return rows
+
+
+def test_a_search_must_find_configurations_that_learn_and_its_trials_are_not_asked_to():
+    from studies.seeds.search_checks import SearchLearned
+
+    runs = _runs(_search_trials("hp-random-0", [0.1, 0.12, 0.55]) + _search_trials("hp-random-1", [0.1, 0.18, 0.11]))
+    results = {r.arm: r for r in SearchLearned().run(CheckContext(runs, lambda run_id, key: []),
+                                                      ["hp-random-0", "hp-random-1"])}
+    assert results["hp-random-0"].passed, "a search whose best trial learned passes, whatever its worst"
+    assert "2 of 3 trials at chance" in results["hp-random-0"].detail
+    assert not results["hp-random-1"].passed and "best val_accuracy 0.180 (need ≥ 0.2)" in results["hp-random-1"].detail
+    empty = SearchLearned().run(CheckContext(runs, lambda run_id, key: []), ["hp-tpe-0"])
+    assert not empty[0].passed, "a search with no finished trial cannot pass"
+    claims = {c.id: c for c in STUDY.claims}
+    for claim in ("HP-TUNABILITY", "HP-MOMENTUM-BATCH"):
+        assert any(isinstance(c, SearchLearned) for c in claims[claim].checks)
+
+
+def test_most_of_an_lstm_searchs_trials_must_stop_by_patience_before_the_cap():
+    from studies.seeds.search_checks import SearchConverged
+
+    runs = _runs(_search_trials("lstm-random-0", [0.9] * 10, [1.0] * 9 + [0.0])
+                 + _search_trials("lstm-random-1", [0.9] * 4, [1.0, 0.0, 0.0, 0.0]))
+    ctx = CheckContext(runs, lambda run_id, key: [])
+    results = {r.arm: r for r in SearchConverged().run(ctx, ["lstm-random-0", "lstm-random-1"])}
+    assert results["lstm-random-0"].passed and "9 of 10 trials stopped by validation patience (90%" in \
+        results["lstm-random-0"].detail
+    assert not results["lstm-random-1"].passed and "3 reached the epoch cap still improving" in \
+        results["lstm-random-1"].detail
+    no_flag = SearchConverged().run(CheckContext(_runs(_search_trials("lstm-random-2", [0.9])), ctx.history),
+                                    ["lstm-random-2"])
+    assert not no_flag[0].passed and "cannot tell" in no_flag[0].detail
+    claims = {c.id: c for c in STUDY.claims}
+    assert any(isinstance(c, SearchConverged) for c in claims["HP-MOMENTUM-BATCH"].checks)
+    assert not any(isinstance(c, SearchConverged) for c in claims["HP-TUNABILITY"].checks), \
+        "the MLP searches train a fixed number of epochs: no trial stops early"
+
+
 # -- HP-MOMENTUM-BATCH: the LSTM and its search ----------------------------------------------------------
 def test_the_lstm_searches_have_their_own_space_and_the_mlp_ones_theirs():
     tuning = STUDY.tuning

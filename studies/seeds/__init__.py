@@ -39,7 +39,8 @@ from harness.claimtests import Importance, RateAbove, Trend, VarianceAbove, Vari
 from harness.claims import Claim
 from harness.discovery import register
 from harness.study import Arm, Budget, Ensemble, Study, StudyDeclarationError, Tuning
-from studies.seeds import figures, grid, notes, trials
+from studies.seeds import figures, grid, notes, search_checks, trials
+from studies.seeds.search_checks import SearchConverged, SearchLearned
 from studies.seeds.settings import Settings
 
 NAME = "seeds"
@@ -261,8 +262,12 @@ CLAIMS = (
                  f"important of the six explain more than {TOP_SHARE:g} of the variance. Noise control: the same "
                  f"searches with each one's objective shuffled among its trials; the `noise-control` check fails if "
                  f"fANOVA's top-2 share of nothing already clears {TOP_SHARE:g}. PED-ANOVA (normalised: it has no "
-                 f"variance fraction) is shown beside it."),
+                 f"variance fraction) is shown beside it. A trial that does not train is part of what a search "
+                 f"measures, so no check asks every trial to; the `trained` check asks each search's best trial to "
+                 f"reach {search_checks.CHANCE + SearchLearned.margin:g} validation accuracy (chance "
+                 f"{search_checks.CHANCE:g}) and counts the trials at chance."),
         test=TUNABILITY_TEST,
+        checks=(SearchLearned(),),
         notes=partial(notes.importance_note, test=TUNABILITY_TEST),
     ),
     Claim(
@@ -285,8 +290,13 @@ CLAIMS = (
                  f"four (the sentence's first half). Noise control: each search with momentum's (then batch "
                  f"size's) values permuted among its trials, the objective and the other hyperparameters kept; "
                  f"the `noise-control` check fails if a hyperparameter of no effect already reads "
-                 f"{MINOR_IMPORTANCE:g} or more (then no share below it could be shown)."),
+                 f"{MINOR_IMPORTANCE:g} or more (then no share below it could be shown). The `trained` check "
+                 f"is HP-TUNABILITY's; the `converged` check asks at least {SearchConverged.min_share:.0%} of each "
+                 f"search's trials to have stopped by validation patience before the cap, since a trial at the cap "
+                 f"was still improving and its value mixes speed (batch size sets the steps an epoch takes) with "
+                 f"performance."),
         test=MOMENTUM_BATCH_TEST,
+        checks=(SearchLearned(), SearchConverged()),
         notes=partial(notes.importance_note, test=MOMENTUM_BATCH_TEST),
     ),
     Claim(

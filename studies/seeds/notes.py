@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from harness.claimtests import Better, Importance, Similar, VarianceShares
 from harness.claims import CLAIMED, finished_rows
 from studies.seeds.grid import batch_grid, picked_by_validation
+from studies.seeds.search_checks import AT_CHANCE
 
 ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}  # one scale
 FEW_DRAW_SEED = 2018  # Henderson et al.'s year: any fixed seed, so the report is reproducible
@@ -222,9 +223,6 @@ def importance_note(runs, *, test: Importance) -> list[str]:
     return lines
 
 
-CHANCE = 0.15  # MNIST-1D has 10 classes: a run below this validation accuracy did not learn
-
-
 def search_training_lines(trials) -> list[str]:
     """How the search trials trained, where they stop early (the LSTM searches):
     per batch size, how many stopped by validation patience and how many
@@ -238,15 +236,15 @@ def search_training_lines(trials) -> list[str]:
     cells = []
     for size, group in sorted(rows.groupby(rows["params.hp.batch_size"].astype(int))):
         stopped = int(group["metrics.stopped_early"].sum())
-        chance = int((group["metrics.val_accuracy"] < CHANCE).sum())
+        chance = int((group["metrics.val_accuracy"] < AT_CHANCE).sum())
         cells.append(f"batch {size}: {len(group)} trials, {stopped} stopped by patience, {len(group) - stopped} at "
                      f"the cap, {chance} at chance, median validation accuracy "
                      f"{group['metrics.val_accuracy'].median():.2f}")
     stopped = int(rows["metrics.stopped_early"].sum())
     return [f"How the {len(rows)} search trials trained (early stopping on validation loss; a trial at the epoch cap "
             f"may still have been improving, and the cap gives a small batch more steps): {stopped} stopped by "
-            f"patience, {len(rows) - stopped} at the cap, {int((rows['metrics.val_accuracy'] < CHANCE).sum())} at "
-            f"chance (validation accuracy < {CHANCE:g}); " + "; ".join(cells) + "."]
+            f"patience, {len(rows) - stopped} at the cap, {int((rows['metrics.val_accuracy'] < AT_CHANCE).sum())} at "
+            f"chance (validation accuracy < {AT_CHANCE:g}); " + "; ".join(cells) + "."]
 
 
 def batch_note(runs, *, small: int) -> list[str]:
