@@ -341,18 +341,6 @@ def test_budget_check_names_the_bad_setting(change, message):
     check_budget(budget)
 
 
-def test_the_cross_study_table_matches_seed_noise_by_the_data_digests_runs_record():
-    from studies.seeds.notes import _digests
-
-    fashion = pd.DataFrame({"tags.harness.dataset_digest": ["9354c7b0b2d549fe", None]})
-    subset = pd.DataFrame({"tags.harness.dataset_digest": ["034a9e4cda6def11,9354c7b0b2d549fe"]})
-    mnist1d = pd.DataFrame({"tags.harness.dataset_digest": ["caa0161726158055"]})
-    assert _digests(fashion) == {"9354c7b0b2d549fe"}
-    assert _digests(fashion) & _digests(subset)          # a Fashion-MNIST subset run matches the Fashion seeds
-    assert not _digests(mnist1d) & _digests(subset)      # MNIST-1D's spread is not its reference
-    assert _digests(pd.DataFrame({"metrics.x": [1.0]})) == set()
-
-
 def test_every_batch_size_has_room_to_plateau_after_its_minimum():
     design = {arm.name: arm.config for arm in STUDY.design("standard")}
     lengths = {config["batch_size"]: (config["min_epochs"], config["epochs"])
