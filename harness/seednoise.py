@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from harness.claims import CLAIMED
-from harness.claimtests import Better, Similar
+from harness.claimtests import Better, BetterEverywhere, Shrinks, Similar
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # metrics on one scale (a fraction of examples), so a difference in one compares with a spread in another
 ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}
+# the tests whose effect is a difference of the metric's means (paired, per pair, or of two differences)
+DIFFERENCE_TESTS = (Better, BetterEverywhere, Similar, Shrinks)
 DIGEST_TAG = "tags.harness.dataset_digest"  # each run: its subsets' and its full data set's digests, comma-separated
 
 
@@ -38,7 +40,8 @@ def dataset_digests(rows: "pd.DataFrame") -> set[str]:
 def seed_noise(claim: "Claim", evidence: "Evidence", read: "pd.DataFrame") -> dict[str, Any] | None:
     """The spread of the claim's metric over seeds within each of its arms, on
     ``read`` (the replicates its verdict read), pooled over the arms; for a
-    difference (``Better``, ``Similar``) also the seeds its own test needs to
+    difference in the metric (``DIFFERENCE_TESTS``; the other tests' effects
+    are shares, ratios, slopes or levels) also the seeds its own test needs to
     detect the effect at 80% power, one-sided at 0.025 and unadjusted. None
     for a claim with no replicate metric (a search's, a tuning table's)."""
     test = claim.test
@@ -57,11 +60,11 @@ def seed_noise(claim: "Claim", evidence: "Evidence", read: "pd.DataFrame") -> di
     if not groups:
         return None
     pooled = math.sqrt(sum((len(g) - 1) * g.var(ddof=1) for g in groups) / sum(len(g) - 1 for g in groups))
-    difference = isinstance(test, (Better, Similar))  # the other tests' effects are levels, not differences
+    difference = isinstance(test, DIFFERENCE_TESTS)
     needed = (evidence.settle(0.025, CLAIMED) if difference and evidence.settle and math.isfinite(evidence.effect)
               else None)
-    return {"metric": test.metric, "kind": "difference" if difference else "level", "pooled_sd": pooled,
-            "seeds_needed": needed, "arms": per_arm}
+    return {"metric": test.metric, "test": type(test).__name__, "kind": "difference" if difference else "other",
+            "pooled_sd": pooled, "seeds_needed": needed, "arms": per_arm}
 
 
 def _reference_spreads(docs: list[dict[str, Any]]) -> list[tuple[str, str, float, set[str], str]]:
@@ -91,8 +94,9 @@ def seed_noise_table(docs: list[dict[str, Any]]) -> list[str]:
              "seed-to-seed SD of the claim's metric within its own arms (pooled, on the replicates the verdict "
              "read); a claimed difference whose |effect| is below it is smaller than seed noise for a single run, "
              "and *seeds needed* (80% power, paired, one-sided at 0.025, unadjusted; from the claim's own test) says "
-             "how many seeds detect it. Claims tested against a fixed level (a bound, a limit) have no difference to "
-             "compare. For accuracy and error metrics the last column divides the difference by the reference seed "
+             "how many seeds detect it. A claim whose effect is not a difference in its metric (a ratio, a slope, a "
+             "level against a fixed bound) shows its seed SD alone. For accuracy and error metrics the last column "
+             "divides the difference by the reference seed "
              f"spread on the same data set at the same budget ({named or 'no report names a reference'}); – where "
              "none matches.", "",
              "| study | claim | metric | effect | seed SD | abs(effect) / seed SD | seeds needed | vs reference SD |",
@@ -106,7 +110,7 @@ def seed_noise_table(docs: list[dict[str, Any]]) -> list[str]:
             noise = c.get("seed_noise")
             if not noise or c.get("effect") is None:
                 continue
-            ratio, versus = "– (a level, not a difference)", "–"
+            ratio, versus = f"– ({noise['test']}: not a difference in the metric)", "–"
             if noise["kind"] == "difference":
                 value = abs(c["effect"]) / noise["pooled_sd"] if noise["pooled_sd"] > 0 else math.inf
                 ratio = f"{value:.2g}" + (" (**below seed noise**)" if value < 1 else "")

@@ -52,7 +52,7 @@ def test_a_claims_seed_noise_is_the_pooled_spread_of_its_own_arms_on_the_runs_it
 
     level = _claim(Bound("test_error", 0.2, over=("wide",)))  # a level against a fixed bound: no difference, no seeds
     noise = seed_noise(level, level.test.evaluate(runs), runs)
-    assert noise["kind"] == "level" and noise["seeds_needed"] is None
+    assert noise["kind"] == "other" and noise["test"] == "Bound" and noise["seeds_needed"] is None
     assert seed_noise(claim, claim.test.evaluate(runs), runs.drop(columns="metrics.test_error")) is None
 
 
@@ -61,13 +61,14 @@ def _doc(study: str, budget: str, claims: list[dict], reference: str | None = No
 
 
 def _noise(kind: str, sd: float, data: str, arms=("a", "b"), metric: str = "test_error") -> dict:
-    return {"metric": metric, "kind": kind, "pooled_sd": sd, "seeds_needed": 12 if kind == "difference" else None,
+    return {"metric": metric, "kind": kind, "test": "Better" if kind == "difference" else "VarianceAbove",
+            "pooled_sd": sd, "seeds_needed": 12 if kind == "difference" else None,
             "arms": {arm: {"n": 10, "sd": sd, "data": [data]} for arm in arms}}
 
 
 def test_the_index_sets_each_effect_beside_its_seed_sd_and_the_reference_of_its_data_at_its_budget():
     seeds = _doc("seeds", "standard", [
-        {"id": "SENS", "effect": 0.004, "seed_noise": _noise("level", 0.004, FASHION, arms=("sens-fashion",))}],
+        {"id": "SENS", "effect": 0.004, "seed_noise": _noise("other", 0.004, FASHION, arms=("sens-fashion",))}],
         reference="SENS")
     other = _doc("dropout", "standard", [
         {"id": "BIG", "effect": -0.02, "seed_noise": _noise("difference", 0.005, f"{SUBSET}")},
@@ -83,12 +84,12 @@ def test_the_index_sets_each_effect_beside_its_seed_sd_and_the_reference_of_its_
     assert "| 4 | 12 | 5x (`sens-fashion`) |" in rows["BIG"]           # 0.02 / 0.005 and 0.02 / 0.004
     assert "(**below seed noise**)" in rows["SMALL"] and rows["SMALL"].endswith("| – |")  # MNIST-1D: no reference
     assert rows["Q"].endswith("| – |")                                 # a quick-tier effect against no standard SD
-    assert "a level, not a difference" in rows["SENS"]
+    assert "VarianceAbove: not a difference in the metric" in rows["SENS"]
     assert "Not in the table: `ae-vs-pca`" in "\n".join(seed_noise_table([seeds, other, quick, old]))
 
 
 def test_write_index_reads_the_committed_documents_into_both_tables(tmp_path):
-    for doc in (_doc("seeds", "standard", [{"id": "SENS", "effect": 0.004, "seed_noise": _noise("level", 0.004,
+    for doc in (_doc("seeds", "standard", [{"id": "SENS", "effect": 0.004, "seed_noise": _noise("other", 0.004,
                                                                                                    FASHION)}], "SENS"),
                 _doc("dropout", "standard", [{"id": "BIG", "effect": -0.02,
                                               "seed_noise": _noise("difference", 0.005, FASHION)}])):
