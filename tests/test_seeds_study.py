@@ -22,6 +22,7 @@ from harness.seeding import TrialSeeds
 from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
 from studies.seeds.grid import PicksConverged, picked_by_validation, picks_plateaued, plateaued
 from studies.seeds.notes import Reference, few_draws, few_outcomes, grid_at_validation_picks, references_note
+from studies.seeds import trials
 from studies.seeds.trials import SOURCES, _grid_metrics, factorial_levels, factorial_seeds
 
 
@@ -274,8 +275,6 @@ def test_an_lstms_forget_gates_start_at_the_bias_asked_for_and_nothing_else_move
 
 
 def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoch(monkeypatch):
-    from studies.seeds import trials
-
     n_train, n_val = 120, 60
     rng = np.random.default_rng(0)
     signals = rng.normal(size=(n_train + n_val, 40)).astype("float32")
@@ -410,3 +409,15 @@ def test_the_lstm_searches_note_says_how_their_trials_trained_per_batch_size():
     assert "batch 256: 2 trials, 0 stopped by patience, 2 at the cap, 1 at chance" in line
     # searches whose trials do not stop early (the MLP ones) get no such line
     assert search_training_lines(trials.drop(columns="metrics.stopped_early")) == []
+
+
+def test_a_searchs_best_configuration_trains_again_on_the_signals_its_search_trials_trained_on():
+    arm = next(a for a in STUDY.design("standard") if a.name == "hp-random-0")
+    found = {"lr": 0.1, "width": 32, "depth": 1, "momentum": 0.9, "batch_size": 64, "weight_decay": 1e-4}
+    tuning, replicate = (TrialContext("seeds", arm, 0, "standard", STUDY.budget("standard"), TrialSeeds(1, 2, 3, 4),
+                                      "cpu", 1, None, phase=phase, hyperparams=found, show_progress=False)
+                         for phase in ("tune", "replicate"))
+    x_tune, y_tune, no_val, x_val, y_val = trials._data(tuning)
+    x, y, val, _, _ = trials._data(replicate)
+    assert no_val is None and np.array_equal(x, x_tune) and np.array_equal(y, y_tune)  # the same 3000 signals
+    assert np.array_equal(val[0], x_val) and np.array_equal(val[1], y_val)             # and the same 1000 after them
