@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness import sequential
 from harness.assessment import cached_history
 from harness.claims import ALPHA, Evidence, Verdict
+from harness.seednoise import seed_noise, seed_noise_table
 from harness.study import Study
 from harness.tracking import TAG, Tracker, latest_per_trial
 
@@ -187,8 +188,8 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
     staged = study.budget(budget).sequential
     # a claim's notes read the design as it stood at the look that stopped the claim, the replicates its verdict
     # read (a later look, run for other claims, would put numbers beside the verdict that it never saw)
-    notes = [claim.notes(outcome.runs_at_stop(by_phase[claim.test.phase], i)) if claim.notes else []
-             for i, claim in enumerate(study.claims)]
+    read = [outcome.runs_at_stop(by_phase[claim.test.phase], i) for i, claim in enumerate(study.claims)]
+    notes = [claim.notes(rows) if claim.notes else [] for claim, rows in zip(study.claims, read)]
     is_tuning = runs["phase"] == "tune"
     document = {
         "study": study.name, "title": study.title, "budget": budget,
@@ -200,10 +201,12 @@ def build(study: Study, budget: str, tracker: Tracker, reports_root: Path) -> di
                    "failed": int((replicates["status"] != "FINISHED").sum()),
                    "tuning": int(is_tuning.sum()),
                    "tuning_failed": int((is_tuning & (runs["status"] != "FINISHED")).sum())},
-        "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"]) | {"notes": n}
+        "seed_noise_reference": study.seed_noise_reference,
+        "claims": [claim_record(study, c, e, v, budget, provenance["preregistered"])
+                   | {"notes": n, "seed_noise": seed_noise(c, e, rows)}
                    | ({"stage": stop.as_dict(), "alpha_spent": spent} if staged else {})
-                   for c, e, v, n, stop, spent in zip(study.claims, evidence, verdicts, notes, outcome.stops,
-                                                      outcome.alpha_spent)],
+                   for c, e, v, n, rows, stop, spent in zip(study.claims, evidence, verdicts, notes, read,
+                                                            outcome.stops, outcome.alpha_spent)],
     }
     if staged:  # a fixed design's document keeps its old shape
         document["stages"] = {"looks": list(outcome.looks), "rule": sequential.SPENDING, "alpha": ALPHA,
@@ -385,10 +388,11 @@ def _within_margin(c: dict[str, Any]) -> str:
 
 
 def write_index(reports_root: Path) -> Path:
-    """``reports/index.md``: every claim of every study in one table."""
+    """``reports/index.md``: every claim of every study in one table, then
+    their effects beside seed noise (``harness.seednoise``)."""
     rows = []
-    for path in sorted(reports_root.glob("*/verdicts.json")):
-        doc = json.loads(path.read_text())
+    docs = [json.loads(path.read_text()) for path in sorted(reports_root.glob("*/verdicts.json"))]
+    for doc in docs:
         for c in doc["claims"]:
             rows.append(f"| [{doc['study']}]({doc['study']}/report.md) | {c['id']} | **{c['verdict']}** | "
                         f"{_fmt(c['effect'])} | {_interval(c)} | {_fmt(c['p_value'], 3)} | "
@@ -397,7 +401,7 @@ def write_index(reports_root: Path) -> Path:
         "# Reproducibility reports", "",
         "Every claim of every study, as last generated from the tracking store (`make report`).", "",
         "| study | claim | verdict | effect | interval (claim's level) | p (Holm) | n | budget |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |", *rows, ""])
+        "| --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "", *seed_noise_table(docs)])
     index = reports_root / "index.md"
     index.write_text(text)
     return index

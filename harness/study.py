@@ -48,6 +48,9 @@ class Study:
     check: Callable[[Budget], None] | None = None  # raises StudyDeclarationError for an impossible budget
     ensemble: Ensemble | None = None  # train same-shaped trials as one batched model
     sections: Callable[[Any], list[str]] | None = None  # extra report sections (markdown lines) from the store
+    # the claim whose arms' seed-to-seed spread is the reference, per data set, for reports/index.md's table of
+    # effects beside seed noise (harness.seednoise)
+    seed_noise_reference: str | None = None
     # a learning-curve PNG per run beside the CSV: ~0.2 s a run here (6% of a 3 s trial), and MLflow's UI
     # already charts every logged metric, so it is opt-in
     curve_plots: bool = False
@@ -66,6 +69,9 @@ class Study:
         ids = [c.id for c in self.claims]
         if len(set(ids)) != len(ids):
             raise StudyDeclarationError(f"study {self.name!r} repeats a claim id: {ids}")
+        if self.seed_noise_reference is not None and self.seed_noise_reference not in ids:
+            raise StudyDeclarationError(f"study {self.name!r}: seed_noise_reference {self.seed_noise_reference!r} "
+                                        f"is not one of its claims {ids}")
         if not callable(self.run_trial) or not callable(self.arms):
             raise StudyDeclarationError(f"study {self.name!r}: arms and run_trial must be callables")
 

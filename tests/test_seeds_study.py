@@ -22,6 +22,7 @@ from harness.seeding import TrialSeeds
 from studies.seeds import LSTM_SEARCHES, MLP_SEARCHES, STUDY, check_budget, hp_space, lstm_space
 from studies.seeds.grid import PicksConverged, picked_by_validation, picks_plateaued, plateaued
 from studies.seeds.notes import Reference, few_draws, few_outcomes, grid_at_validation_picks, references_note
+from studies.seeds import trials
 from studies.seeds.trials import SOURCES, _grid_metrics, factorial_levels, factorial_seeds
 
 
@@ -188,6 +189,50 @@ def test_every_factorial_block_and_every_seed_spread_arm_must_have_trained():
     assert claims["HP-MOMENTUM-BATCH"].test.read_arms(runs) == sorted(design & set(LSTM_SEARCHES))
 
 
+def _search_trials(arm: str, accuracies: list[float], stopped: list[float] | None = None) -> list[dict]:
+    rows = [{"run_id": f"{arm}-{i}", "arm": arm, "replicate": i, "metrics.val_accuracy": acc}
+            for i, acc in enumerate(accuracies)]
+    for row, flag in zip(rows, stopped or []):
+        row["metrics.stopped_early"] = flag
+    return rows
+
+
+def test_a_search_must_find_configurations_that_learn_and_its_trials_are_not_asked_to():
+    from studies.seeds.search_checks import SearchLearned
+
+    runs = _runs(_search_trials("hp-random-0", [0.1, 0.12, 0.55]) + _search_trials("hp-random-1", [0.1, 0.18, 0.11]))
+    results = {r.arm: r for r in SearchLearned().run(CheckContext(runs, lambda run_id, key: []),
+                                                      ["hp-random-0", "hp-random-1"])}
+    assert results["hp-random-0"].passed, "a search whose best trial learned passes, whatever its worst"
+    assert "2 of 3 trials at chance" in results["hp-random-0"].detail
+    assert not results["hp-random-1"].passed and "best val_accuracy 0.180 (need ≥ 0.2)" in results["hp-random-1"].detail
+    empty = SearchLearned().run(CheckContext(runs, lambda run_id, key: []), ["hp-tpe-0"])
+    assert not empty[0].passed, "a search with no finished trial cannot pass"
+    claims = {c.id: c for c in STUDY.claims}
+    for claim in ("HP-TUNABILITY", "HP-MOMENTUM-BATCH"):
+        assert any(isinstance(c, SearchLearned) for c in claims[claim].checks)
+
+
+def test_most_of_an_lstm_searchs_trials_must_stop_by_patience_before_the_cap():
+    from studies.seeds.search_checks import SearchConverged
+
+    runs = _runs(_search_trials("lstm-random-0", [0.9] * 10, [1.0] * 9 + [0.0])
+                 + _search_trials("lstm-random-1", [0.9] * 4, [1.0, 0.0, 0.0, 0.0]))
+    ctx = CheckContext(runs, lambda run_id, key: [])
+    results = {r.arm: r for r in SearchConverged().run(ctx, ["lstm-random-0", "lstm-random-1"])}
+    assert results["lstm-random-0"].passed and "9 of 10 trials stopped by validation patience (90%" in \
+        results["lstm-random-0"].detail
+    assert not results["lstm-random-1"].passed and "3 reached the epoch cap still improving" in \
+        results["lstm-random-1"].detail
+    no_flag = SearchConverged().run(CheckContext(_runs(_search_trials("lstm-random-2", [0.9])), ctx.history),
+                                    ["lstm-random-2"])
+    assert not no_flag[0].passed and "cannot tell" in no_flag[0].detail
+    claims = {c.id: c for c in STUDY.claims}
+    assert any(isinstance(c, SearchConverged) for c in claims["HP-MOMENTUM-BATCH"].checks)
+    assert not any(isinstance(c, SearchConverged) for c in claims["HP-TUNABILITY"].checks), \
+        "the MLP searches train a fixed number of epochs: no trial stops early"
+
+
 # -- HP-MOMENTUM-BATCH: the LSTM and its search ----------------------------------------------------------
 def test_the_lstm_searches_have_their_own_space_and_the_mlp_ones_theirs():
     tuning = STUDY.tuning
@@ -230,8 +275,6 @@ def test_an_lstms_forget_gates_start_at_the_bias_asked_for_and_nothing_else_move
 
 
 def test_an_lstm_search_trial_stops_on_validation_loss_and_reports_its_best_epoch(monkeypatch):
-    from studies.seeds import trials
-
     n_train, n_val = 120, 60
     rng = np.random.default_rng(0)
     signals = rng.normal(size=(n_train + n_val, 40)).astype("float32")
@@ -295,18 +338,6 @@ def test_budget_check_names_the_bad_setting(change, message):
     with pytest.raises(StudyDeclarationError, match=message):
         check_budget(bad)
     check_budget(budget)
-
-
-def test_the_cross_study_table_matches_seed_noise_by_the_data_digests_runs_record():
-    from studies.seeds.notes import _digests
-
-    fashion = pd.DataFrame({"tags.harness.dataset_digest": ["9354c7b0b2d549fe", None]})
-    subset = pd.DataFrame({"tags.harness.dataset_digest": ["034a9e4cda6def11,9354c7b0b2d549fe"]})
-    mnist1d = pd.DataFrame({"tags.harness.dataset_digest": ["caa0161726158055"]})
-    assert _digests(fashion) == {"9354c7b0b2d549fe"}
-    assert _digests(fashion) & _digests(subset)          # a Fashion-MNIST subset run matches the Fashion seeds
-    assert not _digests(mnist1d) & _digests(subset)      # MNIST-1D's spread is not its reference
-    assert _digests(pd.DataFrame({"metrics.x": [1.0]})) == set()
 
 
 def test_every_batch_size_has_room_to_plateau_after_its_minimum():
@@ -378,3 +409,15 @@ def test_the_lstm_searches_note_says_how_their_trials_trained_per_batch_size():
     assert "batch 256: 2 trials, 0 stopped by patience, 2 at the cap, 1 at chance" in line
     # searches whose trials do not stop early (the MLP ones) get no such line
     assert search_training_lines(trials.drop(columns="metrics.stopped_early")) == []
+
+
+def test_a_searchs_best_configuration_trains_again_on_the_signals_its_search_trials_trained_on():
+    arm = next(a for a in STUDY.design("standard") if a.name == "hp-random-0")
+    found = {"lr": 0.1, "width": 32, "depth": 1, "momentum": 0.9, "batch_size": 64, "weight_decay": 1e-4}
+    tuning, replicate = (TrialContext("seeds", arm, 0, "standard", STUDY.budget("standard"), TrialSeeds(1, 2, 3, 4),
+                                      "cpu", 1, None, phase=phase, hyperparams=found, show_progress=False)
+                         for phase in ("tune", "replicate"))
+    x_tune, y_tune, no_val, x_val, y_val = trials._data(tuning)
+    x, y, val, _, _ = trials._data(replicate)
+    assert no_val is None and np.array_equal(x, x_tune) and np.array_equal(y, y_tune)  # the same 3000 signals
+    assert np.array_equal(val[0], x_val) and np.array_equal(val[1], y_val)             # and the same 1000 after them

@@ -58,11 +58,14 @@ def test_study_smoke_end_to_end(home, name):
         assert isinstance(claim["preregistered"], bool)
         assert all(isinstance(v, (float, int, type(None))) for v in [claim["effect"], claim["p_value"]])
         assert claim["runs"] and all(isinstance(r, str) for r in claim["runs"])
+        noise = claim["seed_noise"]  # None only for a claim with no replicate metric (a search's)
+        assert noise is None or (noise["pooled_sd"] >= 0 and set(noise["arms"]) <= {a.name for a in design})
     report = (folder / "report.md").read_text()
     assert "smoke budget" in report and "## Environment" in report
     assert all(f"## {c.id}" in report for c in study.claims)
     index = (home / "reports" / "smoke" / "index.md").read_text()
     assert all(c.id in index for c in study.claims)
+    assert "## Seed noise beside the claimed effects" in index
 
     tracker = Tracker(default_tracking_uri(paths.home()))
     runs = tracker.runs(name, "smoke")

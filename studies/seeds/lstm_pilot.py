@@ -11,7 +11,7 @@ training and validation signals, early stopping on validation loss, the best
 epoch's weights kept) with seeds no study run uses. It prints each trial's
 configuration, how it ended (stopped by patience, or at the cap), its
 validation accuracy and seconds, and per bias how many trials ended at chance
-(validation accuracy below ``notes.CHANCE``), how many at the cap, and the
+(validation accuracy below ``search_checks.AT_CHANCE``), how many at the cap, and the
 mean seconds a trial. It reads validation data only and logs nothing.
 
 Stop 37 chose the forget bias (1) and the 60-epoch cap from ad-hoc versions
@@ -77,7 +77,7 @@ def pilot_trial(i: int, params: dict, forget_bias: float | None, max_epochs: int
 
 
 def main(argv: list[str] | None = None) -> None:
-    from studies.seeds.notes import CHANCE
+    from studies.seeds.search_checks import AT_CHANCE
 
     parser = argparse.ArgumentParser(prog="python -m studies.seeds.lstm_pilot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=24, help="random configurations of lstm_space")
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"{params['momentum']:.2f}  batch {params['batch_size']:3d}: "
                       f"{'stopped' if r.stopped_early else 'at the cap'} after {r.epochs:3d} epochs, validation "
                       f"accuracy {r.val_accuracy:.3f}, {r.seconds:.1f} s", flush=True)
-            print(f"bias {label}: {sum(r.val_accuracy < CHANCE for r in runs)} of {len(runs)} at chance, "
+            print(f"bias {label}: {sum(r.val_accuracy < AT_CHANCE for r in runs)} of {len(runs)} at chance, "
                   f"{sum(not r.stopped_early for r in runs)} at the {args.max_epochs}-epoch cap, mean "
                   f"{sum(r.seconds for r in runs) / len(runs):.1f} s a trial", flush=True)
 

@@ -1,6 +1,5 @@
-"""The seeds study's report notes (the numbers behind each verdict, in words),
-the report-only table of seed noise beside the other studies' effects, and
-SEED-FEW's disjoint draws, which the claim, the notes and a figure share. All
+"""The seeds study's report notes (the numbers behind each verdict, in words)
+and SEED-FEW's disjoint draws, which the claim, the notes and a figure share. All
 from the tracking store. What a note needs from the declaration (arm groups, a
 claim's test) it gets as keyword arguments, bound in
 ``studies/seeds/__init__.py``."""
@@ -10,11 +9,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.claimtests import Better, Importance, Similar, VarianceShares
-from harness.claims import CLAIMED, finished_rows
+from harness.claimtests import Importance, VarianceShares
+from harness.claims import finished_rows
 from studies.seeds.grid import batch_grid, picked_by_validation
+from studies.seeds.search_checks import AT_CHANCE
 
-ACCURACY_METRICS = {"test_acc", "test_accuracy", "test_error", "val_acc", "val_accuracy", "val_error"}  # one scale
 FEW_DRAW_SEED = 2018  # Henderson et al.'s year: any fixed seed, so the report is reproducible
 
 
@@ -222,9 +221,6 @@ def importance_note(runs, *, test: Importance) -> list[str]:
     return lines
 
 
-CHANCE = 0.15  # MNIST-1D has 10 classes: a run below this validation accuracy did not learn
-
-
 def search_training_lines(trials) -> list[str]:
     """How the search trials trained, where they stop early (the LSTM searches):
     per batch size, how many stopped by validation patience and how many
@@ -238,15 +234,15 @@ def search_training_lines(trials) -> list[str]:
     cells = []
     for size, group in sorted(rows.groupby(rows["params.hp.batch_size"].astype(int))):
         stopped = int(group["metrics.stopped_early"].sum())
-        chance = int((group["metrics.val_accuracy"] < CHANCE).sum())
+        chance = int((group["metrics.val_accuracy"] < AT_CHANCE).sum())
         cells.append(f"batch {size}: {len(group)} trials, {stopped} stopped by patience, {len(group) - stopped} at "
                      f"the cap, {chance} at chance, median validation accuracy "
                      f"{group['metrics.val_accuracy'].median():.2f}")
     stopped = int(rows["metrics.stopped_early"].sum())
     return [f"How the {len(rows)} search trials trained (early stopping on validation loss; a trial at the epoch cap "
             f"may still have been improving, and the cap gives a small batch more steps): {stopped} stopped by "
-            f"patience, {len(rows) - stopped} at the cap, {int((rows['metrics.val_accuracy'] < CHANCE).sum())} at "
-            f"chance (validation accuracy < {CHANCE:g}); " + "; ".join(cells) + "."]
+            f"patience, {len(rows) - stopped} at the cap, {int((rows['metrics.val_accuracy'] < AT_CHANCE).sum())} at "
+            f"chance (validation accuracy < {AT_CHANCE:g}); " + "; ".join(cells) + "."]
 
 
 def batch_note(runs, *, small: int) -> list[str]:
@@ -292,82 +288,3 @@ def batch_note(runs, *, small: int) -> list[str]:
                      f"({len(stable)} of {rows['base_lr'].nunique()}): "
                      f"{', '.join(f'{x:.2g}' for x in stable) or 'none'}.")
     return lines
-
-
-# -- report-only section ------------------------------------------------------------------------------
-def effects_table(fig_ctx, *, study: str, sens_arms: tuple[str, ...]) -> list[str]:
-    """The other studies' claimed effects beside seed noise, read from the
-    tracking store: each claim's effect as its verdict has it (at the look
-    that stopped it, on the replicates it read) against the seed-to-seed SD of
-    its own metric within its own arms on those replicates, and, for accuracy
-    and error metrics, against the SEED-SENS SD of the same data set (matched by
-    the data digest its runs record; ``study``: this study's name, left out)."""
-    from harness.discovery import load_studies
-    from harness.sequential import evaluate_store
-    from harness.tracking import latest_per_trial
-
-    sens = fig_ctx.finished[fig_ctx.finished["arm"].isin(sens_arms)]
-    sens_sd = {arm: float(rows["metrics.test_accuracy"].std(ddof=1)) for arm, rows in sens.groupby("arm")} \
-        if "metrics.test_accuracy" in sens else {}
-    sens_data = {arm: _digests(rows) for arm, rows in sens.groupby("arm")}
-    lines = ["## Seed noise beside the other studies' effects", "",
-             f"Read from the tracking store at budget `{fig_ctx.budget}`. *Effect* is the claim's as its verdict has "
-             "it (at the look that stopped it); *seed SD* is the seed-to-seed SD of the claim's metric within its own "
-             "arms (pooled, on the same replicates); a claimed difference whose |effect| is below it is smaller than "
-             "seed noise for a single run, and *seeds needed* (80% power, paired, one-sided at 0.025, unadjusted; "
-             "from the claim's own test where it has one) says how many seeds detect it. Claims tested against a "
-             "fixed level (a bound, a limit) have no difference to compare. For accuracy/error metrics the last "
-             "column compares the difference with this study's SEED-SENS spread on the same data set "
-             + ", ".join(f"(`{a}` SD {v:.4f})" for a, v in sens_sd.items()) + "; – where none matches.", "",
-             "| study | claim | metric | effect | seed SD | abs(effect) / seed SD | seeds needed | vs SEED-SENS SD |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    count = 0
-    registry = load_studies()
-    for other in (registry.get(name) for name in registry.names()):
-        if other.name == study:
-            continue
-        runs = fig_ctx.tracker.runs(other.name, fig_ctx.budget)
-        if runs.empty:
-            continue
-        runs = latest_per_trial(runs)
-        outcome = evaluate_store(other, fig_ctx.budget, fig_ctx.tracker)
-        replicates = runs[runs["phase"] == "replicate"]
-        for i, (claim, evidence) in enumerate(zip(other.claims, outcome.evidence)):
-            test = claim.test
-            arms = sorted(test.arms())
-            column = f"metrics.{getattr(test, 'metric', '')}"
-            if not arms or column not in replicates or test.phase != "replicate":
-                continue
-            read = outcome.runs_at_stop(replicates, i)
-            rows = read[read["arm"].isin(arms) & (read["status"] == "FINISHED")]
-            groups = [g[column].dropna().to_numpy(dtype=float) for _, g in rows.groupby("arm")]
-            groups = [g for g in groups if len(g) > 1]
-            if not groups or not math.isfinite(evidence.effect):
-                continue
-            pooled = math.sqrt(sum((len(g) - 1) * g.var(ddof=1) for g in groups) / sum(len(g) - 1 for g in groups))
-            metric = test.metric
-            difference = isinstance(test, (Better, Similar))  # other tests' effects are levels, not differences
-            ratio, versus = "– (a level, not a difference)", "–"
-            if difference:
-                value = abs(evidence.effect) / pooled if pooled > 0 else math.inf
-                ratio = f"{value:.2g}" + (" (**below seed noise**)" if value < 1 else "")
-                same = [a for a, data in sens_data.items() if data & _digests(rows)]
-                reference = sens_sd.get(same[0], math.nan) if same else math.nan
-                if metric in ACCURACY_METRICS and math.isfinite(reference) and reference > 0:
-                    versus = f"{abs(evidence.effect) / reference:.2g}x (`{same[0]}`)"
-            needed = evidence.settle(0.025, CLAIMED) if evidence.settle and difference else None
-            needed = needed if needed is not None else "–"
-            lines.append(f"| {other.name} | {claim.id} | {metric} | {evidence.effect:.4g} | {pooled:.4g} | "
-                         f"{ratio} | {needed} | {versus} |")
-            count += 1
-    if not count:
-        lines.append("| – | no other study has runs at this budget in this tracking store | | | | | | |")
-    return lines + [""]
-
-
-def _digests(rows) -> set[str]:
-    """The data digests the runs record (each run: its subsets' and its full data set's, comma-separated)."""
-    column = "tags.harness.dataset_digest"
-    if column not in rows:
-        return set()
-    return {d for value in rows[column].dropna() for d in str(value).split(",") if d}

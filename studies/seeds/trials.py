@@ -106,15 +106,16 @@ def _member(ctx, n_rows: int):
 def _data(ctx):
     """(x_train, y_train, validation or None, x_test, y_test). The training
     data are the same for every seed (the study varies the seed, not the data,
-    except through the factorial's bootstrap). A search trial or a grid point
-    trains on ``n_search_train`` signals and is validated on the next
-    ``n_val``; a search trial's "test" is that validation split."""
+    except through the factorial's bootstrap). A search's runs (its trials,
+    and its best configuration trained once more) and a grid point train on
+    ``n_search_train`` signals and are validated on the next ``n_val``; a
+    search trial's "test" is that validation split."""
     from harness import datasets
 
     name = ctx.config["dataset"]
     full = datasets.load(name)
     fixed = _fixed_seeds(ctx).subsample
-    if ctx.tuning or ctx.config.get("kind") in ("grid", "lstm"):
+    if ctx.tuning or ctx.config.get("kind") in ("grid", "lstm", "search"):
         n_train, n_val = ctx.budget["n_search_train"], ctx.budget["n_val"]
         pool = full.subsample(n_train + n_val, seed=fixed)
         ctx.use_dataset(name, pool.digest, pool.source, "train+validation")
