@@ -446,8 +446,8 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
         clone_head(source, commit, clone)
         set_expected_aside(clone, expected)
         (workdir / RECORD).write_text(json.dumps(record, indent=2) + "\n")  # before the run that may be cut off
-    commit, budget, studies = record["commit"], record["budget"], record["studies"]
-    selected = None if studies == ["all"] else list(studies)
+    commit, budget, chosen = record["commit"], record["budget"], record["studies"]
+    selected = None if chosen == ["all"] else list(chosen)
 
     # the budget's folder: reports/ for the committed tier, reports/<budget>/ for another (paths.reports_dir)
     folder = reports_dir(budget, Path())  # relative to a checkout
@@ -461,7 +461,7 @@ def verify(args: argparse.Namespace, workdir: Path) -> int:
 
     env = child_env(clone)
     check_imports_from(clone, env)
-    run_studies(harness_command(budget, studies, workdir), clone, env)
+    run_studies(harness_command(budget, chosen, workdir), clone, env)
 
     drifts, studies, numbers = compare_reports(expected, actual, selected)
     print_summary(drifts, studies, numbers, commit, machine_changes(expected, actual, selected))
