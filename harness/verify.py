@@ -12,6 +12,14 @@ drift named by its path, e.g. ``seeds / SEED-SOURCES / effect: 0.414 -> 0.549
 harness run failed).
 
     python -m harness.verify [--budget standard] [--studies NAME ...] [--keep DIR] [--source PATH]
+    python -m harness.verify --resume DIR
+
+A standard run takes hours, so a cut one (Ctrl-C, a closed session) need not
+start over: ``--resume DIR`` reruns the harness in the clone that ``--keep DIR``
+kept (the run picks up from its store: finished trials are not trained again,
+a search repeats the draw it was cut off in), then compares as usual. It runs
+what DIR's ``verify.json`` recorded (commit, budget, studies) and refuses a
+clone whose code was edited since.
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-12
 
 VERDICTS = "verdicts.json"
+RECORD = "verify.json"  # in the workspace: the commit, budget and studies verified, which --resume reruns
 SEP = " / "
 
 
@@ -361,13 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m harness.verify",
         description="Clone the committed HEAD, rerun its studies with a private store, and check that "
                     "every reports/<study>/verdicts.json comes out the same.")
-    parser.add_argument("--budget", default=REPORT_BUDGET, choices=BUDGET_NAMES,
-                        help="the budget the committed reports were made at (default standard)")
-    parser.add_argument("--studies", nargs="+", default=["all"], metavar="NAME",
+    # budget and studies default to None so that --resume can tell an explicit value from none
+    parser.add_argument("--budget", choices=BUDGET_NAMES,
+                        help=f"the budget the committed reports were made at (default {REPORT_BUDGET})")
+    parser.add_argument("--studies", nargs="+", metavar="NAME",
                         help="studies to rerun and compare (default: all)")
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="work in DIR (new or empty) and keep the clone, the expected reports and the "
-                             "stores there, instead of a temporary folder that is deleted")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--keep", type=Path, metavar="DIR",
+                       help="work in DIR (new or empty) and keep the clone, the expected reports and the "
+                            "stores there, instead of a temporary folder that is deleted")
+    where.add_argument("--resume", type=Path, metavar="DIR",
+                       help="go on with a run cut off in DIR (kept by an earlier --keep DIR): the same commit, "
+                            "budget and studies, the finished trials kept; then compare")
     parser.add_argument("--source", type=Path, default=PROJECT_ROOT,
                         help="the git repository whose HEAD is verified (default: this project)")
     return parser
@@ -382,31 +396,72 @@ def workspace(keep: Path | None) -> Path:
     return keep.resolve()
 
 
+def resumed_run(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """What the run cut off in ``workdir`` verifies (its RECORD), after
+    checking that the workspace is one ``--keep`` made and that its clone still
+    holds that commit's code. A budget or studies given with ``--resume`` must
+    agree with the record: resuming another selection would start it afresh in
+    the same stores."""
+    missing = [name for name in ("clone", "expected-reports", RECORD) if not (workdir / name).exists()]
+    if missing:
+        raise SetupError(f"--resume {workdir}: not a workspace kept by `python -m harness.verify --keep` (it "
+                         f"lacks {', '.join(missing)}); a run kept before --resume existed goes on with the "
+                         "`harness run` command its log printed, in its clone")
+    record = json.loads((workdir / RECORD).read_text())
+    for name in ("budget", "studies"):
+        given = getattr(args, name)
+        if given is not None and given != record[name]:
+            raise SetupError(f"--resume {workdir}: it verifies --{name} {_shown(record[name])}, not "
+                             f"{_shown(given)}; leave --{name} out to go on with its run")
+    clone = workdir / "clone"
+    head = git("rev-parse", "HEAD", cwd=clone)
+    # the run writes reports/ and the committed ones were moved out: every other tracked file must be HEAD's
+    edited = [path for path in git("diff", "--name-only", "HEAD", cwd=clone).splitlines()
+              if not path.startswith("reports/")]
+    if head != record["commit"] or edited:
+        what = f"HEAD is {head[:12]}" if head != record["commit"] else f"edited: {', '.join(edited[:5])}"
+        raise SetupError(f"--resume {workdir}: its clone no longer holds {record['commit'][:12]}'s code ({what}); "
+                         "verify afresh with --keep in a new folder")
+    return record
+
+
+def _shown(value: Any) -> str:
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
 def verify(args: argparse.Namespace, workdir: Path) -> int:
-    source = args.source.resolve()
-    selected = None if args.studies == ["all"] else list(args.studies)
-    commit = head_commit(source)
-    if has_uncommitted_changes(source):
-        print(f"warning: {source} has uncommitted changes to tracked files; only HEAD ({commit[:12]}) is "
-              "verified, not the working tree", file=sys.stderr, flush=True)
     clone, expected = workdir / "clone", workdir / "expected-reports"
-    print(f"verify: cloning {source} at {commit[:12]} into {clone}", flush=True)
-    clone_head(source, commit, clone)
-    set_expected_aside(clone, expected)
+    if args.resume is not None:
+        record = resumed_run(workdir, args)
+        print(f"verify: resuming the run of {record['commit'][:12]} in {clone}", flush=True)
+    else:
+        source = args.source.resolve()
+        commit = head_commit(source)
+        if has_uncommitted_changes(source):
+            print(f"warning: {source} has uncommitted changes to tracked files; only HEAD ({commit[:12]}) is "
+                  "verified, not the working tree", file=sys.stderr, flush=True)
+        record = {"commit": commit, "budget": args.budget or REPORT_BUDGET, "studies": args.studies or ["all"],
+                  "source": str(source)}
+        print(f"verify: cloning {source} at {commit[:12]} into {clone}", flush=True)
+        clone_head(source, commit, clone)
+        set_expected_aside(clone, expected)
+        (workdir / RECORD).write_text(json.dumps(record, indent=2) + "\n")  # before the run that may be cut off
+    commit, budget, chosen = record["commit"], record["budget"], record["studies"]
+    selected = None if chosen == ["all"] else list(chosen)
 
     # the budget's folder: reports/ for the committed tier, reports/<budget>/ for another (paths.reports_dir)
-    folder = reports_dir(args.budget, Path())  # relative to a checkout
+    folder = reports_dir(budget, Path())  # relative to a checkout
     expected, actual = expected / folder.relative_to("reports"), clone / folder
     names = study_names(expected, selected)
     if not names:
         wanted = "any study" if selected is None else ", ".join(selected)
         raise SetupError(f"HEAD has no committed {folder.as_posix()}/<study>/{VERDICTS} for {wanted}: "
                          "nothing to verify")
-    check_budget(expected, names, args.budget)
+    check_budget(expected, names, budget)
 
     env = child_env(clone)
     check_imports_from(clone, env)
-    run_studies(harness_command(args.budget, args.studies, workdir), clone, env)
+    run_studies(harness_command(budget, chosen, workdir), clone, env)
 
     drifts, studies, numbers = compare_reports(expected, actual, selected)
     print_summary(drifts, studies, numbers, commit, machine_changes(expected, actual, selected))
@@ -431,12 +486,15 @@ def print_summary(drifts: list[str], studies: int, numbers: int, commit: str,
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if "all" in args.studies and len(args.studies) > 1:
+    if args.studies and "all" in args.studies and len(args.studies) > 1:
         print("verify: error: --studies takes 'all' or study names, not both", file=sys.stderr)
+        return 2
+    if args.resume is not None and args.source != PROJECT_ROOT:
+        print("verify: error: --resume goes on with the clone it kept; --source does not apply", file=sys.stderr)
         return 2
     workdir = None
     try:
-        workdir = workspace(args.keep)
+        workdir = args.resume.resolve() if args.resume is not None else workspace(args.keep)
         return verify(args, workdir)
     except SetupError as exc:
         print(f"verify: error: {exc}", file=sys.stderr)
@@ -444,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        if workdir is not None and args.keep is None:
+        if workdir is not None and args.keep is None and args.resume is None:
             shutil.rmtree(workdir, ignore_errors=True)
         elif workdir is not None:
             print(f"verify: kept the clone, the expected reports and the stores in {workdir}")

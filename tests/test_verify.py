@@ -241,6 +241,58 @@ def test_all_mixed_with_names_and_a_used_keep_folder_are_refused(tmp_path, capfd
     assert "must be a new or empty folder" in capfd.readouterr().err
 
 
+def kept_workspace(path: Path, studies: list[str], budget: str = "smoke") -> Path:
+    """A workspace as ``--keep`` leaves it when its run is cut off: the clone,
+    the committed reports set aside, and the record of what it verifies."""
+    path.mkdir()
+    clone = make_repo(path / "clone", {"tiny": {"study": "tiny", "budget": budget}}, budget=budget)
+    shutil.move(str(clone / "reports"), str(path / "expected-reports"))
+    record = {"commit": git("rev-parse", "HEAD", cwd=clone), "budget": budget, "studies": studies,
+              "source": str(path / "repo")}
+    (path / verify.RECORD).write_text(json.dumps(record))
+    return path
+
+
+def test_resume_refuses_a_folder_that_keep_did_not_make(tmp_path, capfd):
+    assert verify.main(["--resume", str(tmp_path)]) == 2
+    err = capfd.readouterr().err
+    assert "not a workspace kept by `python -m harness.verify --keep`" in err
+    assert "clone, expected-reports, verify.json" in err and "`harness run` command its log printed" in err
+
+
+def test_resume_refuses_another_selection_than_its_record(tmp_path, capfd):
+    # resuming other studies or another budget would start them afresh in the same stores
+    ws = kept_workspace(tmp_path / "ws", ["tiny"])
+    assert verify.main(["--resume", str(ws), "--studies", "seeds"]) == 2
+    assert "it verifies --studies tiny, not seeds; leave --studies out" in capfd.readouterr().err
+    assert verify.main(["--resume", str(ws), "--budget", "standard"]) == 2
+    assert "it verifies --budget smoke, not standard" in capfd.readouterr().err
+
+
+def test_resume_refuses_a_clone_whose_code_changed(tmp_path, capfd):
+    ws = kept_workspace(tmp_path / "ws", ["tiny"])
+    clone = ws / "clone"
+    args = verify.build_parser().parse_args(["--resume", str(ws)])
+    assert verify.resumed_run(ws, args)["studies"] == ["tiny"]  # the reports set aside read as deleted: allowed
+    (clone / "code.py").write_text("x = 1\n")
+    git("add", "code.py", cwd=clone)
+    git("commit", "--quiet", "-m", "a later commit", cwd=clone)
+    assert verify.main(["--resume", str(ws)]) == 2
+    err = capfd.readouterr().err
+    assert "its clone no longer holds" in err and "(HEAD is " in err and "verify afresh with --keep" in err
+    git("reset", "--quiet", "--soft", "HEAD~1", cwd=clone)  # the recorded commit again, code.py an uncommitted edit
+    assert verify.main(["--resume", str(ws)]) == 2
+    assert "(edited: code.py)" in capfd.readouterr().err
+
+
+def test_resume_takes_neither_keep_nor_source(tmp_path, capfd):
+    with pytest.raises(SystemExit):
+        verify.main(["--resume", str(tmp_path), "--keep", str(tmp_path / "other")])
+    assert "not allowed with argument" in capfd.readouterr().err
+    assert verify.main(["--resume", str(tmp_path), "--source", str(tmp_path)]) == 2
+    assert "--source does not apply" in capfd.readouterr().err
+
+
 @pytest.mark.slow  # clones a repository and runs a study
 def test_a_failed_harness_run_is_a_setup_error_with_its_exit_status(tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("HARNESS_STUDY_MODULES", raising=False)
@@ -329,3 +381,27 @@ def test_committed_fresh_reports_verify_and_a_tiny_change_does_not(tmp_path, cap
     git("commit", "--quiet", "-am", "a nudged number", cwd=repo)
     assert run_verify(repo, tmp_path / "third", monkeypatch) == 1
     assert "tiny / TINY-WIDE / effect: " in capfd.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_run_cut_off_goes_on_with_resume_and_compares(tmp_path, capfd, monkeypatch, tampered_run):
+    """~20 s: a verify cut off (Ctrl-C) before its run finished keeps its
+    workspace and the record of what it verifies; ``--resume`` with no other
+    argument runs the same study in the same clone and stores, and compares."""
+    fresh = json.loads((tampered_run.keep / "clone" / "reports" / "smoke" / "tiny" / "verdicts.json").read_text())
+    repo = make_repo(tmp_path / "repo", {"tiny": fresh}, code=True, budget="smoke")
+    run_studies = verify.run_studies
+
+    def cut_off(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "run_studies", cut_off)
+    assert run_verify(repo, tmp_path / "keep", monkeypatch) == 130
+    record = json.loads((tmp_path / "keep" / verify.RECORD).read_text())
+    assert record == {"commit": git("rev-parse", "HEAD", cwd=repo), "budget": "smoke", "studies": ["tiny"],
+                      "source": str(repo.resolve())}
+    assert "kept the clone, the expected reports and the stores" in capfd.readouterr().out
+    monkeypatch.setattr(verify, "run_studies", run_studies)
+    assert verify.main(["--resume", str(tmp_path / "keep")]) == 0
+    out = capfd.readouterr().out
+    assert f"resuming the run of {record['commit'][:12]}" in out and "0 drifts" in out
